@@ -1,0 +1,3 @@
+//! The `gridpatrol` operations CLI.
+#![forbid(unsafe_code)]
+fn main() {}

@@ -1,0 +1,1 @@
+//! District model: streets, supervision and technical grids, squads, inspectors.

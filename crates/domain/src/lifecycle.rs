@@ -1,0 +1,1 @@
+//! Case lifecycle states and their allowed transitions.

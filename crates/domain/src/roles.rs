@@ -1,0 +1,1 @@
+//! The roles people play and what each may do.

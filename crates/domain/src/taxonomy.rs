@@ -1,0 +1,1 @@
+//! The patrol checklist: modules, major classes, subclasses and fine classes.

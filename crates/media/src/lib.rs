@@ -1,0 +1,2 @@
+//! GridPatrol photo evidence pipeline
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! GridPatrol category search (hanzi, pinyin, initials, code prefix)
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! GridPatrol device store on SQLite
+#![forbid(unsafe_code)]

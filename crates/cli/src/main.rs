@@ -1,3 +1,56 @@
-//! The `gridpatrol` operations CLI.
+//! `gridpatrol`: the one operations binary. Each area of the product adds a
+//! subcommand module here (`taxonomy`, `district`, `media`, …); the modules
+//! stay thin and call into the library crates.
 #![forbid(unsafe_code)]
-fn main() {}
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod district;
+mod taxonomy;
+
+/// Exit code for input the tool refuses (outside the district, bad file…).
+pub const EXIT_REFUSED: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "gridpatrol", version, about = "GridPatrol operations tool")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The patrol checklist (3,537 fine categories).
+    Taxonomy {
+        #[command(subcommand)]
+        cmd: taxonomy::Cmd,
+    },
+    /// The demo district: streets, grids, squads, inspectors.
+    District {
+        #[command(subcommand)]
+        cmd: district::Cmd,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Taxonomy { cmd } => taxonomy::run(cmd),
+        Command::District { cmd } => district::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints a value as one line of JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
+}

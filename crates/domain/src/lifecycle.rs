@@ -313,8 +313,8 @@ impl Lifecycle {
         let next = self.next_state(action)?;
         let required = action.performed_by();
         // A squad leader is an inspector too and may verify on site.
-        let role_ok = role == required
-            || (required == Role::Inspector && role == Role::SquadLeader);
+        let role_ok =
+            role == required || (required == Role::Inspector && role == Role::SquadLeader);
         if !role_ok {
             return Err(TransitionError::WrongRole {
                 action,
@@ -356,27 +356,67 @@ mod tests {
     const ALLOWED: &[(Flow, S, A, S)] = &[
         (Flow::Supervision, S::Reported, A::File, S::Filed),
         (Flow::Supervision, S::Reported, A::RefuseFiling, S::NotFiled),
-        (Flow::Supervision, S::Reported, A::TakeDirectly, S::Dispatched),
+        (
+            Flow::Supervision,
+            S::Reported,
+            A::TakeDirectly,
+            S::Dispatched,
+        ),
         (Flow::Supervision, S::Filed, A::Dispatch, S::Dispatched),
         (Flow::Supervision, S::Filed, A::Escalate, S::Escalated),
         (Flow::Supervision, S::Dispatched, A::Escalate, S::Escalated),
         (Flow::Supervision, S::Escalated, A::Dispatch, S::Dispatched),
-        (Flow::Supervision, S::Dispatched, A::ReportHandled, S::Handled),
-        (Flow::Supervision, S::Handled, A::RequestVerification, S::Verifying),
+        (
+            Flow::Supervision,
+            S::Dispatched,
+            A::ReportHandled,
+            S::Handled,
+        ),
+        (
+            Flow::Supervision,
+            S::Handled,
+            A::RequestVerification,
+            S::Verifying,
+        ),
         (Flow::Supervision, S::Verifying, A::VerifyPass, S::Closed),
         (Flow::Supervision, S::Verifying, A::VerifyFail, S::Reopened),
         (Flow::Supervision, S::Reopened, A::Dispatch, S::Dispatched),
         (Flow::Supervision, S::Reopened, A::Escalate, S::Escalated),
         (Flow::Supervision, S::Closed, A::Evaluate, S::Evaluated),
-        (Flow::Complaint, S::Accepted, A::RequestVerification, S::SiteVerifying),
-        (Flow::Complaint, S::SiteVerifying, A::ConfirmOnSite, S::Dispatched),
+        (
+            Flow::Complaint,
+            S::Accepted,
+            A::RequestVerification,
+            S::SiteVerifying,
+        ),
+        (
+            Flow::Complaint,
+            S::SiteVerifying,
+            A::ConfirmOnSite,
+            S::Dispatched,
+        ),
         (Flow::Complaint, S::SiteVerifying, A::Reply, S::Replied),
         (Flow::Complaint, S::Dispatched, A::ReportHandled, S::Handled),
         (Flow::Complaint, S::Handled, A::Reply, S::Replied),
         (Flow::Complaint, S::Replied, A::Satisfied, S::Closed),
-        (Flow::Complaint, S::Replied, A::NotSatisfied, S::SecondHandling),
-        (Flow::Complaint, S::SecondHandling, A::ReportHandled, S::Handled),
-        (Flow::Complaint, S::Investigating, A::ReportHandled, S::Handled),
+        (
+            Flow::Complaint,
+            S::Replied,
+            A::NotSatisfied,
+            S::SecondHandling,
+        ),
+        (
+            Flow::Complaint,
+            S::SecondHandling,
+            A::ReportHandled,
+            S::Handled,
+        ),
+        (
+            Flow::Complaint,
+            S::Investigating,
+            A::ReportHandled,
+            S::Handled,
+        ),
         (Flow::Complaint, S::Closed, A::Evaluate, S::Evaluated),
     ];
 
@@ -495,10 +535,16 @@ mod tests {
             ],
         );
         assert_eq!(lc.state, S::SecondHandling);
-        run(&mut lc, &[(A::ReportHandled, c), (A::Reply, c), (A::NotSatisfied, c)]);
+        run(
+            &mut lc,
+            &[(A::ReportHandled, c), (A::Reply, c), (A::NotSatisfied, c)],
+        );
         assert_eq!(lc.state, S::Investigating);
         // Investigation continues until the complainant is satisfied.
-        run(&mut lc, &[(A::ReportHandled, c), (A::Reply, c), (A::NotSatisfied, c)]);
+        run(
+            &mut lc,
+            &[(A::ReportHandled, c), (A::Reply, c), (A::NotSatisfied, c)],
+        );
         assert_eq!(lc.state, S::Investigating);
         run(
             &mut lc,

@@ -1,0 +1,443 @@
+//! The GridPatrol sync wire protocol, shared by the server (`gridpatrol-server`)
+//! and the device sync engine (`gridpatrol-sync`): endpoint paths, header
+//! names, size limits, stable error codes and the serde types of every JSON
+//! body. It holds no logic beyond (de)serialisation, so both sides can depend
+//! on it without pulling in HTTP or Automerge.
+//!
+//! Conventions: JSON over HTTP; binary values (Automerge sync messages) are
+//! standard base64 with padding ([`b64`]); document heads are lowercase hex
+//! change hashes; times are milliseconds since the Unix epoch (UTC). Every
+//! error is an HTTP 4xx/5xx with an [`ErrorBody`]. All endpoints except
+//! [`paths::LOGIN`], [`paths::HEALTHZ`] and [`paths::METRICS`] require
+//! `Authorization: Bearer <token>`.
+//!
+//! Photo upload is resumable and tus-like (see [`paths::PHOTOS`]):
+//! - `HEAD /v1/photos/{sha256}` → 404 `not_found` if the server has no bytes;
+//!   200 with `Upload-Offset: N`, `Upload-Length: TOTAL`, `Upload-Complete: ?0`
+//!   for a partial upload; 200 with `Upload-Offset = Upload-Length = TOTAL`
+//!   and `Upload-Complete: ?1` once the photo is stored.
+//! - `PUT /v1/photos/{sha256}` with `Upload-Offset: N` and `Upload-Length: TOTAL`
+//!   (≤ [`limits::MAX_PHOTO_BYTES`], else 413), body = bytes `N..N+len`.
+//!   Responses: 204 (partial accepted; headers carry the new offset), 201
+//!   (complete, hash verified, stored), 200 (already complete: no-op),
+//!   409 `offset_mismatch` (headers carry the current offset), 422
+//!   `hash_mismatch` (the partial bytes are discarded; restart from 0).
+//! - `GET /v1/photos/{sha256}` → the bytes (`application/octet-stream`) if the
+//!   caller uploaded them, or a document in the caller's scope refers to them
+//!   (the centre may fetch any); otherwise 404.
+#![forbid(unsafe_code)]
+
+use gridpatrol_domain::roles::Role;
+use serde::{Deserialize, Serialize};
+
+/// Endpoint paths (axum route syntax for the parameterised one).
+pub mod paths {
+    /// `POST` [`super::LoginRequest`] → [`super::LoginResponse`]; no token needed.
+    pub const LOGIN: &str = "/v1/login";
+    /// `POST` with an empty body → 204; revokes the presented token.
+    pub const LOGOUT: &str = "/v1/logout";
+    /// `POST` [`super::ManifestRequest`] → [`super::ManifestResponse`].
+    pub const MANIFEST: &str = "/v1/manifest";
+    /// `POST` [`super::SyncRequest`] → [`super::SyncResponse`].
+    pub const SYNC: &str = "/v1/sync";
+    /// Prefix of the photo resource; append the lowercase hex SHA-256.
+    pub const PHOTOS: &str = "/v1/photos";
+    /// Route pattern of one photo (`HEAD`/`PUT`/`GET`).
+    pub const PHOTO_ROUTE: &str = "/v1/photos/{sha256}";
+    /// `GET` → 200 `ok`; no token needed.
+    pub const HEALTHZ: &str = "/healthz";
+    /// `GET` → Prometheus text exposition; no token needed.
+    pub const METRICS: &str = "/metrics";
+
+    /// The path of one photo.
+    pub fn photo(sha256_hex: &str) -> String {
+        format!("{PHOTOS}/{sha256_hex}")
+    }
+}
+
+/// Header names of the resumable photo upload (lowercase, as HTTP/2 wants).
+pub mod headers {
+    /// Byte offset: where a `PUT` body starts / how far the server has got.
+    pub const UPLOAD_OFFSET: &str = "upload-offset";
+    /// Total size of the photo in bytes.
+    pub const UPLOAD_LENGTH: &str = "upload-length";
+    /// Structured boolean `?1` (complete) or `?0` (partial).
+    pub const UPLOAD_COMPLETE: &str = "upload-complete";
+}
+
+/// Size limits both sides respect; the server refuses anything larger.
+pub mod limits {
+    /// Largest JSON body of login/logout/manifest requests.
+    pub const MAX_SMALL_BODY: usize = 64 * 1024;
+    /// Largest body of one `/v1/sync` request.
+    pub const MAX_SYNC_BODY: usize = 8 * 1024 * 1024;
+    /// Most documents in one `/v1/sync` request.
+    pub const MAX_SYNC_DOCS: usize = 500;
+    /// Largest photo (the `Upload-Length`), and so the largest `PUT` body.
+    pub const MAX_PHOTO_BYTES: u64 = 40 * 1024 * 1024;
+    /// Manifest page size when the request gives none.
+    pub const MANIFEST_DEFAULT_LIMIT: u32 = 1000;
+    /// Largest manifest page the server returns (larger requests are clamped).
+    pub const MANIFEST_MAX_LIMIT: u32 = 5000;
+    /// Longest user id or device id accepted.
+    pub const MAX_ID_LEN: usize = 128;
+}
+
+/// Stable machine-readable error codes (`ErrorDetail::code`, `SyncDocResult::code`).
+pub mod codes {
+    /// 401: unknown user or wrong password.
+    pub const BAD_CREDENTIALS: &str = "bad_credentials";
+    /// 401: no `Authorization: Bearer` header.
+    pub const MISSING_TOKEN: &str = "missing_token";
+    /// 401: token unknown or revoked (log in again).
+    pub const INVALID_TOKEN: &str = "invalid_token";
+    /// 401: token past its expiry (log in again).
+    pub const TOKEN_EXPIRED: &str = "token_expired";
+    /// 403: authenticated, but the role may not use this endpoint.
+    pub const FORBIDDEN: &str = "forbidden";
+    /// 404: no such resource (or not visible to the caller).
+    pub const NOT_FOUND: &str = "not_found";
+    /// 400: body is not valid JSON of the expected shape, or a bad header/value.
+    pub const MALFORMED_REQUEST: &str = "malformed_request";
+    /// 413: body or photo larger than the limit.
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    /// 400: more documents in one sync request than [`super::limits::MAX_SYNC_DOCS`].
+    pub const TOO_MANY_DOCS: &str = "too_many_docs";
+    /// 422: uploaded bytes do not hash to the SHA-256 in the path.
+    pub const HASH_MISMATCH: &str = "hash_mismatch";
+    /// 409: `Upload-Offset` differs from what the server holds.
+    pub const OFFSET_MISMATCH: &str = "offset_mismatch";
+    /// 409: `Upload-Length` differs from the length of the upload in progress.
+    pub const LENGTH_MISMATCH: &str = "length_mismatch";
+    /// 500: the server failed; nothing was changed by this request.
+    pub const INTERNAL: &str = "internal";
+    /// Sync, per doc: the Automerge sync message could not be decoded/applied.
+    pub const BAD_SYNC_MESSAGE: &str = "bad_sync_message";
+    /// Sync, per doc: the resulting document is not a valid GridPatrol document.
+    pub const INVALID_DOCUMENT: &str = "invalid_document";
+    /// Sync, per doc: the change touches a part the caller's role does not own.
+    pub const PART_NOT_OWNED: &str = "part_not_owned";
+    /// Sync, per doc: the document is outside the caller's scope.
+    pub const OUT_OF_SCOPE: &str = "out_of_scope";
+    /// Sync, per doc: the `kind` sent differs from the stored document's kind.
+    pub const KIND_MISMATCH: &str = "kind_mismatch";
+}
+
+/// Body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// Code and human explanation of an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// One of [`codes`].
+    pub code: String,
+    /// Human text (English), safe to show or log.
+    pub message: String,
+}
+
+impl ErrorBody {
+    /// Builds an error body.
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        ErrorBody {
+            error: ErrorDetail {
+                code: code.to_string(),
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// `POST /v1/login` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Account id, e.g. `I0001` or `C0001`.
+    pub user_id: String,
+    /// Plain password (sent over TLS in production).
+    pub password: String,
+}
+
+/// `POST /v1/login` success.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginResponse {
+    /// Bearer token (43 chars of unpadded URL-safe base64 of 32 random bytes).
+    pub token: String,
+    /// When the token stops working (ms since epoch, UTC).
+    pub expires_at_ms: i64,
+    /// Who logged in.
+    pub user: UserInfo,
+}
+
+/// An account as the device sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// Account id (`I0001`, `C0001`…).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Role (snake_case on the wire).
+    pub role: Role,
+    /// Squad id; `null` for the centre.
+    pub squad: Option<String>,
+    /// 15-digit supervision grid code; `null` for leaders and the centre.
+    pub supervision_grid: Option<String>,
+}
+
+/// The two document kinds that sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocKind {
+    /// A case report with its review and lifecycle.
+    Case,
+    /// A re-verification task with its result.
+    Verification,
+}
+
+impl DocKind {
+    /// Stable identifier (`case` / `verification`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::Case => "case",
+            DocKind::Verification => "verification",
+        }
+    }
+
+    /// Parses [`DocKind::as_str`] output.
+    pub fn parse(s: &str) -> Option<DocKind> {
+        match s {
+            "case" => Some(DocKind::Case),
+            "verification" => Some(DocKind::Verification),
+            _ => None,
+        }
+    }
+}
+
+/// `POST /v1/manifest` body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestRequest {
+    /// The `cursor` of the previous response; `null` on first contact.
+    pub cursor: Option<u64>,
+    /// Page size; defaults to [`limits::MANIFEST_DEFAULT_LIMIT`], clamped to
+    /// [`limits::MANIFEST_MAX_LIMIT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// `POST /v1/manifest` success: documents in the caller's scope changed on the
+/// server after `cursor`, oldest change first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestResponse {
+    /// Server change sequence to send next time (unchanged when `docs` is empty).
+    pub cursor: u64,
+    /// Changed documents with their current server heads.
+    pub docs: Vec<ManifestEntry>,
+    /// `true` if more changes follow; ask again with the new cursor.
+    pub more: bool,
+}
+
+/// One changed document in a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// Document id.
+    pub id: String,
+    /// Document kind.
+    pub kind: DocKind,
+    /// Server heads (lowercase hex change hashes, sorted).
+    pub heads: Vec<String>,
+}
+
+/// `POST /v1/sync` body: one Automerge sync message per document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    /// Stable id of the device install (the server keys sync state by it).
+    pub device: String,
+    /// At most [`limits::MAX_SYNC_DOCS`] documents.
+    pub docs: Vec<SyncDocRequest>,
+}
+
+/// One document's sync message from the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncDocRequest {
+    /// Document id.
+    pub id: String,
+    /// Document kind.
+    pub kind: DocKind,
+    /// Encoded `automerge::sync::Message`.
+    #[serde(with = "b64")]
+    pub msg: Vec<u8>,
+}
+
+/// `POST /v1/sync` success: one result per requested document, same order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    /// Per-document results.
+    pub docs: Vec<SyncDocResult>,
+}
+
+/// Outcome of one document in a sync request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncStatus {
+    /// Applied (or nothing to apply); `msg` may carry the server's reply.
+    Ok,
+    /// The change was refused and not stored; see `code` and `reason`.
+    Refused,
+    /// The server has no such document and the message did not create one,
+    /// or the document is outside the caller's scope.
+    NotFound,
+    /// The message could not be processed (`code`, `reason` say why); nothing stored.
+    Error,
+}
+
+/// One document's sync result from the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncDocResult {
+    /// Document id (echoed).
+    pub id: String,
+    /// Outcome.
+    pub status: SyncStatus,
+    /// One of [`codes`] when `status` is not `ok`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Human explanation when `status` is not `ok`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The server's next Automerge sync message for this document, if any.
+    #[serde(default, with = "b64_opt")]
+    pub msg: Option<Vec<u8>>,
+}
+
+/// Serde helper: `Vec<u8>` as standard base64.
+pub mod b64 {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serialises bytes as base64.
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    /// Deserialises base64 to bytes, with a clear error on bad input.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        STANDARD
+            .decode(s.as_bytes())
+            .map_err(|e| serde::de::Error::custom(format!("invalid base64: {e}")))
+    }
+}
+
+/// Serde helper: `Option<Vec<u8>>` as base64 or `null`.
+pub mod b64_opt {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serialises optional bytes as base64 or `null`.
+    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(b) => s.serialize_str(&STANDARD.encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Deserialises base64 or `null`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        let s = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
+        s.map(|s| {
+            STANDARD
+                .decode(s.as_bytes())
+                .map_err(|e| serde::de::Error::custom(format!("invalid base64: {e}")))
+        })
+        .transpose()
+    }
+}
+
+/// True if `s` is a lowercase 64-char hex SHA-256, the only photo id accepted.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_request_round_trips_with_base64() {
+        let req = SyncRequest {
+            device: "dev-1".into(),
+            docs: vec![SyncDocRequest {
+                id: "case-1".into(),
+                kind: DocKind::Case,
+                msg: vec![0, 1, 2, 255],
+            }],
+        };
+        let json = serde_json::to_string(&req).unwrap();
+        assert!(json.contains(r#""msg":"AAEC/w==""#), "{json}");
+        assert!(json.contains(r#""kind":"case""#), "{json}");
+        assert_eq!(serde_json::from_str::<SyncRequest>(&json).unwrap(), req);
+    }
+
+    #[test]
+    fn bad_base64_is_a_clear_error() {
+        let err = serde_json::from_str::<SyncRequest>(
+            r#"{"device":"d","docs":[{"id":"x","kind":"case","msg":"!!"}]}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("invalid base64"), "{err}");
+    }
+
+    #[test]
+    fn sync_result_null_msg_and_omitted_code() {
+        let r: SyncDocResult =
+            serde_json::from_str(r#"{"id":"a","status":"ok","msg":null}"#).unwrap();
+        assert_eq!(r.msg, None);
+        assert_eq!(r.status, SyncStatus::Ok);
+        let r: SyncDocResult = serde_json::from_str(
+            r#"{"id":"a","status":"refused","code":"part_not_owned","reason":"no"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.code.as_deref(), Some(codes::PART_NOT_OWNED));
+        assert_eq!(r.msg, None);
+    }
+
+    #[test]
+    fn login_response_uses_snake_case_roles_and_nulls() {
+        let r = LoginResponse {
+            token: "t".into(),
+            expires_at_ms: 1,
+            user: UserInfo {
+                id: "C0001".into(),
+                name: "x".into(),
+                role: Role::CentreOperator,
+                squad: None,
+                supervision_grid: None,
+            },
+        };
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(r#""role":"centre_operator""#), "{json}");
+        assert!(json.contains(r#""squad":null"#), "{json}");
+    }
+
+    #[test]
+    fn manifest_request_accepts_null_cursor_and_rejects_unknown_fields() {
+        let r: ManifestRequest = serde_json::from_str(r#"{"cursor":null}"#).unwrap();
+        assert_eq!(r, ManifestRequest::default());
+        assert!(serde_json::from_str::<ManifestRequest>(r#"{"cursor":1,"x":2}"#).is_err());
+    }
+
+    #[test]
+    fn sha256_hex_check() {
+        assert!(is_sha256_hex(&"a".repeat(64)));
+        assert!(!is_sha256_hex(&"A".repeat(64)));
+        assert!(!is_sha256_hex(&"a".repeat(63)));
+        assert!(!is_sha256_hex("../etc/passwd"));
+    }
+}

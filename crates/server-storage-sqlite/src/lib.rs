@@ -1,0 +1,699 @@
+//! SQLite backend of the GridPatrol sync server: implements
+//! [`gridpatrol_server_storage::ServerStore`] with one SQLite database
+//! (`DIR/server.sqlite3`, WAL mode) and photos as files (`DIR/photos/<sha256>`,
+//! partial uploads in `DIR/photos/partial/`). The schema comes from the
+//! numbered files in `migrations/server/`, embedded at compile time and applied
+//! in order on open (`PRAGMA user_version` holds the last applied number).
+//!
+//! One connection behind a mutex: the server calls the store from
+//! `spawn_blocking`, and every call is one short transaction.
+#![forbid(unsafe_code)]
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use gridpatrol_domain::roles::Role;
+use gridpatrol_protocol::DocKind;
+use gridpatrol_server_storage::{
+    DocIndex, DocWrite, ManifestPage, ManifestRow, PhotoStatus, Scope, ServerStore, SquadRecord,
+    StoreError, StoredDoc, TokenRecord, User,
+};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use sha2::{Digest, Sha256};
+
+/// One numbered migration from `migrations/server/`.
+struct Migration {
+    version: u32,
+    name: &'static str,
+    sql: &'static str,
+}
+
+/// All migrations in order; append only.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_init",
+    sql: include_str!("../../../migrations/server/0001_init.sql"),
+}];
+
+/// The schema version this build creates and understands.
+pub const LATEST_SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "server.sqlite3";
+
+/// The SQLite server store.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    photo_dir: PathBuf,
+    partial_dir: PathBuf,
+}
+
+fn be(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn kind_from(s: &str) -> Result<DocKind, StoreError> {
+    DocKind::parse(s).ok_or_else(|| StoreError::Backend(format!("bad stored kind {s:?}")))
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store under `dir` and migrates it.
+    pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        let photo_dir = dir.join("photos");
+        let partial_dir = photo_dir.join("partial");
+        fs::create_dir_all(&partial_dir)
+            .map_err(|e| StoreError::Backend(format!("creating {}: {e}", partial_dir.display())))?;
+        let mut conn = Connection::open(dir.join(DB_FILE)).map_err(be)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(be)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(be)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(be)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(be)?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            photo_dir,
+            partial_dir,
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions
+        // roll back on drop), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn complete_path(&self, sha: &str) -> PathBuf {
+        self.photo_dir.join(sha)
+    }
+
+    fn partial_path(&self, sha: &str) -> PathBuf {
+        self.partial_dir.join(sha)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(be)?;
+    if found > i64::from(LATEST_SCHEMA_VERSION) {
+        return Err(StoreError::Backend(format!(
+            "database schema {found} is newer than this build ({LATEST_SCHEMA_VERSION})"
+        )));
+    }
+    for m in MIGRATIONS {
+        if i64::from(m.version) <= found {
+            continue;
+        }
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(be)?;
+        tx.execute_batch(m.sql)
+            .map_err(|e| StoreError::Backend(format!("migration {}: {e}", m.name)))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, sha256, applied_at_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![m.version, m.name, hex::encode(Sha256::digest(m.sql.as_bytes())), now_ms()],
+        )
+        .map_err(be)?;
+        tx.pragma_update(None, "user_version", m.version)
+            .map_err(be)?;
+        tx.commit().map_err(be)?;
+    }
+    Ok(())
+}
+
+/// SQL condition (on table alias `d`) and parameters selecting `scope`.
+fn scope_sql(scope: &Scope) -> (String, Vec<String>) {
+    match scope {
+        Scope::All => ("1".into(), vec![]),
+        Scope::Nothing => ("0".into(), vec![]),
+        Scope::Inspector {
+            user_id,
+            supervision_grid,
+        } => (
+            "((d.kind = 'case' AND (d.supervision_grid = ?A OR d.reporter = ?B)) \
+             OR (d.kind = 'verification' AND d.assignee = ?B))"
+                .into(),
+            vec![supervision_grid.clone().unwrap_or_default(), user_id.clone()],
+        ),
+        Scope::Squad { user_id, squad } => (
+            "((d.kind = 'case' AND (d.supervision_grid IN (SELECT supervision_grid FROM squad_grids WHERE squad = ?A) \
+                OR d.reporter IN (SELECT id FROM users WHERE squad = ?A))) \
+             OR (d.kind = 'verification' AND (d.assignee = ?B OR d.assignee IN (SELECT id FROM users WHERE squad = ?A))))"
+                .into(),
+            vec![squad.clone(), user_id.clone()],
+        ),
+    }
+}
+
+/// Rewrites the `?A`/`?B` placeholders of [`scope_sql`] to numbered ones after `base` others.
+fn number_scope(cond: &str, base: usize) -> String {
+    cond.replace("?A", &format!("?{}", base + 1))
+        .replace("?B", &format!("?{}", base + 2))
+}
+
+fn sha256_file(path: &Path) -> Result<String, StoreError> {
+    let mut f = File::open(path).map_err(be)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf).map_err(be)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+impl ServerStore for SqliteStore {
+    fn upsert_users(&self, users: &[User]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(be)?;
+        {
+            let mut st = tx
+                .prepare(
+                    "INSERT INTO users (id, name, role, squad, supervision_grid, password_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role,
+                       squad = excluded.squad, supervision_grid = excluded.supervision_grid,
+                       password_hash = excluded.password_hash",
+                )
+                .map_err(be)?;
+            for u in users {
+                st.execute(params![
+                    u.id,
+                    u.name,
+                    u.role.as_str(),
+                    u.squad,
+                    u.supervision_grid,
+                    u.password_hash
+                ])
+                .map_err(be)?;
+            }
+        }
+        tx.commit().map_err(be)
+    }
+
+    fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT id, name, role, squad, supervision_grid, password_hash FROM users WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, String>(5)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(be)?;
+        row.map(|(id, name, role, squad, grid, hash)| {
+            let role = Role::parse(&role)
+                .ok_or_else(|| StoreError::Backend(format!("bad stored role {role:?}")))?;
+            Ok(User {
+                id,
+                name,
+                role,
+                squad,
+                supervision_grid: grid,
+                password_hash: hash,
+            })
+        })
+        .transpose()
+    }
+
+    fn user_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+            .map_err(be)?;
+        Ok(to_u64(n))
+    }
+
+    fn upsert_squads(&self, squads: &[SquadRecord]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(be)?;
+        for s in squads {
+            tx.execute(
+                "INSERT INTO squads (id, name, leader) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, leader = excluded.leader",
+                params![s.id, s.name, s.leader],
+            )
+            .map_err(be)?;
+            tx.execute("DELETE FROM squad_grids WHERE squad = ?1", [&s.id])
+                .map_err(be)?;
+            for g in &s.supervision_grids {
+                tx.execute(
+                    "INSERT OR IGNORE INTO squad_grids (squad, supervision_grid) VALUES (?1, ?2)",
+                    params![s.id, g],
+                )
+                .map_err(be)?;
+            }
+        }
+        tx.commit().map_err(be)
+    }
+
+    fn squad_of(&self, user_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT squad FROM users WHERE id = ?1", [user_id], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional()
+            .map_err(be)?
+            .flatten())
+    }
+
+    fn insert_token(
+        &self,
+        token_sha256: &[u8; 32],
+        user_id: &str,
+        created_at_ms: i64,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO tokens (token_sha256, user_id, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![&token_sha256[..], user_id, created_at_ms, expires_at_ms],
+            )
+            .map_err(be)?;
+        Ok(())
+    }
+
+    fn token(&self, token_sha256: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT user_id, expires_at_ms FROM tokens WHERE token_sha256 = ?1",
+                [&token_sha256[..]],
+                |r| {
+                    Ok(TokenRecord {
+                        user_id: r.get(0)?,
+                        expires_at_ms: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(be)
+    }
+
+    fn revoke_token(&self, token_sha256: &[u8; 32]) -> Result<bool, StoreError> {
+        let n = self
+            .conn()
+            .execute(
+                "DELETE FROM tokens WHERE token_sha256 = ?1",
+                [&token_sha256[..]],
+            )
+            .map_err(be)?;
+        Ok(n > 0)
+    }
+
+    fn purge_expired_tokens(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let n = self
+            .conn()
+            .execute("DELETE FROM tokens WHERE expires_at_ms < ?1", [now_ms])
+            .map_err(be)?;
+        Ok(n as u64)
+    }
+
+    fn load_docs(&self, ids: &[String]) -> Result<Vec<Option<StoredDoc>>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT kind, bytes, seq, supervision_grid, reporter, assignee FROM docs WHERE id = ?1",
+            )
+            .map_err(be)?;
+        let mut ph = conn
+            .prepare_cached("SELECT sha256 FROM doc_photos WHERE doc_id = ?1 ORDER BY sha256")
+            .map_err(be)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row = st
+                .query_row([id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                    ))
+                })
+                .optional()
+                .map_err(be)?;
+            let Some((kind, bytes, seq, grid, reporter, assignee)) = row else {
+                out.push(None);
+                continue;
+            };
+            let photos = ph
+                .query_map([id], |r| r.get::<_, String>(0))
+                .map_err(be)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(be)?;
+            out.push(Some(StoredDoc {
+                id: id.clone(),
+                kind: kind_from(&kind)?,
+                bytes,
+                seq: to_u64(seq),
+                index: DocIndex {
+                    supervision_grid: grid,
+                    reporter,
+                    assignee,
+                    photos,
+                },
+            }));
+        }
+        Ok(out)
+    }
+
+    fn doc_visible(&self, id: &str, scope: &Scope) -> Result<bool, StoreError> {
+        let (cond, args) = scope_sql(scope);
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM docs d WHERE d.id = ?1 AND {})",
+            number_scope(&cond, 1)
+        );
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(&sql).map_err(be)?;
+        let mut all: Vec<&dyn rusqlite::ToSql> = vec![&id];
+        for a in &args {
+            all.push(a);
+        }
+        st.query_row(all.as_slice(), |r| r.get::<_, bool>(0))
+            .map_err(be)
+    }
+
+    fn load_sync_states(
+        &self,
+        device: &str,
+        ids: &[String],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached("SELECT state FROM sync_states WHERE device = ?1 AND doc_id = ?2")
+            .map_err(be)?;
+        ids.iter()
+            .map(|id| {
+                st.query_row(params![device, id], |r| r.get::<_, Vec<u8>>(0))
+                    .optional()
+                    .map_err(be)
+            })
+            .collect()
+    }
+
+    fn commit_sync(
+        &self,
+        device: &str,
+        writes: &[DocWrite],
+        states: &[(String, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(be)?;
+        let mut conflicts = Vec::new();
+        for w in writes {
+            let seq: Option<i64> = tx
+                .query_row("SELECT seq FROM docs WHERE id = ?1", [&w.id], |r| r.get(0))
+                .optional()
+                .map_err(be)?;
+            if seq.map(to_u64) != w.expected_seq {
+                conflicts.push(w.id.clone());
+            }
+        }
+        if !conflicts.is_empty() {
+            return Err(StoreError::Conflict(conflicts));
+        }
+        let mut seq: i64 = tx
+            .query_row("SELECT seq FROM change_seq WHERE id = 1", [], |r| r.get(0))
+            .map_err(be)?;
+        {
+            let mut up = tx
+                .prepare_cached(
+                    "INSERT INTO docs (id, kind, bytes, heads, seq, supervision_grid, reporter, assignee)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, heads = excluded.heads,
+                       seq = excluded.seq, supervision_grid = excluded.supervision_grid,
+                       reporter = excluded.reporter, assignee = excluded.assignee",
+                )
+                .map_err(be)?;
+            let mut del_ph = tx
+                .prepare_cached("DELETE FROM doc_photos WHERE doc_id = ?1")
+                .map_err(be)?;
+            let mut ins_ph = tx
+                .prepare_cached("INSERT OR IGNORE INTO doc_photos (doc_id, sha256) VALUES (?1, ?2)")
+                .map_err(be)?;
+            for w in writes {
+                seq += 1;
+                let heads = serde_json::to_string(&w.heads).map_err(be)?;
+                up.execute(params![
+                    w.id,
+                    w.kind.as_str(),
+                    w.bytes,
+                    heads,
+                    seq,
+                    w.index.supervision_grid,
+                    w.index.reporter,
+                    w.index.assignee
+                ])
+                .map_err(be)?;
+                del_ph.execute([&w.id]).map_err(be)?;
+                for p in &w.index.photos {
+                    ins_ph.execute(params![w.id, p]).map_err(be)?;
+                }
+            }
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT INTO sync_states (device, doc_id, state) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (device, doc_id) DO UPDATE SET state = excluded.state",
+                )
+                .map_err(be)?;
+            for (id, state) in states {
+                st.execute(params![device, id, state]).map_err(be)?;
+            }
+        }
+        tx.execute("UPDATE change_seq SET seq = ?1 WHERE id = 1", [seq])
+            .map_err(be)?;
+        tx.commit().map_err(be)
+    }
+
+    fn manifest(&self, scope: &Scope, cursor: u64, limit: u32) -> Result<ManifestPage, StoreError> {
+        let (cond, args) = scope_sql(scope);
+        let sql = format!(
+            "SELECT d.seq, d.id, d.kind, d.heads FROM docs d WHERE d.seq > ?1 AND {} ORDER BY d.seq LIMIT ?2",
+            number_scope(&cond, 2)
+        );
+        let mut conn = self.conn();
+        // One read transaction so the page and the high-water mark agree.
+        let tx = conn.transaction().map_err(be)?;
+        let top: i64 = tx
+            .query_row("SELECT seq FROM change_seq WHERE id = 1", [], |r| r.get(0))
+            .map_err(be)?;
+        let cursor_i = i64::try_from(cursor).unwrap_or(i64::MAX);
+        let fetch = i64::from(limit) + 1;
+        let mut rows = Vec::new();
+        {
+            let mut st = tx.prepare_cached(&sql).map_err(be)?;
+            let mut all: Vec<&dyn rusqlite::ToSql> = vec![&cursor_i, &fetch];
+            for a in &args {
+                all.push(a);
+            }
+            let mut q = st.query(all.as_slice()).map_err(be)?;
+            while let Some(r) = q.next().map_err(be)? {
+                let seq: i64 = r.get(0).map_err(be)?;
+                let kind: String = r.get(2).map_err(be)?;
+                let heads: String = r.get(3).map_err(be)?;
+                rows.push(ManifestRow {
+                    seq: to_u64(seq),
+                    id: r.get(1).map_err(be)?,
+                    kind: kind_from(&kind)?,
+                    heads: serde_json::from_str(&heads).map_err(be)?,
+                });
+            }
+        }
+        tx.commit().map_err(be)?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let cursor = if more {
+            rows.last().map(|r| r.seq).unwrap_or(cursor)
+        } else {
+            to_u64(top).max(cursor)
+        };
+        Ok(ManifestPage { rows, cursor, more })
+    }
+
+    fn doc_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM docs", [], |r| r.get(0))
+            .map_err(be)?;
+        Ok(to_u64(n))
+    }
+
+    fn photo_status(&self, sha256: &str) -> Result<PhotoStatus, StoreError> {
+        let row: Option<(i64, bool)> = self
+            .conn()
+            .query_row(
+                "SELECT total, complete FROM photos WHERE sha256 = ?1",
+                [sha256],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(be)?;
+        Ok(match row {
+            None => PhotoStatus::Missing,
+            Some((total, true)) => PhotoStatus::Complete { len: to_u64(total) },
+            Some((total, false)) => {
+                let offset = fs::metadata(self.partial_path(sha256))
+                    .map(|m| m.len())
+                    .unwrap_or(0);
+                PhotoStatus::Partial {
+                    offset,
+                    total: to_u64(total),
+                }
+            }
+        })
+    }
+
+    fn photo_append(
+        &self,
+        sha256: &str,
+        user_id: &str,
+        offset: u64,
+        total: u64,
+        bytes: &[u8],
+    ) -> Result<PhotoStatus, StoreError> {
+        // The connection lock also serialises uploads of the same photo.
+        let conn = self.conn();
+        let row: Option<(i64, bool)> = conn
+            .query_row(
+                "SELECT total, complete FROM photos WHERE sha256 = ?1",
+                [sha256],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(be)?;
+        let record_uploader = |conn: &Connection| {
+            conn.execute(
+                "INSERT OR IGNORE INTO photo_uploaders (sha256, user_id) VALUES (?1, ?2)",
+                params![sha256, user_id],
+            )
+            .map_err(be)
+        };
+        if let Some((t, true)) = row {
+            record_uploader(&conn)?;
+            return Ok(PhotoStatus::Complete { len: to_u64(t) });
+        }
+        let partial = self.partial_path(sha256);
+        let held = match row {
+            Some((t, false)) => {
+                if to_u64(t) != total {
+                    return Err(StoreError::LengthMismatch {
+                        expected: to_u64(t),
+                        got: total,
+                    });
+                }
+                fs::metadata(&partial).map(|m| m.len()).unwrap_or(0)
+            }
+            _ => 0,
+        };
+        if offset != held {
+            return Err(StoreError::OffsetMismatch {
+                expected: held,
+                got: offset,
+            });
+        }
+        let end = offset + bytes.len() as u64;
+        if end > total {
+            return Err(StoreError::PastEnd { total, got: end });
+        }
+        if row.is_none() {
+            conn.execute(
+                "INSERT INTO photos (sha256, total, complete) VALUES (?1, ?2, 0)",
+                params![sha256, total as i64],
+            )
+            .map_err(be)?;
+        }
+        record_uploader(&conn)?;
+        {
+            let mut f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&partial)
+                .map_err(be)?;
+            if offset == 0 {
+                f.set_len(0).map_err(be)?;
+            }
+            f.write_all(bytes).map_err(be)?;
+            f.sync_data().map_err(be)?;
+        }
+        if end < total {
+            return Ok(PhotoStatus::Partial { offset: end, total });
+        }
+        let actual = sha256_file(&partial)?;
+        if actual != sha256 {
+            let _ = fs::remove_file(&partial);
+            conn.execute("DELETE FROM photos WHERE sha256 = ?1", [sha256])
+                .map_err(be)?;
+            return Err(StoreError::HashMismatch {
+                expected: sha256.to_string(),
+                actual,
+            });
+        }
+        fs::rename(&partial, self.complete_path(sha256)).map_err(be)?;
+        conn.execute("UPDATE photos SET complete = 1 WHERE sha256 = ?1", [sha256])
+            .map_err(be)?;
+        Ok(PhotoStatus::Complete { len: total })
+    }
+
+    fn photo_read(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.photo_status(sha256)? {
+            PhotoStatus::Complete { .. } => {
+                fs::read(self.complete_path(sha256)).map(Some).map_err(be)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn photo_visible(
+        &self,
+        sha256: &str,
+        user_id: &str,
+        scope: &Scope,
+    ) -> Result<bool, StoreError> {
+        let (cond, args) = scope_sql(scope);
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM photo_uploaders WHERE sha256 = ?1 AND user_id = ?2)
+                 OR EXISTS (SELECT 1 FROM doc_photos p JOIN docs d ON d.id = p.doc_id WHERE p.sha256 = ?1 AND {})",
+            number_scope(&cond, 2)
+        );
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(&sql).map_err(be)?;
+        let mut all: Vec<&dyn rusqlite::ToSql> = vec![&sha256, &user_id];
+        for a in &args {
+            all.push(a);
+        }
+        st.query_row(all.as_slice(), |r| r.get::<_, bool>(0))
+            .map_err(be)
+    }
+}

@@ -1,0 +1,177 @@
+//! Behaviour of the SQLite server store: scope, optimistic commits, photos.
+
+use gridpatrol_domain::roles::Role;
+use gridpatrol_protocol::DocKind;
+use gridpatrol_server_storage::{
+    DocIndex, DocWrite, PhotoStatus, Scope, ServerStore, SquadRecord, StoreError, User,
+};
+use gridpatrol_server_storage_sqlite::SqliteStore;
+use sha2::{Digest, Sha256};
+
+fn user(id: &str, role: Role, squad: Option<&str>, grid: Option<&str>) -> User {
+    User {
+        id: id.into(),
+        name: id.into(),
+        role,
+        squad: squad.map(Into::into),
+        supervision_grid: grid.map(Into::into),
+        password_hash: "x".into(),
+    }
+}
+
+fn case(id: &str, grid: &str, reporter: &str, expected: Option<u64>) -> DocWrite {
+    DocWrite {
+        id: id.into(),
+        kind: DocKind::Case,
+        bytes: vec![1, 2, 3],
+        heads: vec!["aa".into()],
+        expected_seq: expected,
+        index: DocIndex {
+            supervision_grid: Some(grid.into()),
+            reporter: Some(reporter.into()),
+            assignee: None,
+            photos: vec![],
+        },
+    }
+}
+
+fn setup() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    s.upsert_users(&[
+        user("I1", Role::Inspector, Some("S1"), Some("G1")),
+        user("I2", Role::Inspector, Some("S1"), Some("G2")),
+        user("I3", Role::Inspector, Some("S2"), Some("G3")),
+        user("L1", Role::SquadLeader, Some("S1"), None),
+    ])
+    .unwrap();
+    s.upsert_squads(&[
+        SquadRecord {
+            id: "S1".into(),
+            name: "one".into(),
+            leader: "L1".into(),
+            supervision_grids: vec!["G1".into(), "G2".into()],
+        },
+        SquadRecord {
+            id: "S2".into(),
+            name: "two".into(),
+            leader: "L2".into(),
+            supervision_grids: vec!["G3".into()],
+        },
+    ])
+    .unwrap();
+    (dir, s)
+}
+
+fn ids(s: &SqliteStore, scope: &Scope) -> Vec<String> {
+    s.manifest(scope, 0, 100)
+        .unwrap()
+        .rows
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+#[test]
+fn manifest_respects_scope_and_cursor() {
+    let (_d, s) = setup();
+    s.commit_sync(
+        "dev",
+        &[
+            case("c1", "G1", "I1", None),
+            case("c2", "G2", "I2", None),
+            case("c3", "G3", "I3", None),
+        ],
+        &[],
+    )
+    .unwrap();
+    let i1 = Scope::Inspector {
+        user_id: "I1".into(),
+        supervision_grid: Some("G1".into()),
+    };
+    assert_eq!(ids(&s, &i1), ["c1"]);
+    let l1 = Scope::Squad {
+        user_id: "L1".into(),
+        squad: "S1".into(),
+    };
+    assert_eq!(ids(&s, &l1), ["c1", "c2"]);
+    assert_eq!(ids(&s, &Scope::All), ["c1", "c2", "c3"]);
+    assert!(ids(&s, &Scope::Nothing).is_empty());
+    assert!(s.doc_visible("c1", &i1).unwrap());
+    assert!(!s.doc_visible("c3", &i1).unwrap());
+
+    // Paging: a full page resumes after its last row; the last page jumps to the top.
+    let p = s.manifest(&Scope::All, 0, 2).unwrap();
+    assert!(p.more);
+    assert_eq!(p.cursor, 2);
+    let p = s.manifest(&Scope::All, p.cursor, 2).unwrap();
+    assert!(!p.more);
+    assert_eq!(p.rows.len(), 1);
+    let p = s.manifest(&i1, p.cursor, 2).unwrap();
+    assert!(p.rows.is_empty());
+    assert_eq!(p.cursor, 3);
+}
+
+#[test]
+fn stale_commit_is_a_conflict_and_changes_nothing() {
+    let (_d, s) = setup();
+    s.commit_sync("dev", &[case("c1", "G1", "I1", None)], &[])
+        .unwrap();
+    let seq = s.load_docs(&["c1".into()]).unwrap()[0]
+        .as_ref()
+        .unwrap()
+        .seq;
+    let mut w = case("c1", "G1", "I1", Some(seq));
+    w.bytes = vec![9];
+    s.commit_sync("a", &[w.clone()], &[("c1".into(), vec![7])])
+        .unwrap();
+    // The same expected seq again is now stale.
+    let err = s
+        .commit_sync("b", &[w, case("c2", "G1", "I1", None)], &[])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(ref ids) if ids == &["c1".to_string()]));
+    assert!(s.load_docs(&["c2".into()]).unwrap()[0].is_none());
+    assert_eq!(
+        s.load_sync_states("a", &["c1".into()]).unwrap(),
+        vec![Some(vec![7])]
+    );
+}
+
+#[test]
+fn photo_resume_verify_and_mismatch() {
+    let (_d, s) = setup();
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    let sha = hex::encode(Sha256::digest(&data));
+    assert_eq!(s.photo_status(&sha).unwrap(), PhotoStatus::Missing);
+    let st = s
+        .photo_append(&sha, "I1", 0, 10_000, &data[..4000])
+        .unwrap();
+    assert_eq!(
+        st,
+        PhotoStatus::Partial {
+            offset: 4000,
+            total: 10_000
+        }
+    );
+    assert_eq!(s.photo_status(&sha).unwrap(), st);
+    assert!(matches!(
+        s.photo_append(&sha, "I1", 0, 10_000, &data[..10]),
+        Err(StoreError::OffsetMismatch {
+            expected: 4000,
+            got: 0
+        })
+    ));
+    let st = s
+        .photo_append(&sha, "I1", 4000, 10_000, &data[4000..])
+        .unwrap();
+    assert_eq!(st, PhotoStatus::Complete { len: 10_000 });
+    assert_eq!(s.photo_read(&sha).unwrap().unwrap(), data);
+    assert!(s.photo_visible(&sha, "I1", &Scope::Nothing).unwrap());
+    assert!(!s.photo_visible(&sha, "I2", &Scope::Nothing).unwrap());
+
+    let wrong = "0".repeat(64);
+    let err = s.photo_append(&wrong, "I1", 0, 5, b"hello").unwrap_err();
+    assert!(matches!(err, StoreError::HashMismatch { .. }));
+    assert_eq!(s.photo_status(&wrong).unwrap(), PhotoStatus::Missing);
+    assert!(s.photo_read(&wrong).unwrap().is_none());
+}

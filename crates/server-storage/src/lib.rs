@@ -1,0 +1,293 @@
+//! The storage boundary of the GridPatrol sync server. Handlers in
+//! `gridpatrol-server` only ever see an `Arc<dyn ServerStore>`; the SQLite
+//! backend (`gridpatrol-server-storage-sqlite`) is the default, and another
+//! backend (PostgreSQL) can be added by implementing [`ServerStore`] alone.
+//!
+//! The trait is blocking: the server calls it from `spawn_blocking`, which
+//! suits both an embedded SQLite and a synchronous PostgreSQL client. Every
+//! method is atomic: it either does all it says or changes nothing.
+//!
+//! What the store holds: accounts (argon2 PHC password hashes), the squads
+//! with their supervision grids (for scope), bearer tokens (only their
+//! SHA-256), documents (Automerge bytes + heads + the facts used for scope,
+//! ordered by one global change sequence), per-(device, document) sync state,
+//! and photos (content-addressed by SHA-256, resumable partial uploads).
+#![forbid(unsafe_code)]
+
+use gridpatrol_domain::roles::Role;
+use gridpatrol_protocol::DocKind;
+
+/// Errors of a storage backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed (IO, database); nothing was changed.
+    #[error("storage backend: {0}")]
+    Backend(String),
+    /// A document changed between load and commit (see [`ServerStore::commit_sync`]);
+    /// nothing was committed, reload and retry.
+    #[error("documents changed concurrently: {0:?}")]
+    Conflict(Vec<String>),
+    /// A photo upload at the wrong offset; carries the offset the store holds.
+    #[error("upload offset {got} differs from stored offset {expected}")]
+    OffsetMismatch {
+        /// Bytes the store already holds.
+        expected: u64,
+        /// Offset the client sent.
+        got: u64,
+    },
+    /// A photo upload whose total length differs from the upload in progress.
+    #[error("upload length {got} differs from the upload in progress ({expected})")]
+    LengthMismatch {
+        /// Total length of the upload in progress.
+        expected: u64,
+        /// Total length the client sent.
+        got: u64,
+    },
+    /// A photo upload would write past its declared total length.
+    #[error("upload of {got} bytes runs past the declared length {total}")]
+    PastEnd {
+        /// Declared total.
+        total: u64,
+        /// Offset + body length sent.
+        got: u64,
+    },
+    /// The completed photo does not hash to its id; the partial bytes were discarded.
+    #[error("uploaded bytes hash to {actual}, not {expected}")]
+    HashMismatch {
+        /// SHA-256 in the path.
+        expected: String,
+        /// SHA-256 of the received bytes.
+        actual: String,
+    },
+    /// A write referred to something that does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Account id (`I0001`, `C0001`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Squad id (inspectors and leaders).
+    pub squad: Option<String>,
+    /// Supervision grid code (inspectors).
+    pub supervision_grid: Option<String>,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+}
+
+/// A squad and the supervision grids it covers (for leader scope).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SquadRecord {
+    /// Squad id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Leader's account id.
+    pub leader: String,
+    /// Supervision grid codes of the squad.
+    pub supervision_grids: Vec<String>,
+}
+
+/// A stored bearer token (looked up by its SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Owner.
+    pub user_id: String,
+    /// Expiry, ms since epoch.
+    pub expires_at_ms: i64,
+}
+
+/// Facts about a stored document, used for scope and photo visibility.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocIndex {
+    /// Supervision grid of a case (for verifications: of its case, if known).
+    pub supervision_grid: Option<String>,
+    /// Reporter of a case.
+    pub reporter: Option<String>,
+    /// Assignee of a verification task.
+    pub assignee: Option<String>,
+    /// SHA-256 (hex) of every photo the document refers to.
+    pub photos: Vec<String>,
+}
+
+/// A document as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDoc {
+    /// Document id.
+    pub id: String,
+    /// Kind.
+    pub kind: DocKind,
+    /// `Automerge::save()` bytes.
+    pub bytes: Vec<u8>,
+    /// Change sequence at which this version was stored (for optimistic commits).
+    pub seq: u64,
+    /// Scope facts.
+    pub index: DocIndex,
+}
+
+/// A new version of a document to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocWrite {
+    /// Document id.
+    pub id: String,
+    /// Kind.
+    pub kind: DocKind,
+    /// `Automerge::save()` bytes.
+    pub bytes: Vec<u8>,
+    /// Heads, lowercase hex, sorted.
+    pub heads: Vec<String>,
+    /// `seq` of the version this was computed from; `None` for a new document.
+    pub expected_seq: Option<u64>,
+    /// Scope facts.
+    pub index: DocIndex,
+}
+
+/// What part of the documents a caller may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything (the centre).
+    All,
+    /// An inspector: cases of their supervision grid or reported by them, and
+    /// verifications assigned to them.
+    Inspector {
+        /// Account id.
+        user_id: String,
+        /// Their supervision grid (if any).
+        supervision_grid: Option<String>,
+    },
+    /// A squad leader: cases in the squad's grids or reported by squad members,
+    /// verifications assigned to squad members (or the leader).
+    Squad {
+        /// Leader's account id.
+        user_id: String,
+        /// Squad id.
+        squad: String,
+    },
+    /// Nothing (roles without a part in case handling).
+    Nothing,
+}
+
+/// One manifest row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestRow {
+    /// Change sequence of the row.
+    pub seq: u64,
+    /// Document id.
+    pub id: String,
+    /// Kind.
+    pub kind: DocKind,
+    /// Heads, lowercase hex, sorted.
+    pub heads: Vec<String>,
+}
+
+/// A page of the manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestPage {
+    /// Rows in change order.
+    pub rows: Vec<ManifestRow>,
+    /// Cursor to resume from: last row's seq if the page is full, else the
+    /// store's highest seq at the time of the query (nothing in scope is newer).
+    pub cursor: u64,
+    /// More rows follow.
+    pub more: bool,
+}
+
+/// State of a photo in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoStatus {
+    /// No bytes.
+    Missing,
+    /// An upload in progress.
+    Partial {
+        /// Bytes held.
+        offset: u64,
+        /// Declared total.
+        total: u64,
+    },
+    /// Stored and verified.
+    Complete {
+        /// Size in bytes.
+        len: u64,
+    },
+}
+
+/// The server's storage. All methods are blocking and atomic.
+pub trait ServerStore: Send + Sync + 'static {
+    /// Creates or replaces accounts (password hashes included).
+    fn upsert_users(&self, users: &[User]) -> Result<(), StoreError>;
+    /// Looks up one account.
+    fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
+    /// Number of accounts.
+    fn user_count(&self) -> Result<u64, StoreError>;
+    /// Creates or replaces squads and their grids.
+    fn upsert_squads(&self, squads: &[SquadRecord]) -> Result<(), StoreError>;
+    /// The squad of an account, if any.
+    fn squad_of(&self, user_id: &str) -> Result<Option<String>, StoreError>;
+
+    /// Stores a token hash for a user.
+    fn insert_token(
+        &self,
+        token_sha256: &[u8; 32],
+        user_id: &str,
+        created_at_ms: i64,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Looks up a token by its hash.
+    fn token(&self, token_sha256: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
+    /// Revokes a token; returns whether it existed.
+    fn revoke_token(&self, token_sha256: &[u8; 32]) -> Result<bool, StoreError>;
+    /// Deletes tokens that expired before `now_ms`; returns how many.
+    fn purge_expired_tokens(&self, now_ms: i64) -> Result<u64, StoreError>;
+
+    /// Loads documents by id (same order; `None` for unknown ids).
+    fn load_docs(&self, ids: &[String]) -> Result<Vec<Option<StoredDoc>>, StoreError>;
+    /// Whether `scope` may see the stored document `id`.
+    fn doc_visible(&self, id: &str, scope: &Scope) -> Result<bool, StoreError>;
+    /// Loads persisted sync states of one device (same order as `ids`).
+    fn load_sync_states(
+        &self,
+        device: &str,
+        ids: &[String],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
+    /// In one transaction: stores new document versions (each gets a fresh,
+    /// higher change sequence) and the device's sync states. If any
+    /// `expected_seq` differs from the stored version, commits nothing and
+    /// returns [`StoreError::Conflict`].
+    fn commit_sync(
+        &self,
+        device: &str,
+        writes: &[DocWrite],
+        states: &[(String, Vec<u8>)],
+    ) -> Result<(), StoreError>;
+    /// Documents in `scope` changed after `cursor`, at most `limit`.
+    fn manifest(&self, scope: &Scope, cursor: u64, limit: u32) -> Result<ManifestPage, StoreError>;
+    /// Number of documents stored.
+    fn doc_count(&self) -> Result<u64, StoreError>;
+
+    /// State of a photo.
+    fn photo_status(&self, sha256: &str) -> Result<PhotoStatus, StoreError>;
+    /// Appends `bytes` at `offset` of an upload of `total` bytes by `user_id`.
+    /// When the upload becomes complete, verifies the SHA-256 before keeping it
+    /// (on mismatch the partial bytes are discarded and
+    /// [`StoreError::HashMismatch`] returned). Appending to a complete photo is
+    /// a no-op that records `user_id` as an uploader.
+    fn photo_append(
+        &self,
+        sha256: &str,
+        user_id: &str,
+        offset: u64,
+        total: u64,
+        bytes: &[u8],
+    ) -> Result<PhotoStatus, StoreError>;
+    /// Bytes of a complete photo.
+    fn photo_read(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Whether `user_id` uploaded the photo or a document in `scope` refers to it.
+    fn photo_visible(&self, sha256: &str, user_id: &str, scope: &Scope)
+        -> Result<bool, StoreError>;
+}

@@ -1,0 +1,244 @@
+//! The write rule: who may create a document and change which part of it.
+
+use std::collections::BTreeSet;
+
+use automerge::{Automerge, ObjType, ROOT};
+use gridpatrol_domain::roles::Role;
+
+use crate::read::{header, obj, str_opt};
+use crate::{DocError, DocKind, Part};
+
+/// What the write rule needs to know about a document, read from its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocFacts {
+    /// Case or verification.
+    pub kind: DocKind,
+    /// Document id.
+    pub id: String,
+    /// A case's `report.reporter`.
+    pub reporter: Option<String>,
+    /// A case's `report.supervision_grid`.
+    pub supervision_grid: Option<String>,
+    /// A verification's `task.assignee`.
+    pub assignee: Option<String>,
+    /// A verification's `case_id`.
+    pub case_id: Option<String>,
+}
+
+/// Reads the facts of a schema-1 document; fails on a document without a
+/// valid header (schema, kind, id).
+pub fn facts(doc: &Automerge) -> Result<DocFacts, DocError> {
+    let (kind, id) = header(doc)?;
+    let mut f = DocFacts {
+        kind,
+        id,
+        reporter: None,
+        supervision_grid: None,
+        assignee: None,
+        case_id: None,
+    };
+    match kind {
+        DocKind::Case => {
+            if let Some(r) = obj(doc, &ROOT, "report", ObjType::Map) {
+                f.reporter = str_opt(doc, &r, "reporter");
+                f.supervision_grid = str_opt(doc, &r, "supervision_grid");
+            }
+        }
+        DocKind::Verification => {
+            f.case_id = str_opt(doc, &ROOT, "case_id");
+            if let Some(t) = obj(doc, &ROOT, "task", ObjType::Map) {
+                f.assignee = str_opt(doc, &t, "assignee");
+            }
+        }
+    }
+    Ok(f)
+}
+
+/// The authenticated person a change comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// User id, e.g. `I0001` or `C0001`.
+    pub user_id: String,
+    /// Their role.
+    pub role: Role,
+    /// Their squad (inspectors and leaders).
+    pub squad: Option<String>,
+    /// Their supervision grid (inspectors and leaders).
+    pub supervision_grid: Option<String>,
+}
+
+/// Why a change was refused: a stable code and a human reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Stable snake_case code: `not_owner`, `immutable_field`,
+    /// `unexpected_document`, `not_reporter`, `outside_scope`.
+    pub code: &'static str,
+    /// Human-readable explanation for the device's screen and logs.
+    pub reason: String,
+}
+
+fn refuse(code: &'static str, reason: String) -> Result<(), Refusal> {
+    Err(Refusal { code, reason })
+}
+
+/// Decides whether `p` may make a change that alters `parts` of a document,
+/// given the stored document's facts (`existing`, `None` for a document the
+/// server has never seen) and the facts after the change (`incoming`).
+/// `reporter_squad` is the squad of the case's reporter (looked up by the
+/// server in the district).
+///
+/// Rules: a new case only from an inspector or leader reporting as themselves
+/// (an inspector in their own supervision grid), touching only the header and
+/// the report; a new verification only from the centre, touching only the
+/// header and the task. Afterwards `report` → its reporter, `review` → the
+/// leader of the reporter's squad, `lifecycle` and `task` → the centre,
+/// `result` → the task's assignee; the header (and a case's reporter and
+/// supervision grid) never change. An empty `parts` is always allowed.
+pub fn authorize(
+    p: &Principal,
+    existing: Option<&DocFacts>,
+    incoming: &DocFacts,
+    parts: &BTreeSet<Part>,
+    reporter_squad: Option<&str>,
+) -> Result<(), Refusal> {
+    if parts.is_empty() {
+        return Ok(());
+    }
+    let who = format!("{} ({})", p.user_id, p.role.as_str());
+    let Some(ex) = existing else {
+        return authorize_create(p, incoming, parts, reporter_squad, &who);
+    };
+    if ex.kind != incoming.kind
+        || ex.id != incoming.id
+        || ex.case_id != incoming.case_id
+        || ex.reporter != incoming.reporter
+        || ex.supervision_grid != incoming.supervision_grid
+    {
+        return refuse(
+            "immutable_field",
+            format!(
+                "{} {}: kind, id, case id, reporter and supervision grid never change",
+                ex.kind.as_str(),
+                ex.id
+            ),
+        );
+    }
+    if parts.contains(&Part::Meta) {
+        return refuse(
+            "immutable_field",
+            format!(
+                "{} {}: the document header and unknown fields never change",
+                ex.kind.as_str(),
+                ex.id
+            ),
+        );
+    }
+    for part in parts {
+        let allowed = match part {
+            Part::Meta => false,
+            Part::Report => ex.reporter.as_deref() == Some(p.user_id.as_str()),
+            Part::Review => {
+                p.role == Role::SquadLeader
+                    && p.squad.is_some()
+                    && reporter_squad == p.squad.as_deref()
+            }
+            Part::Lifecycle | Part::Task => p.role == Role::CentreOperator,
+            Part::Result => ex.assignee.as_deref() == Some(p.user_id.as_str()),
+        };
+        if !allowed {
+            let owner = match part {
+                Part::Report => format!("its reporter {}", ex.reporter.as_deref().unwrap_or("?")),
+                Part::Review => format!(
+                    "the leader of squad {}",
+                    reporter_squad.unwrap_or("(unknown)")
+                ),
+                Part::Lifecycle | Part::Task => "the supervision centre".to_string(),
+                Part::Result => format!("its assignee {}", ex.assignee.as_deref().unwrap_or("?")),
+                Part::Meta => "nobody".to_string(),
+            };
+            return refuse(
+                "not_owner",
+                format!(
+                    "{who} may not change the {} of {} {}: it belongs to {owner}",
+                    part.as_str(),
+                    ex.kind.as_str(),
+                    ex.id
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn authorize_create(
+    p: &Principal,
+    incoming: &DocFacts,
+    parts: &BTreeSet<Part>,
+    reporter_squad: Option<&str>,
+    who: &str,
+) -> Result<(), Refusal> {
+    let (may_touch, kind_s): (&[Part], _) = match incoming.kind {
+        DocKind::Case => {
+            if !matches!(p.role, Role::Inspector | Role::SquadLeader) {
+                return refuse(
+                    "unexpected_document",
+                    format!(
+                        "{who} may not create case {}: only inspectors report cases",
+                        incoming.id
+                    ),
+                );
+            }
+            if incoming.reporter.as_deref() != Some(p.user_id.as_str()) {
+                return refuse(
+                    "not_reporter",
+                    format!(
+                        "{who} may not create case {} reported by {}",
+                        incoming.id,
+                        incoming.reporter.as_deref().unwrap_or("nobody")
+                    ),
+                );
+            }
+            let in_scope = match p.role {
+                Role::Inspector => {
+                    incoming.supervision_grid.is_some()
+                        && incoming.supervision_grid == p.supervision_grid
+                }
+                _ => p.squad.is_some() && reporter_squad == p.squad.as_deref(),
+            };
+            if !in_scope {
+                return refuse(
+                    "outside_scope",
+                    format!(
+                        "{who} may not report case {} in supervision grid {}",
+                        incoming.id,
+                        incoming.supervision_grid.as_deref().unwrap_or("(none)")
+                    ),
+                );
+            }
+            (&[Part::Meta, Part::Report], "case")
+        }
+        DocKind::Verification => {
+            if p.role != Role::CentreOperator {
+                return refuse(
+                    "unexpected_document",
+                    format!(
+                        "unknown verification {}: only the centre creates verification tasks",
+                        incoming.id
+                    ),
+                );
+            }
+            (&[Part::Meta, Part::Task], "verification")
+        }
+    };
+    if let Some(bad) = parts.iter().find(|part| !may_touch.contains(part)) {
+        return refuse(
+            "not_owner",
+            format!(
+                "{who} may not write the {} of new {kind_s} {}",
+                bad.as_str(),
+                incoming.id
+            ),
+        );
+    }
+    Ok(())
+}

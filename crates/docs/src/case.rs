@@ -1,0 +1,496 @@
+//! The Case document: report, review, lifecycle.
+
+use automerge::transaction::Transactable;
+use automerge::{ActorId, Automerge, AutomergeError, ObjId, ObjType, ReadDoc, Value, ROOT};
+use gridpatrol_domain::lifecycle::{Action, CaseState, Flow, Lifecycle};
+use serde::{Deserialize, Serialize};
+
+use crate::read::{
+    expect_kind, f64_req, i64_opt, i64_req, obj, req_obj, str_list, str_opt, str_req,
+};
+use crate::{DocError, DocKind, SCHEMA};
+
+/// Declares a snake_case string enum with `as_str`/`parse`.
+macro_rules! str_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vm])* $v),+ }
+        impl $name {
+            /// Stable snake_case id stored in documents.
+            pub fn as_str(self) -> &'static str { match self { $($name::$v => $s),+ } }
+            /// Parses [`Self::as_str`] output.
+            pub fn parse(s: &str) -> Option<Self> { match s { $($s => Some($name::$v),)+ _ => None } }
+        }
+    };
+}
+pub(crate) use str_enum;
+
+str_enum! {
+    /// Where a case came from; decides its lifecycle flow.
+    Source {
+        /// Found by a grid inspector on patrol (supervision flow).
+        Patrol => "patrol",
+        /// Reported by the public via hotline/SMS/microblog (complaint flow).
+        Hotline => "hotline",
+        /// Spotted on a camera (supervision flow).
+        Camera => "camera",
+    }
+}
+
+impl Source {
+    /// The lifecycle flow a case from this source follows.
+    pub fn flow(self) -> Flow {
+        match self {
+            Source::Hotline => Flow::Complaint,
+            Source::Patrol | Source::Camera => Flow::Supervision,
+        }
+    }
+}
+
+str_enum! {
+    /// A squad leader's verdict on a report.
+    Verdict {
+        /// The report is right.
+        Approved => "approved",
+        /// The report is wrong (错报).
+        Rejected => "rejected",
+        /// The reporter must correct it.
+        NeedsFix => "needs_fix",
+    }
+}
+
+/// A case's report part, as created by the reporter and read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Fine-class code from the taxonomy.
+    pub category: String,
+    /// WGS-84 longitude, degrees.
+    pub lon: f64,
+    /// WGS-84 latitude, degrees.
+    pub lat: f64,
+    /// Horizontal accuracy of the fix, metres.
+    pub accuracy_m: f64,
+    /// 15-digit technical grid code.
+    pub technical_grid: String,
+    /// 12-digit supervision grid code.
+    pub supervision_grid: String,
+    /// 9-digit street code.
+    pub street: String,
+    /// Free-text address.
+    pub address: String,
+    /// What the reporter saw.
+    pub description: String,
+    /// SHA-256 hex of each photo, in order.
+    pub photos: Vec<String>,
+    /// User id of the reporter.
+    pub reporter: String,
+    /// Where the case came from.
+    pub source: Source,
+    /// When it was reported, Unix ms.
+    pub created_at_ms: i64,
+}
+
+/// A reporter's correction; `None`/empty fields are left as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportEdit {
+    /// New fine-class code.
+    pub category: Option<String>,
+    /// New WGS-84 `(lon, lat, accuracy_m)`.
+    pub location: Option<(f64, f64, f64)>,
+    /// New address (merged character-wise with concurrent edits).
+    pub address: Option<String>,
+    /// New description (merged character-wise with concurrent edits).
+    pub description: Option<String>,
+    /// Photos to append (sha256 hex).
+    pub add_photos: Vec<String>,
+}
+
+/// The squad leader's review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    /// User id of the reviewing leader.
+    pub reviewer: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Comment for the reporter.
+    pub note: String,
+    /// When reviewed, Unix ms.
+    pub at_ms: i64,
+}
+
+/// One recorded lifecycle step after the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleStep {
+    /// What was done.
+    pub step: Action,
+    /// The state it led to.
+    pub state: CaseState,
+    /// User id of who recorded it.
+    pub by: String,
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// Free-text note.
+    pub note: String,
+}
+
+/// A whole case read back into plain values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    /// Document id.
+    pub id: String,
+    /// The report.
+    pub report: Report,
+    /// The review, once a leader has written one.
+    pub review: Option<Review>,
+    /// The flow the case follows (from the report's source).
+    pub flow: Flow,
+    /// Current lifecycle state.
+    pub state: CaseState,
+    /// Steps recorded after the report, in list order.
+    pub steps: Vec<LifecycleStep>,
+}
+
+/// A Case document with typed edits. Every edit is one Automerge change.
+#[derive(Debug, Clone)]
+pub struct CaseDoc {
+    doc: Automerge,
+}
+
+fn valid_sha256(h: &str) -> bool {
+    h.len() == 64
+        && h.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+pub(crate) fn check_photos(photos: &[String]) -> Result<(), DocError> {
+    match photos.iter().find(|p| !valid_sha256(p)) {
+        Some(p) => Err(DocError::Invalid(format!(
+            "photo reference `{p}` is not a lowercase sha256 hex"
+        ))),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn check_location(lon: f64, lat: f64, accuracy_m: f64) -> Result<(), DocError> {
+    let ok = lon.is_finite()
+        && lat.is_finite()
+        && (-180.0..=180.0).contains(&lon)
+        && (-90.0..=90.0).contains(&lat)
+        && accuracy_m.is_finite()
+        && accuracy_m >= 0.0;
+    if ok {
+        Ok(())
+    } else {
+        Err(DocError::Invalid(format!(
+            "location ({lon}, {lat}) ±{accuracy_m} m is not a WGS-84 position"
+        )))
+    }
+}
+
+/// Puts a text object at `key` holding `value`.
+pub(crate) fn put_text<T: Transactable>(
+    tx: &mut T,
+    parent: &ObjId,
+    key: &str,
+    value: &str,
+) -> Result<(), AutomergeError> {
+    let t = tx.put_object(parent, key, ObjType::Text)?;
+    tx.splice_text(&t, 0, 0, value)?;
+    Ok(())
+}
+
+/// Replaces the content of the text object at `key` with a minimal diff, so
+/// concurrent edits of other characters survive; creates it if missing.
+pub(crate) fn update_text_at<T: Transactable + ReadDoc>(
+    tx: &mut T,
+    parent: &ObjId,
+    key: &str,
+    value: &str,
+) -> Result<(), AutomergeError> {
+    match obj(tx, parent, key, ObjType::Text) {
+        Some(t) => tx.update_text(&t, value),
+        None => put_text(tx, parent, key, value),
+    }
+}
+
+pub(crate) fn put_str_list<T: Transactable>(
+    tx: &mut T,
+    parent: &ObjId,
+    key: &str,
+    items: &[String],
+) -> Result<(), AutomergeError> {
+    let l = tx.put_object(parent, key, ObjType::List)?;
+    for (i, p) in items.iter().enumerate() {
+        tx.insert(&l, i, p.as_str())?;
+    }
+    Ok(())
+}
+
+fn action_str(a: Action) -> String {
+    // The domain gives Action a snake_case serde form; reuse it as the stored id.
+    serde_json::to_value(a)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn parse_action(s: &str) -> Option<Action> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+}
+
+impl CaseDoc {
+    /// Creates a new case as `actor` (the device's actor id) with the report,
+    /// plus the empty review and lifecycle containers.
+    pub fn create(actor: ActorId, id: &str, report: &Report) -> Result<CaseDoc, DocError> {
+        check_location(report.lon, report.lat, report.accuracy_m)?;
+        check_photos(&report.photos)?;
+        if id.is_empty() || report.reporter.is_empty() {
+            return Err(DocError::Invalid(
+                "case id and reporter must not be empty".into(),
+            ));
+        }
+        let mut doc = Automerge::new().with_actor(actor);
+        doc.transact::<_, _, AutomergeError>(|tx| {
+            tx.put(ROOT, "schema", SCHEMA)?;
+            tx.put(ROOT, "kind", DocKind::Case.as_str())?;
+            tx.put(ROOT, "id", id)?;
+            let r = tx.put_object(ROOT, "report", ObjType::Map)?;
+            tx.put(&r, "category", report.category.as_str())?;
+            tx.put(&r, "lon", report.lon)?;
+            tx.put(&r, "lat", report.lat)?;
+            tx.put(&r, "accuracy_m", report.accuracy_m)?;
+            tx.put(&r, "technical_grid", report.technical_grid.as_str())?;
+            tx.put(&r, "supervision_grid", report.supervision_grid.as_str())?;
+            tx.put(&r, "street", report.street.as_str())?;
+            put_text(tx, &r, "address", &report.address)?;
+            put_text(tx, &r, "description", &report.description)?;
+            put_str_list(tx, &r, "photos", &report.photos)?;
+            tx.put(&r, "reporter", report.reporter.as_str())?;
+            tx.put(&r, "source", report.source.as_str())?;
+            tx.put(&r, "created_at_ms", report.created_at_ms)?;
+            tx.put_object(ROOT, "review", ObjType::Map)?;
+            let l = tx.put_object(ROOT, "lifecycle", ObjType::Map)?;
+            tx.put_object(&l, "steps", ObjType::List)?;
+            Ok(())
+        })
+        .map_err(|f| f.error)?;
+        Ok(CaseDoc { doc })
+    }
+
+    /// Wraps an existing document, checking it is a schema-1 case.
+    pub fn from_doc(doc: Automerge) -> Result<CaseDoc, DocError> {
+        expect_kind(&doc, DocKind::Case)?;
+        Ok(CaseDoc { doc })
+    }
+
+    /// Loads saved bytes and makes further edits as `actor`.
+    pub fn load(bytes: &[u8], actor: ActorId) -> Result<CaseDoc, DocError> {
+        CaseDoc::from_doc(Automerge::load(bytes)?.with_actor(actor))
+    }
+
+    /// The underlying Automerge document.
+    pub fn doc(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// Mutable access, for merging and sync.
+    pub fn doc_mut(&mut self) -> &mut Automerge {
+        &mut self.doc
+    }
+
+    /// Gives up the wrapper.
+    pub fn into_doc(self) -> Automerge {
+        self.doc
+    }
+
+    /// The full saved form.
+    pub fn save(&self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// The document id.
+    pub fn id(&self) -> Result<String, DocError> {
+        str_req(&self.doc, &ROOT, "id")
+    }
+
+    /// Applies a reporter's correction as one change.
+    pub fn edit_report(&mut self, edit: &ReportEdit) -> Result<(), DocError> {
+        if let Some((lon, lat, acc)) = edit.location {
+            check_location(lon, lat, acc)?;
+        }
+        check_photos(&edit.add_photos)?;
+        let r = req_obj(&self.doc, &ROOT, "report", ObjType::Map)?;
+        self.doc
+            .transact::<_, _, AutomergeError>(|tx| {
+                if let Some(c) = &edit.category {
+                    tx.put(&r, "category", c.as_str())?;
+                }
+                if let Some((lon, lat, acc)) = edit.location {
+                    tx.put(&r, "lon", lon)?;
+                    tx.put(&r, "lat", lat)?;
+                    tx.put(&r, "accuracy_m", acc)?;
+                }
+                if let Some(a) = &edit.address {
+                    update_text_at(tx, &r, "address", a)?;
+                }
+                if let Some(d) = &edit.description {
+                    update_text_at(tx, &r, "description", d)?;
+                }
+                if !edit.add_photos.is_empty() {
+                    let l = match obj(tx, &r, "photos", ObjType::List) {
+                        Some(l) => l,
+                        None => tx.put_object(&r, "photos", ObjType::List)?,
+                    };
+                    for p in &edit.add_photos {
+                        let n = tx.length(&l);
+                        tx.insert(&l, n, p.as_str())?;
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|f| f.error)?;
+        Ok(())
+    }
+
+    /// Writes the squad leader's review as one change.
+    pub fn set_review(&mut self, review: &Review) -> Result<(), DocError> {
+        let r = req_obj(&self.doc, &ROOT, "review", ObjType::Map)?;
+        self.doc
+            .transact::<_, _, AutomergeError>(|tx| {
+                tx.put(&r, "reviewer", review.reviewer.as_str())?;
+                tx.put(&r, "verdict", review.verdict.as_str())?;
+                update_text_at(tx, &r, "note", &review.note)?;
+                tx.put(&r, "at_ms", review.at_ms)?;
+                Ok(())
+            })
+            .map_err(|f| f.error)?;
+        Ok(())
+    }
+
+    /// Records a lifecycle step as one change, after checking the action is
+    /// allowed from the case's current state (per
+    /// [`gridpatrol_domain::lifecycle`]). Returns the new state.
+    pub fn append_step(
+        &mut self,
+        step: Action,
+        by: &str,
+        at_ms: i64,
+        note: &str,
+    ) -> Result<CaseState, DocError> {
+        let mut lc = self.replay()?;
+        let next = lc.apply(step, step.performed_by())?;
+        let l = req_obj(&self.doc, &ROOT, "lifecycle", ObjType::Map)?;
+        let steps = req_obj(&self.doc, &l, "steps", ObjType::List)?;
+        self.doc
+            .transact::<_, _, AutomergeError>(|tx| {
+                let n = tx.length(&steps);
+                let s = tx.insert_object(&steps, n, ObjType::Map)?;
+                tx.put(&s, "step", action_str(step))?;
+                tx.put(&s, "state", next.as_str())?;
+                tx.put(&s, "by", by)?;
+                tx.put(&s, "at_ms", at_ms)?;
+                put_text(tx, &s, "note", note)?;
+                tx.put(&l, "state", next.as_str())?;
+                Ok(())
+            })
+            .map_err(|f| f.error)?;
+        Ok(next)
+    }
+
+    /// The lifecycle rebuilt from the flow and the recorded steps; steps that
+    /// do not apply (e.g. two concurrent centre edits) are skipped.
+    fn replay(&self) -> Result<Lifecycle, DocError> {
+        let r = req_obj(&self.doc, &ROOT, "report", ObjType::Map)?;
+        let source = Source::parse(&str_req(&self.doc, &r, "source")?)
+            .ok_or_else(|| DocError::Field("report.source".into()))?;
+        let mut lc = Lifecycle::new(source.flow());
+        for s in self.read_steps()? {
+            // A concurrent, no-longer-applicable step is history, not state.
+            let _ = lc.apply(s.step, s.step.performed_by());
+        }
+        Ok(lc)
+    }
+
+    fn read_steps(&self) -> Result<Vec<LifecycleStep>, DocError> {
+        let Some(l) = obj(&self.doc, &ROOT, "lifecycle", ObjType::Map) else {
+            return Ok(Vec::new());
+        };
+        let Some(steps) = obj(&self.doc, &l, "steps", ObjType::List) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for i in 0..self.doc.length(&steps) {
+            let Some((Value::Object(ObjType::Map), s)) = self.doc.get(&steps, i)? else {
+                return Err(DocError::Field(format!("lifecycle.steps[{i}]")));
+            };
+            let step = parse_action(&str_req(&self.doc, &s, "step")?)
+                .ok_or_else(|| DocError::Field(format!("lifecycle.steps[{i}].step")))?;
+            let state = CaseState::parse(&str_req(&self.doc, &s, "state")?)
+                .ok_or_else(|| DocError::Field(format!("lifecycle.steps[{i}].state")))?;
+            out.push(LifecycleStep {
+                step,
+                state,
+                by: str_req(&self.doc, &s, "by")?,
+                at_ms: i64_req(&self.doc, &s, "at_ms")?,
+                note: str_opt(&self.doc, &s, "note").unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Reads the whole case into plain values.
+    pub fn read(&self) -> Result<Case, DocError> {
+        let d = &self.doc;
+        let id = expect_kind(d, DocKind::Case)?;
+        let r = req_obj(d, &ROOT, "report", ObjType::Map)?;
+        let source_s = str_req(d, &r, "source")?;
+        let source =
+            Source::parse(&source_s).ok_or_else(|| DocError::Field("report.source".into()))?;
+        let report = Report {
+            category: str_req(d, &r, "category")?,
+            lon: f64_req(d, &r, "lon")?,
+            lat: f64_req(d, &r, "lat")?,
+            accuracy_m: f64_req(d, &r, "accuracy_m")?,
+            technical_grid: str_req(d, &r, "technical_grid")?,
+            supervision_grid: str_req(d, &r, "supervision_grid")?,
+            street: str_req(d, &r, "street")?,
+            address: str_opt(d, &r, "address").unwrap_or_default(),
+            description: str_opt(d, &r, "description").unwrap_or_default(),
+            photos: str_list(d, &r, "photos"),
+            reporter: str_req(d, &r, "reporter")?,
+            source,
+            created_at_ms: i64_req(d, &r, "created_at_ms")?,
+        };
+        let review = match obj(d, &ROOT, "review", ObjType::Map) {
+            Some(rv) => match (str_opt(d, &rv, "reviewer"), str_opt(d, &rv, "verdict")) {
+                (Some(reviewer), Some(v)) => Some(Review {
+                    reviewer,
+                    verdict: Verdict::parse(&v)
+                        .ok_or_else(|| DocError::Field("review.verdict".into()))?,
+                    note: str_opt(d, &rv, "note").unwrap_or_default(),
+                    at_ms: i64_opt(d, &rv, "at_ms").unwrap_or_default(),
+                }),
+                _ => None,
+            },
+            None => None,
+        };
+        let flow = source.flow();
+        let state =
+            match obj(d, &ROOT, "lifecycle", ObjType::Map).and_then(|l| str_opt(d, &l, "state")) {
+                Some(s) => {
+                    CaseState::parse(&s).ok_or_else(|| DocError::Field("lifecycle.state".into()))?
+                }
+                None => Lifecycle::new(flow).state,
+            };
+        Ok(Case {
+            id,
+            report,
+            review,
+            flow,
+            state,
+            steps: self.read_steps()?,
+        })
+    }
+}

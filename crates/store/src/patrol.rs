@@ -1,0 +1,129 @@
+//! Patrol sessions: an inspector walking their supervision grid.
+
+use rusqlite::{params, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+
+use crate::{Store, StoreError};
+
+/// One patrol, open while `ended_at_ms` is `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatrolSession {
+    /// Local id.
+    pub id: i64,
+    /// Inspector on patrol.
+    pub inspector_id: String,
+    /// Grid being patrolled.
+    pub supervision_grid: String,
+    /// Start, Unix ms.
+    pub started_at_ms: i64,
+    /// End, Unix ms; `None` while the patrol is open.
+    pub ended_at_ms: Option<i64>,
+}
+
+fn patrol_row(r: &Row<'_>) -> rusqlite::Result<PatrolSession> {
+    Ok(PatrolSession {
+        id: r.get(0)?,
+        inspector_id: r.get(1)?,
+        supervision_grid: r.get(2)?,
+        started_at_ms: r.get(3)?,
+        ended_at_ms: r.get(4)?,
+    })
+}
+
+const PATROL_COLUMNS: &str = "id, inspector_id, supervision_grid, started_at_ms, ended_at_ms";
+
+impl Store {
+    /// Starts a patrol. Fails with [`StoreError::PatrolAlreadyOpen`] if the
+    /// inspector has one open.
+    pub fn start_patrol(
+        &mut self,
+        inspector_id: &str,
+        supervision_grid: &str,
+        started_at_ms: i64,
+    ) -> Result<PatrolSession, StoreError> {
+        let tx = self.write_tx()?;
+        let open: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM patrol_sessions WHERE inspector_id = ?1 AND ended_at_ms IS NULL",
+                [inspector_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(open_id) = open {
+            return Err(StoreError::PatrolAlreadyOpen {
+                inspector_id: inspector_id.to_owned(),
+                open_id,
+            });
+        }
+        tx.execute(
+            "INSERT INTO patrol_sessions (inspector_id, supervision_grid, started_at_ms)
+             VALUES (?1, ?2, ?3)",
+            params![inspector_id, supervision_grid, started_at_ms],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(PatrolSession {
+            id,
+            inspector_id: inspector_id.to_owned(),
+            supervision_grid: supervision_grid.to_owned(),
+            started_at_ms,
+            ended_at_ms: None,
+        })
+    }
+
+    /// Ends an open patrol. The end may not precede the start.
+    pub fn end_patrol(&mut self, id: i64, ended_at_ms: i64) -> Result<PatrolSession, StoreError> {
+        let tx = self.write_tx()?;
+        let mut s = tx
+            .query_row(
+                &format!("SELECT {PATROL_COLUMNS} FROM patrol_sessions WHERE id = ?1"),
+                [id],
+                patrol_row,
+            )
+            .optional()?
+            .ok_or(StoreError::PatrolNotFound(id))?;
+        if s.ended_at_ms.is_some() {
+            return Err(StoreError::PatrolAlreadyEnded(id));
+        }
+        if ended_at_ms < s.started_at_ms {
+            return Err(StoreError::Invalid(format!(
+                "patrol {id} cannot end at {ended_at_ms}, before it started at {}",
+                s.started_at_ms
+            )));
+        }
+        tx.execute(
+            "UPDATE patrol_sessions SET ended_at_ms = ?2 WHERE id = ?1",
+            params![id, ended_at_ms],
+        )?;
+        tx.commit()?;
+        s.ended_at_ms = Some(ended_at_ms);
+        Ok(s)
+    }
+
+    /// The inspector's open patrol, if any.
+    pub fn open_patrol(&self, inspector_id: &str) -> Result<Option<PatrolSession>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {PATROL_COLUMNS} FROM patrol_sessions
+                     WHERE inspector_id = ?1 AND ended_at_ms IS NULL"
+                ),
+                [inspector_id],
+                patrol_row,
+            )
+            .optional()?)
+    }
+
+    /// The most recent `limit` patrols, newest start first.
+    pub fn list_patrols(&self, limit: u32) -> Result<Vec<PatrolSession>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {PATROL_COLUMNS} FROM patrol_sessions
+             ORDER BY started_at_ms DESC, id DESC LIMIT ?1"
+        ))?;
+        let rows = stmt
+            .query_map([limit], patrol_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+}

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod district;
+mod media;
 mod taxonomy;
 
 /// Exit code for input the tool refuses (outside the district, bad file…).
@@ -32,6 +33,11 @@ enum Command {
         #[command(subcommand)]
         cmd: district::Cmd,
     },
+    /// Photo evidence pipeline.
+    Media {
+        #[command(subcommand)]
+        cmd: media::Cmd,
+    },
 }
 
 fn main() -> ExitCode {
@@ -39,6 +45,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Taxonomy { cmd } => taxonomy::run(cmd),
         Command::District { cmd } => district::run(cmd),
+        Command::Media { cmd } => media::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -151,6 +151,12 @@ pub struct Capture {
     pub grid_code: Option<GridCode>,
 }
 
+/// Parses a device clock reading in RFC 3339 (`2026-11-27T09:15:00+08:00`).
+pub fn parse_device_time(s: &str) -> Result<DateTime<FixedOffset>, MediaError> {
+    DateTime::parse_from_rfc3339(s)
+        .map_err(|e| MediaError::InvalidOption(format!("device time {s:?} is not RFC 3339 ({e})")))
+}
+
 /// One encoded JPEG and its identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded {

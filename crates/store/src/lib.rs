@@ -75,16 +75,27 @@ impl Store {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        // Refuse a newer database before changing anything in or next to it.
+        migrate::refuse_newer(&conn)?;
         let mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::NoWal(mode));
         }
         let photo_dir = photos::dir_for(path);
-        std::fs::create_dir_all(&photo_dir).map_err(|source| StoreError::PhotoIo {
-            path: photo_dir.clone(),
-            source,
-        })?;
+        if !photo_dir.is_dir() {
+            // Create it durably: fsync the parent so the directory entry
+            // survives power loss before any photo is renamed into it.
+            std::fs::create_dir_all(&photo_dir)
+                .and_then(|()| match photo_dir.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => std::fs::File::open(p)?.sync_all(),
+                    _ => Ok(()),
+                })
+                .map_err(|source| StoreError::PhotoIo {
+                    path: photo_dir.clone(),
+                    source,
+                })?;
+        }
         photos::sweep_temp(&photo_dir);
         Store::init(conn, durability, Some(photo_dir))
     }

@@ -37,8 +37,9 @@ fn user_version(conn: &Connection) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| StoreError::BadStoredValue(format!("user_version {v}")))
 }
 
-/// Brings the schema up to [`LATEST_SCHEMA_VERSION`]; returns it.
-pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
+/// Fails with [`StoreError::TooNew`] if the database was written by a newer
+/// build; returns the version found otherwise.
+pub(crate) fn refuse_newer(conn: &Connection) -> Result<u32, StoreError> {
     let found = user_version(conn)?;
     if found > LATEST_SCHEMA_VERSION {
         return Err(StoreError::TooNew {
@@ -46,6 +47,12 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
             supported: LATEST_SCHEMA_VERSION,
         });
     }
+    Ok(found)
+}
+
+/// Brings the schema up to [`LATEST_SCHEMA_VERSION`]; returns it.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
+    let found = refuse_newer(conn)?;
     if found > 0 {
         verify_applied(conn)?;
     }

@@ -82,6 +82,22 @@ fn database_from_a_newer_app_is_refused_and_left_untouched() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(v, future);
+    let mode: String = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal", "still the newer app's WAL database");
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    let text = "this is not SQLite, and it has to stay as it is ".repeat(50);
+    std::fs::write(&path, &text).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(err.to_string().contains("not a database"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod meta;
 mod migrate;
 mod patrol;
 mod photos;
+mod taxonomy;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -478,3 +478,30 @@ fn patrol_sessions_open_end_and_list() {
     let ids: Vec<i64> = list.iter().map(|p| p.id).collect();
     assert_eq!(ids, [p3.id, p1.id + 1, p1.id]);
 }
+
+#[test]
+fn taxonomy_import_is_complete_idempotent_and_reads_back() {
+    use gridpatrol_domain::taxonomy::Taxonomy;
+    let t = Taxonomy::builtin();
+    let mut store = Store::open_in_memory().unwrap();
+    assert_eq!(store.taxonomy_count().unwrap(), 0);
+    let n = store.import_taxonomy(t).unwrap();
+    assert_eq!(n, 11 + 121 + 590 + 3537);
+    assert_eq!(store.taxonomy_count().unwrap(), n as u64);
+    // Same import again: same rows, no duplicates.
+    store.import_taxonomy(t).unwrap();
+    assert_eq!(store.taxonomy_count().unwrap(), n as u64);
+
+    for node in t.nodes().iter().step_by(97).chain(t.fine_classes().take(3)) {
+        assert_eq!(
+            store.taxonomy_node(&node.code).unwrap().as_ref(),
+            Some(node)
+        );
+    }
+    let modules = store.taxonomy_children(None).unwrap();
+    assert_eq!(modules.len(), 11);
+    let first = &modules[0];
+    let want: Vec<_> = t.children(&first.code).cloned().collect();
+    assert_eq!(store.taxonomy_children(Some(&first.code)).unwrap(), want);
+    assert_eq!(store.taxonomy_node("99999999").unwrap(), None);
+}

@@ -1,0 +1,240 @@
+//! The HTTP calls of the sync protocol, counting round trips and body bytes.
+
+use gridpatrol_protocol::{
+    headers, paths, ErrorBody, LoginRequest, LoginResponse, ManifestRequest, ManifestResponse,
+    SyncDocRequest, SyncRequest, SyncResponse,
+};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::SyncError;
+
+/// Traffic counters of one engine (bodies only, headers not counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Traffic {
+    /// HTTP requests sent (each is one round trip).
+    pub round_trips: u64,
+    /// Request body bytes sent.
+    pub bytes_up: u64,
+    /// Response body bytes received.
+    pub bytes_down: u64,
+}
+
+/// What the server holds of a photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RemotePhoto {
+    /// Nothing.
+    Missing,
+    /// The first `offset` bytes of an upload in progress.
+    Partial { offset: u64 },
+    /// The whole, verified photo.
+    Complete,
+}
+
+/// Result of one `PUT` of photo bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PutOutcome {
+    /// Stored (or was already).
+    Complete,
+    /// Accepted up to `offset`.
+    Partial { offset: u64 },
+    /// The server holds a different offset; continue from it.
+    OffsetMismatch { offset: u64 },
+    /// The bytes do not hash to the name; the server discarded them.
+    HashMismatch,
+}
+
+/// A thin client of the GridPatrol server.
+#[derive(Debug, Clone)]
+pub(crate) struct Api {
+    http: reqwest::Client,
+    base: String,
+    pub(crate) token: Option<String>,
+    pub(crate) traffic: Traffic,
+}
+
+fn net(e: reqwest::Error) -> SyncError {
+    SyncError::Network(e.to_string())
+}
+
+fn server_error(status: StatusCode, body: &[u8]) -> SyncError {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) => SyncError::Server {
+            status: status.as_u16(),
+            code: b.error.code,
+            message: b.error.message,
+        },
+        Err(_) => SyncError::Server {
+            status: status.as_u16(),
+            code: format!("http_{}", status.as_u16()),
+            message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+        },
+    }
+}
+
+fn header_u64(resp: &reqwest::Response, name: &str) -> Option<u64> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+impl Api {
+    pub(crate) fn new(http: reqwest::Client, base: &str) -> Result<Api, SyncError> {
+        let base = base.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(SyncError::Invalid(format!(
+                "server URL {base:?} must start with http:// or https://"
+            )));
+        }
+        Ok(Api {
+            http,
+            base,
+            token: None,
+            traffic: Traffic::default(),
+        })
+    }
+
+    fn request(&self, method: Method, path: &str) -> Result<reqwest::RequestBuilder, SyncError> {
+        let rb = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(t) => Ok(rb.bearer_auth(t)),
+            None if path == paths::LOGIN => Ok(rb),
+            None => Err(SyncError::Invalid("not logged in".into())),
+        }
+    }
+
+    async fn post_json<Q: Serialize, R: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        body: &Q,
+    ) -> Result<R, SyncError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| SyncError::Protocol(e.to_string()))?;
+        self.traffic.round_trips += 1;
+        self.traffic.bytes_up += bytes.len() as u64;
+        let resp = self
+            .request(Method::POST, path)?
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(bytes)
+            .send()
+            .await
+            .map_err(net)?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(net)?;
+        self.traffic.bytes_down += body.len() as u64;
+        if !status.is_success() {
+            return Err(server_error(status, &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| SyncError::Protocol(format!("{path}: {e}")))
+    }
+
+    pub(crate) async fn login(
+        &mut self,
+        user_id: &str,
+        password: &str,
+    ) -> Result<LoginResponse, SyncError> {
+        self.token = None;
+        let r: LoginResponse = self
+            .post_json(
+                paths::LOGIN,
+                &LoginRequest {
+                    user_id: user_id.into(),
+                    password: password.into(),
+                },
+            )
+            .await?;
+        self.token = Some(r.token.clone());
+        Ok(r)
+    }
+
+    pub(crate) async fn manifest(
+        &mut self,
+        cursor: Option<u64>,
+    ) -> Result<ManifestResponse, SyncError> {
+        self.post_json(
+            paths::MANIFEST,
+            &ManifestRequest {
+                cursor,
+                limit: None,
+            },
+        )
+        .await
+    }
+
+    pub(crate) async fn sync(
+        &mut self,
+        device: &str,
+        docs: Vec<SyncDocRequest>,
+    ) -> Result<SyncResponse, SyncError> {
+        self.post_json(
+            paths::SYNC,
+            &SyncRequest {
+                device: device.into(),
+                docs,
+            },
+        )
+        .await
+    }
+
+    pub(crate) async fn photo_head(&mut self, sha: &str) -> Result<RemotePhoto, SyncError> {
+        self.traffic.round_trips += 1;
+        let resp = self
+            .request(Method::HEAD, &paths::photo(sha))?
+            .send()
+            .await
+            .map_err(net)?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(RemotePhoto::Missing),
+            s if s.is_success() => {
+                let complete = resp
+                    .headers()
+                    .get(headers::UPLOAD_COMPLETE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.trim() == "?1");
+                match (complete, header_u64(&resp, headers::UPLOAD_OFFSET)) {
+                    (Some(false), Some(offset)) => Ok(RemotePhoto::Partial { offset }),
+                    (Some(false), None) => Ok(RemotePhoto::Partial { offset: 0 }),
+                    _ => Ok(RemotePhoto::Complete),
+                }
+            }
+            s => Err(server_error(s, &[])),
+        }
+    }
+
+    pub(crate) async fn photo_put(
+        &mut self,
+        sha: &str,
+        offset: u64,
+        total: u64,
+        bytes: Vec<u8>,
+    ) -> Result<PutOutcome, SyncError> {
+        self.traffic.round_trips += 1;
+        self.traffic.bytes_up += bytes.len() as u64;
+        let resp = self
+            .request(Method::PUT, &paths::photo(sha))?
+            .header(headers::UPLOAD_OFFSET, offset.to_string())
+            .header(headers::UPLOAD_LENGTH, total.to_string())
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .map_err(net)?;
+        let status = resp.status();
+        let at = header_u64(&resp, headers::UPLOAD_OFFSET);
+        let body = resp.bytes().await.map_err(net)?;
+        self.traffic.bytes_down += body.len() as u64;
+        match status {
+            StatusCode::OK | StatusCode::CREATED => Ok(PutOutcome::Complete),
+            StatusCode::NO_CONTENT => Ok(PutOutcome::Partial {
+                offset: at.unwrap_or(offset),
+            }),
+            StatusCode::CONFLICT => match at {
+                Some(offset) => Ok(PutOutcome::OffsetMismatch { offset }),
+                None => Err(server_error(status, &body)),
+            },
+            StatusCode::UNPROCESSABLE_ENTITY => Ok(PutOutcome::HashMismatch),
+            s => Err(server_error(s, &body)),
+        }
+    }
+}

@@ -1,0 +1,599 @@
+//! The sync session: manifest → batched Automerge sync rounds → photos →
+//! acknowledge outbox and save the cursor.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Duration;
+
+use automerge::sync::{Capability, Have, Message, State, SyncDoc};
+use automerge::{Automerge, ChangeHash};
+use gridpatrol_docs::DocKind;
+use gridpatrol_protocol::{self as proto, limits, SyncDocRequest, SyncStatus, UserInfo};
+use gridpatrol_store::{Store, SyncState};
+
+use crate::api::{Api, PutOutcome, RemotePhoto, Traffic};
+use crate::local::{device_actor, photos_of, save_any};
+use crate::SyncError;
+
+/// How failed sessions are retried: exponential backoff with full jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in total (at least 1).
+    pub max_attempts: u32,
+    /// Pause before the first retry (upper bound; the actual pause is random below it).
+    pub base_delay: Duration,
+    /// Upper bound of any pause.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The pause before retry number `attempt` (1-based): uniformly random in
+    /// `0..=min(max_delay, base_delay·2^(attempt-1))`.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let cap = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
+            .min(self.max_delay);
+        let ms = cap.as_millis() as u64;
+        Duration::from_millis(if ms == 0 {
+            0
+        } else {
+            rand::random_range(0..=ms)
+        })
+    }
+}
+
+/// Settings of a sync engine.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Server base URL, e.g. `http://127.0.0.1:8080`.
+    pub server: String,
+    /// Account id.
+    pub user_id: String,
+    /// Password.
+    pub password: String,
+    /// Documents per `/v1/sync` request (clamped to the protocol limit).
+    pub batch_docs: usize,
+    /// Photo bytes per `PUT`.
+    pub photo_chunk: usize,
+    /// Most sync rounds per session before giving up on the remaining docs.
+    pub max_rounds: usize,
+    /// Retry policy of [`SyncEngine::sync`].
+    pub retry: RetryPolicy,
+}
+
+impl SyncConfig {
+    /// Defaults for `user_id`/`password` on `server`.
+    pub fn new(server: &str, user_id: &str, password: &str) -> SyncConfig {
+        SyncConfig {
+            server: server.into(),
+            user_id: user_id.into(),
+            password: password.into(),
+            batch_docs: limits::MAX_SYNC_DOCS,
+            photo_chunk: 1024 * 1024,
+            max_rounds: 16,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// What one successful session did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Documents that took part (local changes + server changes).
+    pub docs: usize,
+    /// Documents now identical on device and server.
+    pub synced: usize,
+    /// Documents whose stored copy changed from what the server sent.
+    pub pulled: usize,
+    /// Refused documents with the server's reason.
+    pub refused: Vec<(String, String)>,
+    /// Documents that failed for another reason (kept for the next session).
+    pub failed: Vec<(String, String)>,
+    /// Sync rounds (`/v1/sync` requests may be several per round).
+    pub rounds: usize,
+    /// Photos uploaded in this session.
+    pub photos_uploaded: usize,
+    /// Attempts it took ([`SyncEngine::sync`]).
+    pub attempts: u32,
+}
+
+/// Key prefixes of what the engine keeps in the store's key/value table.
+const META_CURSOR: &str = "sync.cursor.";
+const META_STATE: &str = "sync.state.";
+const META_PHOTO_UP: &str = "sync.photo_uploaded.";
+
+fn to_doc_kind(k: proto::DocKind) -> DocKind {
+    match k {
+        proto::DocKind::Case => DocKind::Case,
+        proto::DocKind::Verification => DocKind::Verification,
+    }
+}
+
+fn to_proto_kind(k: DocKind) -> proto::DocKind {
+    match k {
+        DocKind::Case => proto::DocKind::Case,
+        DocKind::Verification => proto::DocKind::Verification,
+    }
+}
+
+fn store_kind(k: gridpatrol_store::DocKind) -> DocKind {
+    match k {
+        gridpatrol_store::DocKind::Case => DocKind::Case,
+        gridpatrol_store::DocKind::Verification => DocKind::Verification,
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// One document in a session.
+struct Work {
+    kind: DocKind,
+    doc: Automerge,
+    state: State,
+    /// Heads as stored on the device when the session began (or after the
+    /// last save), to know whether the server's changes need storing.
+    stored_heads: Vec<ChangeHash>,
+    outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    Active,
+    Refused(String),
+    Failed(String),
+}
+
+/// Starts from the persisted state and assumes the server has exactly the
+/// shared heads, so the first message already carries our new changes (a new
+/// document goes whole in one message); `needs_reset` makes the server forget
+/// what it believes it sent before an interruption.
+fn primed_state(persisted: Option<State>) -> State {
+    let mut s = persisted.unwrap_or_default();
+    let shared = s.shared_heads.clone();
+    s.their_heads = Some(shared.clone());
+    s.their_have = Some(vec![Have {
+        last_sync: shared,
+        bloom: Default::default(),
+    }]);
+    s.their_need = Some(Vec::new());
+    s.their_capabilities = Some(vec![Capability::MessageV2, Capability::SyncReset]);
+    s.needs_reset = true;
+    s
+}
+
+/// The device sync engine for one account.
+#[derive(Debug)]
+pub struct SyncEngine {
+    api: Api,
+    cfg: SyncConfig,
+    user: Option<UserInfo>,
+}
+
+impl SyncEngine {
+    /// An engine with its own HTTP client (30 s timeout per request).
+    pub fn new(cfg: SyncConfig) -> Result<SyncEngine, SyncError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| SyncError::Invalid(format!("HTTP client: {e}")))?;
+        SyncEngine::with_client(cfg, http)
+    }
+
+    /// An engine sharing an existing HTTP client (many devices in one process).
+    pub fn with_client(cfg: SyncConfig, http: reqwest::Client) -> Result<SyncEngine, SyncError> {
+        Ok(SyncEngine {
+            api: Api::new(http, &cfg.server)?,
+            cfg,
+            user: None,
+        })
+    }
+
+    /// Requests, bytes up and bytes down so far.
+    pub fn traffic(&self) -> Traffic {
+        self.api.traffic
+    }
+
+    /// The logged-in account, once logged in.
+    pub fn user(&self) -> Option<&UserInfo> {
+        self.user.as_ref()
+    }
+
+    /// Logs in (again) and keeps the token.
+    pub async fn login(&mut self) -> Result<UserInfo, SyncError> {
+        let r = self
+            .api
+            .login(&self.cfg.user_id, &self.cfg.password)
+            .await?;
+        self.user = Some(r.user.clone());
+        Ok(r.user)
+    }
+
+    /// Runs sync sessions until one succeeds, pausing with exponential
+    /// backoff and jitter after transient failures (network, 5xx, expired
+    /// token → log in again). Final failures (bad password, broken store)
+    /// return at once.
+    pub async fn sync(&mut self, store: &mut Store) -> Result<SyncReport, SyncError> {
+        let max = self.cfg.retry.max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.sync_once(store).await {
+                Ok(mut r) => {
+                    r.attempts = attempt;
+                    return Ok(r);
+                }
+                Err(e) if e.is_transient() && attempt < max => {
+                    if matches!(e, SyncError::Server { status: 401, .. }) {
+                        self.api.token = None;
+                    }
+                    tokio::time::sleep(self.cfg.retry.delay(attempt)).await;
+                }
+                Err(e) if attempt > 1 && e.is_transient() => {
+                    return Err(SyncError::GaveUp {
+                        attempts: attempt,
+                        last: Box::new(e),
+                    })
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One sync session without retries. Safe to interrupt at any point: the
+    /// outbox is acknowledged and the cursor saved only after the server has
+    /// confirmed, and a repeated message is harmless to Automerge.
+    pub async fn sync_once(&mut self, store: &mut Store) -> Result<SyncReport, SyncError> {
+        if self.api.token.is_none() || self.user.is_none() {
+            self.login().await?;
+        }
+        let user_id = self.cfg.user_id.clone();
+        let actor = device_actor(store)?;
+        let device = actor.to_hex_string();
+        let cursor_key = format!("{META_CURSOR}{user_id}");
+        let cursor: Option<u64> = store.get_meta(&cursor_key)?.and_then(|s| s.parse().ok());
+
+        // 1. What changed on the server within my scope.
+        let mut server_docs: BTreeMap<String, (DocKind, Vec<String>)> = BTreeMap::new();
+        let mut next_cursor = cursor;
+        loop {
+            let m = self.api.manifest(next_cursor).await?;
+            let advanced = Some(m.cursor) != next_cursor;
+            next_cursor = Some(m.cursor);
+            for e in m.docs {
+                server_docs.insert(e.id, (to_doc_kind(e.kind), e.heads));
+            }
+            if !m.more || !advanced {
+                break;
+            }
+        }
+
+        // 2. Documents to sync: local changes from the outbox, plus server
+        //    changes this device does not have yet.
+        let outbox = store.outbox_pending(u32::MAX)?;
+        let mut work: BTreeMap<String, Work> = BTreeMap::new();
+        for e in &outbox {
+            if !work.contains_key(&e.doc_id) {
+                if let Some(w) = self.load_work(store, &e.doc_id, &actor)? {
+                    work.insert(e.doc_id.clone(), w);
+                }
+            }
+        }
+        for (id, (kind, heads)) in &server_docs {
+            if work.contains_key(id) {
+                continue;
+            }
+            let w = match self.load_work(store, id, &actor)? {
+                Some(w) => {
+                    let have_all = heads.iter().all(|h| {
+                        h.parse::<ChangeHash>()
+                            .map(|h| w.doc.get_change_meta_by_hash(&h).is_some())
+                            .unwrap_or(false)
+                    });
+                    if have_all {
+                        continue;
+                    }
+                    w
+                }
+                None => Work {
+                    kind: *kind,
+                    doc: Automerge::new().with_actor(actor.clone()),
+                    // Nothing local: let the server send everything.
+                    state: State::new(),
+                    stored_heads: Vec::new(),
+                    outcome: Outcome::Active,
+                },
+            };
+            work.insert(id.clone(), w);
+        }
+        for id in work.keys() {
+            if store.get_document(id)?.is_some() {
+                store.set_sync_state(id, &SyncState::Syncing)?;
+            }
+        }
+
+        // 3. Sync rounds until no document has anything left to say.
+        let mut report = SyncReport {
+            docs: work.len(),
+            ..Default::default()
+        };
+        let batch = self.cfg.batch_docs.clamp(1, limits::MAX_SYNC_DOCS);
+        loop {
+            let mut msgs: Vec<SyncDocRequest> = Vec::new();
+            for (id, w) in work.iter_mut() {
+                if w.outcome != Outcome::Active {
+                    continue;
+                }
+                if let Some(m) = w.doc.generate_sync_message(&mut w.state) {
+                    msgs.push(SyncDocRequest {
+                        id: id.clone(),
+                        kind: to_proto_kind(w.kind),
+                        msg: m.encode(),
+                    });
+                }
+            }
+            if msgs.is_empty() {
+                break;
+            }
+            if report.rounds >= self.cfg.max_rounds {
+                for m in &msgs {
+                    if let Some(w) = work.get_mut(&m.id) {
+                        w.outcome =
+                            Outcome::Failed("did not converge within the round limit".into());
+                    }
+                }
+                break;
+            }
+            report.rounds += 1;
+            while !msgs.is_empty() {
+                let rest = msgs.split_off(msgs.len().min(batch));
+                let chunk = std::mem::replace(&mut msgs, rest);
+                let resp = self.api.sync(&device, chunk).await?;
+                for r in resp.docs {
+                    let Some(w) = work.get_mut(&r.id) else {
+                        continue;
+                    };
+                    match r.status {
+                        SyncStatus::Ok => {
+                            if let Some(bytes) = r.msg {
+                                let applied = Message::decode(&bytes)
+                                    .map_err(|e| e.to_string())
+                                    .and_then(|m| {
+                                        w.doc
+                                            .receive_sync_message(&mut w.state, m)
+                                            .map_err(|e| e.to_string())
+                                    });
+                                if let Err(e) = applied {
+                                    w.outcome = Outcome::Failed(format!("server message: {e}"));
+                                }
+                            }
+                        }
+                        SyncStatus::Refused => {
+                            w.outcome = Outcome::Refused(
+                                r.reason
+                                    .or(r.code)
+                                    .unwrap_or_else(|| "refused by the server".into()),
+                            );
+                        }
+                        SyncStatus::NotFound | SyncStatus::Error => {
+                            w.outcome = Outcome::Failed(format!(
+                                "{}: {}",
+                                r.code.unwrap_or_else(|| "error".into()),
+                                r.reason.unwrap_or_default()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+
+        // 4. Store what the server sent, and the sync states.
+        let now = now_ms();
+        for (id, w) in work.iter_mut() {
+            if w.doc.get_heads() != w.stored_heads && !w.doc.get_heads().is_empty() {
+                match save_any(store, id, w.kind, &w.doc, now) {
+                    Ok(()) => {
+                        report.pulled += 1;
+                        w.stored_heads = w.doc.get_heads();
+                    }
+                    Err(e) if matches!(e, SyncError::Store(_)) && w.stored_heads.is_empty() => {
+                        // e.g. a verification whose case is not on this device.
+                        w.outcome = Outcome::Failed(e.to_string());
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if w.outcome == Outcome::Active {
+                store.set_meta(&format!("{META_STATE}{id}"), &hex::encode(w.state.encode()))?;
+            }
+        }
+
+        // 5. Photos the synced documents refer to and the server lacks.
+        let mut photos: BTreeSet<String> = BTreeSet::new();
+        for w in work.values() {
+            if w.outcome == Outcome::Active {
+                photos.extend(photos_of(w.kind, &w.doc));
+            }
+        }
+        for sha in photos {
+            if store.get_meta(&format!("{META_PHOTO_UP}{sha}"))?.is_some()
+                || !store.has_photo(&sha)?
+            {
+                continue;
+            }
+            if self.upload_photo(store, &sha).await? {
+                report.photos_uploaded += 1;
+            }
+        }
+
+        // 6. Acknowledge what the server confirmed (including the entries
+        //    step 4 wrote for merged server changes); record refusals.
+        let outbox = store.outbox_pending(u32::MAX)?;
+        let mut ack: Vec<i64> = Vec::new();
+        for (id, w) in &work {
+            let exists = store.get_document(id)?.is_some();
+            match &w.outcome {
+                Outcome::Active => {
+                    let ours: HashSet<ChangeHash> = w.doc.get_heads().into_iter().collect();
+                    let theirs: HashSet<ChangeHash> = w
+                        .state
+                        .their_heads
+                        .clone()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .collect();
+                    if ours == theirs {
+                        report.synced += 1;
+                        ack.extend(self.acked_entries(&outbox, id, &w.doc));
+                        if exists {
+                            store.set_sync_state(id, &SyncState::Synced)?;
+                        }
+                    } else {
+                        report
+                            .failed
+                            .push((id.clone(), "server did not confirm every change".into()));
+                        if exists {
+                            store.set_sync_state(id, &SyncState::LocalOnly)?;
+                        }
+                    }
+                }
+                Outcome::Refused(reason) => {
+                    // The refusal is final for these changes: stop resending them.
+                    ack.extend(self.acked_entries(&outbox, id, &w.doc));
+                    report.refused.push((id.clone(), reason.clone()));
+                    if exists {
+                        store.set_sync_state(
+                            id,
+                            &SyncState::Refused {
+                                reason: reason.clone(),
+                            },
+                        )?;
+                    }
+                }
+                Outcome::Failed(reason) => {
+                    report.failed.push((id.clone(), reason.clone()));
+                    if exists {
+                        store.set_sync_state(id, &SyncState::LocalOnly)?;
+                    }
+                }
+            }
+        }
+        store.outbox_ack(&ack)?;
+        if report.failed.is_empty() {
+            if let Some(c) = next_cursor {
+                store.set_meta(&cursor_key, &c.to_string())?;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Outbox entries of `id` whose heads the (now confirmed) document holds.
+    fn acked_entries(
+        &self,
+        outbox: &[gridpatrol_store::OutboxEntry],
+        id: &str,
+        doc: &Automerge,
+    ) -> Vec<i64> {
+        outbox
+            .iter()
+            .filter(|e| e.doc_id == id)
+            .filter(|e| {
+                e.heads
+                    .iter()
+                    .all(|h| doc.get_change_meta_by_hash(&ChangeHash(*h)).is_some())
+            })
+            .map(|e| e.seq)
+            .collect()
+    }
+
+    fn load_work(
+        &self,
+        store: &mut Store,
+        id: &str,
+        actor: &automerge::ActorId,
+    ) -> Result<Option<Work>, SyncError> {
+        let Some(d) = store.get_document(id)? else {
+            return Ok(None);
+        };
+        let doc = Automerge::load(&d.bytes)
+            .map_err(|e| SyncError::Automerge {
+                id: id.to_string(),
+                message: e.to_string(),
+            })?
+            .with_actor(actor.clone());
+        let persisted = store
+            .get_meta(&format!("{META_STATE}{id}"))?
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| State::decode(&b).ok());
+        Ok(Some(Work {
+            kind: store_kind(d.kind),
+            stored_heads: doc.get_heads(),
+            doc,
+            state: primed_state(persisted),
+            outcome: Outcome::Active,
+        }))
+    }
+
+    /// Uploads one photo, resuming from what the server already holds.
+    /// Returns false if the server already had it or refused the bytes.
+    async fn upload_photo(&mut self, store: &mut Store, sha: &str) -> Result<bool, SyncError> {
+        let mark = |store: &mut Store| store.set_meta(&format!("{META_PHOTO_UP}{sha}"), "1");
+        let mut offset = match self.api.photo_head(sha).await? {
+            RemotePhoto::Complete => {
+                mark(store)?;
+                return Ok(false);
+            }
+            RemotePhoto::Missing => 0,
+            RemotePhoto::Partial { offset } => offset,
+        };
+        let Some(path) = store.photo_path(sha)? else {
+            return Ok(false);
+        };
+        let bytes = std::fs::read(&path)
+            .map_err(|e| SyncError::Invalid(format!("photo {}: {e}", path.display())))?;
+        let total = bytes.len() as u64;
+        let chunk = self.cfg.photo_chunk.max(1) as u64;
+        // Each PUT must move forward; a server that keeps answering the same
+        // offset is broken, not slow.
+        let mut budget = total / chunk + 4;
+        loop {
+            if budget == 0 {
+                return Err(SyncError::Protocol(format!(
+                    "photo {sha}: upload makes no progress at offset {offset}"
+                )));
+            }
+            budget -= 1;
+            if offset > total {
+                offset = 0;
+            }
+            let end = (offset + chunk).min(total);
+            let body = bytes[offset as usize..end as usize].to_vec();
+            match self.api.photo_put(sha, offset, total, body).await? {
+                PutOutcome::Complete => {
+                    mark(store)?;
+                    return Ok(true);
+                }
+                PutOutcome::Partial { offset: o } | PutOutcome::OffsetMismatch { offset: o } => {
+                    offset = o
+                }
+                PutOutcome::HashMismatch => return Ok(false),
+            }
+        }
+    }
+}

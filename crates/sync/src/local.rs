@@ -1,0 +1,189 @@
+//! Local edits: every edit of a document is one store transaction holding the
+//! new document bytes, the case-list projection and an outbox entry, so it
+//! needs no network and survives the app being killed at any moment.
+
+use automerge::{ActorId, Automerge, ChangeHash};
+use gridpatrol_docs::{CaseDoc, DocKind, VerificationDoc};
+use gridpatrol_store::{CaseWrite, Store, VerificationWrite};
+
+use crate::SyncError;
+
+/// This device's Automerge actor (one random id per install, kept in the store).
+pub fn device_actor(store: &mut Store) -> Result<ActorId, SyncError> {
+    let hex_id = store.device_actor_id()?;
+    let bytes = hex::decode(&hex_id)
+        .map_err(|e| SyncError::Invalid(format!("stored actor id {hex_id:?}: {e}")))?;
+    Ok(ActorId::from(bytes))
+}
+
+pub(crate) fn heads_bytes(heads: &[ChangeHash]) -> Vec<[u8; 32]> {
+    heads.iter().map(|h| h.0).collect()
+}
+
+fn doc_err(id: &str) -> impl FnOnce(gridpatrol_docs::DocError) -> SyncError + '_ {
+    move |source| SyncError::Doc {
+        id: id.to_string(),
+        source: Box::new(source),
+    }
+}
+
+/// Saves a case document with its list projection and an outbox entry, in
+/// one store transaction.
+pub fn save_case(store: &mut Store, case: &CaseDoc, now_ms: i64) -> Result<(), SyncError> {
+    let id = case.id().map_err(doc_err("?"))?;
+    let c = case.read().map_err(doc_err(&id))?;
+    let first_line = c.report.description.lines().next().unwrap_or("").trim();
+    let title: String = if first_line.is_empty() {
+        c.report.category.clone()
+    } else {
+        first_line.chars().take(40).collect()
+    };
+    store.save_case(&CaseWrite {
+        id: id.clone(),
+        category_code: c.report.category.clone(),
+        status: c.state.as_str().to_string(),
+        title,
+        summary: c.report.address.clone(),
+        technical_grid: c.report.technical_grid.clone(),
+        supervision_grid: c.report.supervision_grid.clone(),
+        lon: c.report.lon,
+        lat: c.report.lat,
+        created_at_ms: c.report.created_at_ms,
+        updated_at_ms: now_ms,
+        doc_bytes: case.save(),
+        doc_heads: heads_bytes(&case.doc().get_heads()),
+    })?;
+    Ok(())
+}
+
+/// Saves a verification document with an outbox entry, in one store
+/// transaction. Its case must be stored on the device.
+pub fn save_verification(
+    store: &mut Store,
+    v: &VerificationDoc,
+    now_ms: i64,
+) -> Result<(), SyncError> {
+    let r = v.read().map_err(doc_err("?"))?;
+    store.save_verification(&VerificationWrite {
+        id: r.id.clone(),
+        case_id: r.case_id,
+        doc_bytes: v.save(),
+        doc_heads: heads_bytes(&v.doc().get_heads()),
+        updated_at_ms: now_ms,
+    })?;
+    Ok(())
+}
+
+/// Loads a stored document, editing as this device's actor.
+pub fn load_doc(store: &mut Store, id: &str) -> Result<Option<Automerge>, SyncError> {
+    let actor = device_actor(store)?;
+    match store.get_document(id)? {
+        None => Ok(None),
+        Some(d) => Automerge::load(&d.bytes)
+            .map(|doc| Some(doc.with_actor(actor)))
+            .map_err(|e| SyncError::Automerge {
+                id: id.to_string(),
+                message: e.to_string(),
+            }),
+    }
+}
+
+/// Loads a stored case document.
+pub fn load_case(store: &mut Store, id: &str) -> Result<Option<CaseDoc>, SyncError> {
+    load_doc(store, id)?
+        .map(|d| CaseDoc::from_doc(d).map_err(doc_err(id)))
+        .transpose()
+}
+
+/// Loads a stored verification document.
+pub fn load_verification(
+    store: &mut Store,
+    id: &str,
+) -> Result<Option<VerificationDoc>, SyncError> {
+    load_doc(store, id)?
+        .map(|d| VerificationDoc::from_doc(d).map_err(doc_err(id)))
+        .transpose()
+}
+
+/// Creates a new case offline: builds the document as this device's actor and
+/// stores it (document + projection + outbox) in one transaction.
+pub fn create_case(
+    store: &mut Store,
+    id: &str,
+    report: &gridpatrol_docs::Report,
+    now_ms: i64,
+) -> Result<CaseDoc, SyncError> {
+    let actor = device_actor(store)?;
+    let case = CaseDoc::create(actor, id, report).map_err(doc_err(id))?;
+    save_case(store, &case, now_ms)?;
+    Ok(case)
+}
+
+/// Applies `edit` to a stored case and stores the result in one transaction;
+/// if `edit` fails nothing is stored.
+pub fn edit_case<F>(store: &mut Store, id: &str, now_ms: i64, edit: F) -> Result<CaseDoc, SyncError>
+where
+    F: FnOnce(&mut CaseDoc) -> Result<(), gridpatrol_docs::DocError>,
+{
+    let mut case = load_case(store, id)?
+        .ok_or_else(|| SyncError::Invalid(format!("no case {id} on this device")))?;
+    edit(&mut case).map_err(doc_err(id))?;
+    save_case(store, &case, now_ms)?;
+    Ok(case)
+}
+
+/// Applies `edit` to a stored verification and stores the result in one
+/// transaction; if `edit` fails nothing is stored.
+pub fn edit_verification<F>(
+    store: &mut Store,
+    id: &str,
+    now_ms: i64,
+    edit: F,
+) -> Result<VerificationDoc, SyncError>
+where
+    F: FnOnce(&mut VerificationDoc) -> Result<(), gridpatrol_docs::DocError>,
+{
+    let mut v = load_verification(store, id)?
+        .ok_or_else(|| SyncError::Invalid(format!("no verification {id} on this device")))?;
+    edit(&mut v).map_err(doc_err(id))?;
+    save_verification(store, &v, now_ms)?;
+    Ok(v)
+}
+
+/// Stores a document of either kind (after a merge from the server).
+pub(crate) fn save_any(
+    store: &mut Store,
+    id: &str,
+    kind: DocKind,
+    doc: &Automerge,
+    now_ms: i64,
+) -> Result<(), SyncError> {
+    match kind {
+        DocKind::Case => save_case(
+            store,
+            &CaseDoc::from_doc(doc.clone()).map_err(doc_err(id))?,
+            now_ms,
+        ),
+        DocKind::Verification => save_verification(
+            store,
+            &VerificationDoc::from_doc(doc.clone()).map_err(doc_err(id))?,
+            now_ms,
+        ),
+    }
+}
+
+/// Photo hashes a document refers to (report photos, result photos).
+pub(crate) fn photos_of(kind: DocKind, doc: &Automerge) -> Vec<String> {
+    match kind {
+        DocKind::Case => CaseDoc::from_doc(doc.clone())
+            .and_then(|c| c.read())
+            .map(|c| c.report.photos)
+            .unwrap_or_default(),
+        DocKind::Verification => VerificationDoc::from_doc(doc.clone())
+            .and_then(|v| v.read())
+            .ok()
+            .and_then(|v| v.result)
+            .map(|r| r.photos)
+            .unwrap_or_default(),
+    }
+}

@@ -1,0 +1,179 @@
+//! Device ↔ server sync against a real server on 127.0.0.1:0.
+
+mod common;
+
+use common::*;
+use gridpatrol_docs::{ReportEdit, Review, Verdict};
+use gridpatrol_store::SyncState;
+use gridpatrol_sync::local;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_devices_and_the_leader_edit_offline_and_all_edits_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(dir.path()).await;
+    let url = srv.url();
+    let mut a = device(&url, "I0001");
+    let mut b = device(&url, "I0001"); // the same inspector's second phone
+    let mut lead = device(&url, "I0003");
+
+    local::create_case(
+        &mut a.store,
+        "case-1",
+        &report("I0001", G1, "上水井盖破损"),
+        1,
+    )
+    .unwrap();
+    assert_eq!(
+        a.store.get_document("case-1").unwrap().unwrap().sync_state,
+        SyncState::LocalOnly
+    );
+    let r = a.engine.sync(&mut a.store).await.unwrap();
+    assert_eq!(
+        (r.synced, r.refused.len(), r.failed.len()),
+        (1, 0, 0),
+        "{r:?}"
+    );
+    assert_eq!(
+        a.store.get_document("case-1").unwrap().unwrap().sync_state,
+        SyncState::Synced
+    );
+    assert!(a.store.outbox_pending(10).unwrap().is_empty());
+
+    // The second phone and the leader fetch the case.
+    for d in [&mut b, &mut lead] {
+        let r = d.engine.sync(&mut d.store).await.unwrap();
+        assert_eq!(r.pulled, 1, "{r:?}");
+        assert!(local::load_case(&mut d.store, "case-1").unwrap().is_some());
+    }
+
+    // All three edit offline at the same time.
+    local::edit_case(&mut a.store, "case-1", 2, |c| {
+        c.edit_report(&ReportEdit {
+            description: Some("东侧上水井盖破损".into()),
+            ..Default::default()
+        })
+    })
+    .unwrap();
+    local::edit_case(&mut b.store, "case-1", 2, |c| {
+        c.edit_report(&ReportEdit {
+            description: Some("上水井盖破损，有行人绊倒".into()),
+            ..Default::default()
+        })
+    })
+    .unwrap();
+    local::edit_case(&mut lead.store, "case-1", 2, |c| {
+        c.set_review(&Review {
+            reviewer: "I0003".into(),
+            verdict: Verdict::NeedsFix,
+            note: "补拍照片".into(),
+            at_ms: 3,
+        })
+    })
+    .unwrap();
+
+    // Everyone syncs twice (the first pass of the early ones cannot yet see
+    // the later ones' edits).
+    for _ in 0..2 {
+        for d in [&mut a, &mut b, &mut lead] {
+            let r = d.engine.sync(&mut d.store).await.unwrap();
+            assert!(r.refused.is_empty() && r.failed.is_empty(), "{r:?}");
+        }
+    }
+    let docs: Vec<_> = [&mut a, &mut b, &mut lead]
+        .into_iter()
+        .map(|d| local::load_case(&mut d.store, "case-1").unwrap().unwrap())
+        .collect();
+    let heads: Vec<_> = docs.iter().map(|c| c.doc().get_heads()).collect();
+    assert_eq!(heads[0], heads[1]);
+    assert_eq!(heads[1], heads[2]);
+    let c = docs[0].read().unwrap();
+    assert_eq!(c.report.description, "东侧上水井盖破损，有行人绊倒");
+    let review = c.review.unwrap();
+    assert_eq!(review.verdict, Verdict::NeedsFix);
+    assert_eq!(review.note, "补拍照片");
+    for d in [&a, &b, &lead] {
+        assert_eq!(
+            d.store.get_document("case-1").unwrap().unwrap().sync_state,
+            SyncState::Synced
+        );
+        assert!(d.store.outbox_pending(10).unwrap().is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_change_shows_refused_with_the_servers_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(dir.path()).await;
+    let url = srv.url();
+    let mut owner = device(&url, "I0001");
+    let mut other = device(&url, "I0002"); // same grid: sees the case, doesn't own it
+    local::create_case(
+        &mut owner.store,
+        "case-r",
+        &report("I0001", G1, "暴露垃圾"),
+        1,
+    )
+    .unwrap();
+    owner.engine.sync(&mut owner.store).await.unwrap();
+    let r = other.engine.sync(&mut other.store).await.unwrap();
+    assert_eq!(r.pulled, 1);
+
+    local::edit_case(&mut other.store, "case-r", 2, |c| {
+        c.edit_report(&ReportEdit {
+            description: Some("误报".into()),
+            ..Default::default()
+        })
+    })
+    .unwrap();
+    let r = other.engine.sync(&mut other.store).await.unwrap();
+    assert_eq!(r.refused.len(), 1, "{r:?}");
+    match other
+        .store
+        .get_document("case-r")
+        .unwrap()
+        .unwrap()
+        .sync_state
+    {
+        SyncState::Refused { reason } => assert!(reason.contains("report"), "{reason}"),
+        s => panic!("expected refused, got {s:?}"),
+    }
+    // Refused changes are not resent, and the server copy is untouched.
+    assert!(other.store.outbox_pending(10).unwrap().is_empty());
+    owner.engine.sync(&mut owner.store).await.unwrap();
+    let c = local::load_case(&mut owner.store, "case-r")
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.read().unwrap().report.description, "暴露垃圾");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_with_nothing_new_reconnects_in_one_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(dir.path()).await;
+    let mut a = device(&srv.url(), "I0001");
+    for i in 0..20 {
+        local::create_case(&mut a.store, &format!("c{i}"), &report("I0001", G1, "x"), 1).unwrap();
+    }
+    let r = a.engine.sync(&mut a.store).await.unwrap();
+    assert_eq!(r.synced, 20);
+    // The manifest now lists the device's own uploads; they need nothing.
+    a.engine.sync(&mut a.store).await.unwrap();
+    let before = a.engine.traffic();
+    let r = a.engine.sync(&mut a.store).await.unwrap();
+    let after = a.engine.traffic();
+    assert_eq!(r.docs, 0, "{r:?}");
+    assert_eq!(after.round_trips - before.round_trips, 1);
+    assert!(after.bytes_up - before.bytes_up + after.bytes_down - before.bytes_down < 4096);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_fails_at_once_without_retrying() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(dir.path()).await;
+    let mut cfg = gridpatrol_sync::SyncConfig::new(&srv.url(), "I0001", "wrong");
+    cfg.retry.base_delay = std::time::Duration::from_secs(30);
+    let mut e = gridpatrol_sync::SyncEngine::new(cfg).unwrap();
+    let mut store = gridpatrol_store::Store::open_in_memory().unwrap();
+    let err = e.sync(&mut store).await.unwrap_err();
+    assert!(err.to_string().contains("bad_credentials"), "{err}");
+}

@@ -115,10 +115,17 @@ pub mod codes {
     pub const BAD_SYNC_MESSAGE: &str = "bad_sync_message";
     /// Sync, per doc: the resulting document is not a valid GridPatrol document.
     pub const INVALID_DOCUMENT: &str = "invalid_document";
-    /// Sync, per doc: the change touches a part the caller's role does not own.
-    pub const PART_NOT_OWNED: &str = "part_not_owned";
-    /// Sync, per doc: the document is outside the caller's scope.
-    pub const OUT_OF_SCOPE: &str = "out_of_scope";
+    /// Sync, per doc (from `gridpatrol_docs::authorize`): the change touches a
+    /// part the caller does not own.
+    pub const NOT_OWNER: &str = "not_owner";
+    /// Sync, per doc: the change alters the header, the reporter or the grid.
+    pub const IMMUTABLE_FIELD: &str = "immutable_field";
+    /// Sync, per doc: a new document the caller's role may not create.
+    pub const UNEXPECTED_DOCUMENT: &str = "unexpected_document";
+    /// Sync, per doc: a new case reported in someone else's name.
+    pub const NOT_REPORTER: &str = "not_reporter";
+    /// Sync, per doc: a new case outside the caller's supervision grid / squad.
+    pub const OUTSIDE_SCOPE: &str = "outside_scope";
     /// Sync, per doc: the `kind` sent differs from the stored document's kind.
     pub const KIND_MISMATCH: &str = "kind_mismatch";
 }
@@ -289,8 +296,11 @@ pub enum SyncStatus {
     Ok,
     /// The change was refused and not stored; see `code` and `reason`.
     Refused,
-    /// The server has no such document and the message did not create one,
-    /// or the document is outside the caller's scope.
+    /// The document is outside the caller's scope, or the server has no such
+    /// document and the caller's role may not create one (only inspectors and
+    /// leaders create cases, only the centre creates verifications). For an
+    /// unknown id the caller may create, the server answers `ok` with the
+    /// empty document's sync message and stores nothing until changes arrive.
     NotFound,
     /// The message could not be processed (`code`, `reason` say why); nothing stored.
     Error,
@@ -401,10 +411,10 @@ mod tests {
         assert_eq!(r.msg, None);
         assert_eq!(r.status, SyncStatus::Ok);
         let r: SyncDocResult = serde_json::from_str(
-            r#"{"id":"a","status":"refused","code":"part_not_owned","reason":"no"}"#,
+            r#"{"id":"a","status":"refused","code":"not_owner","reason":"no"}"#,
         )
         .unwrap();
-        assert_eq!(r.code.as_deref(), Some(codes::PART_NOT_OWNED));
+        assert_eq!(r.code.as_deref(), Some(codes::NOT_OWNER));
         assert_eq!(r.msg, None);
     }
 

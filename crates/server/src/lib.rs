@@ -1,0 +1,361 @@
+//! The GridPatrol sync server: a thin axum app that is nevertheless the one
+//! place deciding who may see and change what. It authenticates people
+//! (argon2 password hashes, random bearer tokens stored only as SHA-256, with
+//! expiry and logout), answers the manifest (documents in the caller's scope
+//! changed since a cursor), runs batched Automerge sync — applying each
+//! incoming message to a fork, asking `gridpatrol_docs::parts_changed` and
+//! `gridpatrol_docs::authorize` whether the caller owns every part it altered,
+//! and storing only allowed changes — and takes resumable photo uploads by
+//! SHA-256. Storage is behind [`gridpatrol_server_storage::ServerStore`]
+//! (SQLite by default). Wire types live in `gridpatrol-protocol`.
+//!
+//! For tests (here and in `gridpatrol-sync` / `gridpatrol-sim`):
+//! [`spawn_test_server`] opens (or creates) a SQLite store in a directory,
+//! binds `127.0.0.1:0` and returns a [`RunningServer`] with its address;
+//! [`RunningServer::shutdown`] stops it gracefully. Seed accounts with
+//! [`accounts::load_district`] (password of every account: `patrol-<id>`).
+#![forbid(unsafe_code)]
+
+pub mod accounts;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod metrics;
+mod photos;
+mod sync;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use gridpatrol_protocol::{
+    codes, limits, paths, LoginRequest, LoginResponse, ManifestEntry, ManifestRequest,
+    ManifestResponse, UserInfo,
+};
+use gridpatrol_server_storage::{ServerStore, StoreError};
+use gridpatrol_server_storage_sqlite::SqliteStore;
+use tokio::net::TcpListener;
+
+use crate::auth::Caller;
+use crate::config::Settings;
+use crate::error::{body_rejection, parse_json, ApiError};
+use crate::metrics::Metrics;
+
+/// Shared state of one server instance.
+pub struct AppState {
+    /// The storage backend.
+    pub store: Arc<dyn ServerStore>,
+    /// Settings in force.
+    pub settings: Settings,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// In-memory Automerge sync states per (device, document).
+    sync_states: Mutex<HashMap<(String, String), automerge::sync::State>>,
+}
+
+impl AppState {
+    /// State over a store with the given settings.
+    pub fn new(store: Arc<dyn ServerStore>, settings: Settings) -> Arc<AppState> {
+        Arc::new(AppState {
+            store,
+            settings,
+            metrics: Metrics::default(),
+            sync_states: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The axum router with every endpoint, body limits and request metrics.
+pub fn router(state: Arc<AppState>) -> Router {
+    let small = DefaultBodyLimit::max(limits::MAX_SMALL_BODY);
+    Router::new()
+        .route(paths::LOGIN, post(login).layer(small))
+        .route(paths::LOGOUT, post(logout).layer(small))
+        .route(paths::MANIFEST, post(manifest).layer(small))
+        .route(
+            paths::SYNC,
+            post(sync::sync).layer(DefaultBodyLimit::max(limits::MAX_SYNC_BODY)),
+        )
+        .route(
+            paths::PHOTO_ROUTE,
+            get(photos::get_photo)
+                .head(photos::head_photo)
+                .put(photos::put_photo)
+                // The PUT handler streams and enforces Upload-Length itself.
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(paths::HEALTHZ, get(|| async { "ok" }))
+        .route(paths::METRICS, get(metrics_text))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .layer(DefaultBodyLimit::max(limits::MAX_SMALL_BODY))
+        .with_state(state)
+}
+
+async fn count_requests(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_string();
+    let resp = next.run(req).await;
+    state
+        .metrics
+        .request(&route, &method, resp.status().as_u16());
+    resp
+}
+
+async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// A hash to verify against for unknown users, so "no such user" and "wrong
+/// password" take equally long.
+fn dummy_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| {
+        accounts::hash_password("no such user", accounts::HashCost::STANDARD).unwrap_or_default()
+    })
+}
+
+async fn login(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let body = body.map_err(body_rejection)?;
+    let req: LoginRequest = parse_json(&body)?;
+    if req.user_id.len() > limits::MAX_ID_LEN || req.password.len() > 1024 {
+        return Err(ApiError::malformed("user_id or password too long"));
+    }
+    let st = state.clone();
+    let ttl_ms =
+        i64::try_from(state.settings.auth.token_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let out = tokio::task::spawn_blocking(move || -> Result<Option<LoginResponse>, ApiError> {
+        let user = st.store.user(&req.user_id)?;
+        let ok = match &user {
+            Some(u) => accounts::verify_password(&req.password, &u.password_hash),
+            None => {
+                let _ = accounts::verify_password(&req.password, dummy_hash());
+                false
+            }
+        };
+        let (Some(user), true) = (user, ok) else {
+            return Ok(None);
+        };
+        let (token, hash) = auth::new_token();
+        let now = now_ms();
+        let expires = now.saturating_add(ttl_ms);
+        st.store.insert_token(&hash, &user.id, now, expires)?;
+        Ok(Some(LoginResponse {
+            token,
+            expires_at_ms: expires,
+            user: UserInfo {
+                id: user.id,
+                name: user.name,
+                role: user.role,
+                squad: user.squad,
+                supervision_grid: user.supervision_grid,
+            },
+        }))
+    })
+    .await??;
+    match out {
+        Some(r) => {
+            Metrics::add(&state.metrics.logins_ok, 1);
+            Ok(Json(r))
+        }
+        None => {
+            Metrics::add(&state.metrics.logins_failed, 1);
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                codes::BAD_CREDENTIALS,
+                "unknown user or wrong password",
+            ))
+        }
+    }
+}
+
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.revoke_token(&caller.token_hash)).await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn manifest(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ManifestResponse>, ApiError> {
+    caller.require_case_role()?;
+    let body = body.map_err(body_rejection)?;
+    let req: ManifestRequest = parse_json(&body)?;
+    let limit = req
+        .limit
+        .unwrap_or(limits::MANIFEST_DEFAULT_LIMIT)
+        .clamp(1, limits::MANIFEST_MAX_LIMIT);
+    let scope = caller.scope();
+    let store = state.store.clone();
+    let page =
+        tokio::task::spawn_blocking(move || store.manifest(&scope, req.cursor.unwrap_or(0), limit))
+            .await??;
+    Ok(Json(ManifestResponse {
+        cursor: page.cursor,
+        more: page.more,
+        docs: page
+            .rows
+            .into_iter()
+            .map(|r| ManifestEntry {
+                id: r.id,
+                kind: r.kind,
+                heads: r.heads,
+            })
+            .collect(),
+    }))
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Storage could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The listen address could not be bound.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then finishes
+/// in-flight requests and returns.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// A server running in the background (tests, simulator).
+pub struct RunningServer {
+    /// The bound address (`127.0.0.1:<port>`).
+    pub addr: SocketAddr,
+    /// Its state (store, metrics).
+    pub state: Arc<AppState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), ServeError>>>,
+}
+
+impl RunningServer {
+    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn shutdown(mut self) -> Result<(), ServeError> {
+        self.stop_and_wait().await
+    }
+
+    async fn stop_and_wait(&mut self) -> Result<(), ServeError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(t) => t
+                .await
+                .map_err(|e| ServeError::Io(std::io::Error::other(e)))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        // Dropped without shutdown(): still ask the task to stop.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts a server over `state` on `addr` (port 0 picks a free port) in a
+/// background task of the current tokio runtime.
+pub async fn spawn_server(state: Arc<AppState>, addr: &str) -> Result<RunningServer, ServeError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, state.clone(), async move {
+        let _ = rx.await;
+    }));
+    Ok(RunningServer {
+        addr,
+        state,
+        stop: Some(tx),
+        task: Some(task),
+    })
+}
+
+/// Opens (creating if needed) a SQLite store in `data_dir` and serves it on
+/// `127.0.0.1:0` with default settings. Accounts are whatever the store holds
+/// (seed with [`accounts::load_district`]).
+pub async fn spawn_test_server(data_dir: &Path) -> Result<RunningServer, ServeError> {
+    spawn_test_server_with(data_dir, Settings::default()).await
+}
+
+/// [`spawn_test_server`] with explicit settings (e.g. a short token lifetime).
+pub async fn spawn_test_server_with(
+    data_dir: &Path,
+    settings: Settings,
+) -> Result<RunningServer, ServeError> {
+    let dir = data_dir.to_path_buf();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&dir))
+        .await
+        .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
+    spawn_server(AppState::new(Arc::new(store), settings), "127.0.0.1:0").await
+}

@@ -1,0 +1,248 @@
+//! Resumable photo upload and download by SHA-256 (see `gridpatrol_protocol` docs).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use gridpatrol_protocol::{codes, headers, is_sha256_hex, limits};
+use gridpatrol_server_storage::{PhotoStatus, Scope, StoreError};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::AppState;
+
+/// Bytes buffered before each write to storage while streaming a PUT body.
+const FLUSH_BYTES: usize = 1024 * 1024;
+
+fn check_sha(sha: &str) -> Result<(), ApiError> {
+    if is_sha256_hex(sha) {
+        Ok(())
+    } else {
+        Err(ApiError::malformed(
+            "photo id must be 64 lowercase hex digits (SHA-256)",
+        ))
+    }
+}
+
+fn num(n: u64) -> HeaderValue {
+    HeaderValue::from(n)
+}
+
+fn status_headers(st: PhotoStatus) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    let (offset, total, done) = match st {
+        PhotoStatus::Missing => (0, 0, false),
+        PhotoStatus::Partial { offset, total } => (offset, total, false),
+        PhotoStatus::Complete { len } => (len, len, true),
+    };
+    h.insert(headers::UPLOAD_OFFSET, num(offset));
+    h.insert(headers::UPLOAD_LENGTH, num(total));
+    h.insert(
+        headers::UPLOAD_COMPLETE,
+        HeaderValue::from_static(if done { "?1" } else { "?0" }),
+    );
+    h
+}
+
+pub(crate) async fn head_photo(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(sha): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_case_role()?;
+    check_sha(&sha)?;
+    let store = state.store.clone();
+    let st = tokio::task::spawn_blocking(move || store.photo_status(&sha)).await??;
+    if st == PhotoStatus::Missing {
+        return Err(ApiError::not_found("no such photo"));
+    }
+    Ok((StatusCode::OK, status_headers(st)).into_response())
+}
+
+fn header_u64(h: &HeaderMap, name: &str) -> Result<u64, ApiError> {
+    h.get(name)
+        .ok_or_else(|| ApiError::malformed(format!("missing header {name}")))?
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| ApiError::malformed(format!("header {name} must be a non-negative integer")))
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::OffsetMismatch { expected, got } => {
+            let mut err = ApiError::new(
+                StatusCode::CONFLICT,
+                codes::OFFSET_MISMATCH,
+                format!("upload offset {got} does not match the {expected} bytes held; resume from {expected}"),
+            );
+            err.headers.push((HeaderName::from_static(headers::UPLOAD_OFFSET), num(expected)));
+            err
+        }
+        StoreError::LengthMismatch { expected, got } => ApiError::new(
+            StatusCode::CONFLICT,
+            codes::LENGTH_MISMATCH,
+            format!("Upload-Length {got} differs from the upload in progress ({expected} bytes)"),
+        ),
+        StoreError::PastEnd { total, got } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::PAYLOAD_TOO_LARGE,
+            format!("body runs to byte {got}, past Upload-Length {total}"),
+        ),
+        StoreError::HashMismatch { expected, actual } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            codes::HASH_MISMATCH,
+            format!("uploaded bytes hash to {actual}, not {expected}; nothing was kept, upload again from 0"),
+        ),
+        other => ApiError::internal(other),
+    }
+}
+
+async fn append(
+    state: &Arc<AppState>,
+    sha: &str,
+    user: &str,
+    offset: u64,
+    total: u64,
+    bytes: Vec<u8>,
+) -> Result<PhotoStatus, ApiError> {
+    let store = state.store.clone();
+    let (sha, user) = (sha.to_string(), user.to_string());
+    Metrics::add(&state.metrics.photo_bytes_in, bytes.len() as u64);
+    tokio::task::spawn_blocking(move || store.photo_append(&sha, &user, offset, total, &bytes))
+        .await?
+        .map_err(store_error)
+}
+
+pub(crate) async fn put_photo(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(sha): Path<String>,
+    req_headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    caller.require_case_role()?;
+    check_sha(&sha)?;
+    let offset = header_u64(&req_headers, headers::UPLOAD_OFFSET)?;
+    let total = header_u64(&req_headers, headers::UPLOAD_LENGTH)?;
+    if total > limits::MAX_PHOTO_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::PAYLOAD_TOO_LARGE,
+            format!(
+                "photo of {total} bytes exceeds the limit of {} bytes",
+                limits::MAX_PHOTO_BYTES
+            ),
+        ));
+    }
+    if offset > total {
+        return Err(ApiError::malformed("Upload-Offset is past Upload-Length"));
+    }
+    // Already complete: a no-op that records the caller as an uploader.
+    let store = state.store.clone();
+    let sha2 = sha.clone();
+    let before = tokio::task::spawn_blocking(move || store.photo_status(&sha2)).await??;
+    if let PhotoStatus::Complete { .. } = before {
+        let st = append(&state, &sha, &caller.user.id, offset, total, Vec::new()).await?;
+        return Ok((StatusCode::OK, status_headers(st)).into_response());
+    }
+    // Stream the body to storage in chunks, so a cut connection keeps what arrived.
+    let mut pos = offset;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut stream = body.into_data_stream();
+    let mut status = before;
+    let mut cut = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                cut = Some(e.to_string());
+                break;
+            }
+        };
+        if pos + (buf.len() + chunk.len()) as u64 > total {
+            if !buf.is_empty() {
+                append(
+                    &state,
+                    &sha,
+                    &caller.user.id,
+                    pos,
+                    total,
+                    std::mem::take(&mut buf),
+                )
+                .await?;
+            }
+            return Err(store_error(StoreError::PastEnd {
+                total,
+                got: pos + chunk.len() as u64,
+            }));
+        }
+        buf.extend_from_slice(&chunk);
+        if buf.len() >= FLUSH_BYTES {
+            let n = buf.len() as u64;
+            status = append(
+                &state,
+                &sha,
+                &caller.user.id,
+                pos,
+                total,
+                std::mem::take(&mut buf),
+            )
+            .await?;
+            pos += n;
+        }
+    }
+    if !buf.is_empty() || (pos == offset && offset == total) {
+        let n = buf.len() as u64;
+        status = append(
+            &state,
+            &sha,
+            &caller.user.id,
+            pos,
+            total,
+            std::mem::take(&mut buf),
+        )
+        .await?;
+        pos += n;
+    }
+    if let Some(e) = cut {
+        return Err(ApiError::malformed(format!(
+            "request body broke off after byte {pos}: {e}; resume from the offset HEAD reports"
+        )));
+    }
+    let code = match status {
+        PhotoStatus::Complete { .. } => StatusCode::CREATED,
+        _ => StatusCode::NO_CONTENT,
+    };
+    Ok((code, status_headers(status)).into_response())
+}
+
+pub(crate) async fn get_photo(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(sha): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_case_role()?;
+    check_sha(&sha)?;
+    let store = state.store.clone();
+    let scope = caller.scope();
+    let user = caller.user.id.clone();
+    let bytes = tokio::task::spawn_blocking(move || -> Result<Option<Vec<u8>>, StoreError> {
+        // The centre sees everything; others what they uploaded or what a
+        // document in their scope refers to.
+        if scope != Scope::All && !store.photo_visible(&sha, &user, &scope)? {
+            return Ok(None);
+        }
+        store.photo_read(&sha)
+    })
+    .await??;
+    let Some(bytes) = bytes else {
+        return Err(ApiError::not_found("no such photo (or not visible to you)"));
+    };
+    Metrics::add(&state.metrics.photo_bytes_out, bytes.len() as u64);
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}

@@ -1,0 +1,390 @@
+//! Batched Automerge sync with the write rule.
+//!
+//! For each document in a request the server loads the stored version (or an
+//! empty document for an id it has never seen, if the caller's role may create
+//! that kind), applies the device's sync message to a copy, and — if the heads
+//! moved — asks `gridpatrol_docs::parts_changed` what the change alters and
+//! `gridpatrol_docs::authorize` whether the caller owns all of it. Allowed
+//! versions of the whole batch are committed in one storage transaction that
+//! checks no document changed meanwhile (optimistic concurrency: on conflict
+//! the batch is recomputed from the fresh versions). A refused change is not
+//! stored and the sync state is left as it was, so it is refused again if
+//! re-sent.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+use automerge::sync::{Message, State as SyncState, SyncDoc};
+use automerge::Automerge;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use gridpatrol_domain::roles::Role;
+use gridpatrol_protocol::{
+    codes, limits, DocKind, SyncDocRequest, SyncDocResult, SyncRequest, SyncResponse, SyncStatus,
+};
+use gridpatrol_server_storage::{DocIndex, DocWrite, Scope, StoreError, StoredDoc};
+
+use crate::auth::Caller;
+use crate::error::{body_rejection, parse_json, ApiError};
+use crate::metrics::Metrics;
+use crate::AppState;
+
+/// How often a batch is recomputed after concurrent writes before giving up.
+const MAX_ATTEMPTS: usize = 8;
+
+pub(crate) async fn sync(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<SyncResponse>, ApiError> {
+    caller.require_case_role()?;
+    let body = body.map_err(body_rejection)?;
+    Metrics::add(&state.metrics.sync_bytes_in, body.len() as u64);
+    let req: SyncRequest = parse_json(&body)?;
+    validate(&req)?;
+    let st = state.clone();
+    let resp = tokio::task::spawn_blocking(move || process(&st, &caller, req)).await??;
+    for d in &resp.docs {
+        state.metrics.sync_doc(match d.status {
+            SyncStatus::Ok => "ok",
+            SyncStatus::Refused => "refused",
+            SyncStatus::NotFound => "not_found",
+            SyncStatus::Error => "error",
+        });
+    }
+    let out_len: usize = resp
+        .docs
+        .iter()
+        .map(|d| d.msg.as_ref().map_or(0, Vec::len))
+        .sum();
+    Metrics::add(&state.metrics.sync_bytes_out, out_len as u64);
+    Ok(Json(resp))
+}
+
+fn validate(req: &SyncRequest) -> Result<(), ApiError> {
+    if req.device.is_empty() || req.device.len() > limits::MAX_ID_LEN {
+        return Err(ApiError::malformed(format!(
+            "device id must be 1..={} bytes",
+            limits::MAX_ID_LEN
+        )));
+    }
+    if req.docs.len() > limits::MAX_SYNC_DOCS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::TOO_MANY_DOCS,
+            format!(
+                "{} documents in one request; at most {}",
+                req.docs.len(),
+                limits::MAX_SYNC_DOCS
+            ),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for d in &req.docs {
+        if d.id.is_empty() || d.id.len() > limits::MAX_ID_LEN {
+            return Err(ApiError::malformed(format!(
+                "document id must be 1..={} bytes",
+                limits::MAX_ID_LEN
+            )));
+        }
+        if !seen.insert(d.id.as_str()) {
+            return Err(ApiError::malformed(format!(
+                "document {} appears twice in one request",
+                d.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn to_docs_kind(k: DocKind) -> gridpatrol_docs::DocKind {
+    match k {
+        DocKind::Case => gridpatrol_docs::DocKind::Case,
+        DocKind::Verification => gridpatrol_docs::DocKind::Verification,
+    }
+}
+
+fn may_create(role: Role, kind: DocKind) -> bool {
+    match kind {
+        DocKind::Case => matches!(role, Role::Inspector | Role::SquadLeader),
+        DocKind::Verification => role == Role::CentreOperator,
+    }
+}
+
+fn result(id: &str, status: SyncStatus, code: &str, reason: impl Into<String>) -> SyncDocResult {
+    SyncDocResult {
+        id: id.to_string(),
+        status,
+        code: Some(code.to_string()),
+        reason: Some(reason.into()),
+        msg: None,
+    }
+}
+
+/// Lowercase hex SHA-256 strings in `list` (a photos list of a part).
+fn photo_list(doc: &Automerge, part: &str, out: &mut Vec<String>) {
+    use automerge::{ObjType, ReadDoc, Value, ROOT};
+    let Ok(Some((Value::Object(ObjType::Map), part_id))) = doc.get(ROOT, part) else {
+        return;
+    };
+    let Ok(Some((Value::Object(ObjType::List), list))) = doc.get(&part_id, "photos") else {
+        return;
+    };
+    for i in 0..doc.length(&list) {
+        if let Ok(Some((v, _))) = doc.get(&list, i) {
+            if let Some(s) = v.as_str() {
+                if gridpatrol_protocol::is_sha256_hex(s) {
+                    out.push(s.to_string());
+                }
+            }
+        }
+    }
+}
+
+fn doc_index(doc: &Automerge, facts: &gridpatrol_docs::DocFacts) -> DocIndex {
+    let mut photos = Vec::new();
+    photo_list(doc, "report", &mut photos);
+    photo_list(doc, "result", &mut photos);
+    photos.sort();
+    photos.dedup();
+    DocIndex {
+        supervision_grid: facts.supervision_grid.clone(),
+        reporter: facts.reporter.clone(),
+        assignee: facts.assignee.clone(),
+        photos,
+    }
+}
+
+/// The outcome of one document before commit.
+struct Outcome {
+    result: SyncDocResult,
+    write: Option<DocWrite>,
+    /// New sync state to keep (None: keep the old one).
+    state: Option<SyncState>,
+}
+
+fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncResponse, ApiError> {
+    let ids: Vec<String> = req.docs.iter().map(|d| d.id.clone()).collect();
+    let scope = caller.scope();
+    let principal = caller.principal();
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = state.store.load_docs(&ids)?;
+        let states = sync_states(state, &req.device, &ids)?;
+        let mut outcomes = Vec::with_capacity(ids.len());
+        for ((d, existing), sync_state) in req.docs.iter().zip(stored).zip(states) {
+            outcomes.push(process_one(
+                state, caller, &principal, &scope, d, existing, sync_state,
+            )?);
+        }
+        let writes: Vec<DocWrite> = outcomes.iter().filter_map(|o| o.write.clone()).collect();
+        let encoded: Vec<(String, Vec<u8>)> = outcomes
+            .iter()
+            .filter_map(|o| o.state.as_ref().map(|s| (o.result.id.clone(), s.encode())))
+            .collect();
+        match state.store.commit_sync(&req.device, &writes, &encoded) {
+            Ok(()) => {
+                Metrics::add(&state.metrics.docs_stored, writes.len() as u64);
+                let mut cache = state.sync_states.lock().unwrap_or_else(|p| p.into_inner());
+                if cache.len() + outcomes.len() > state.settings.server.sync_state_cache {
+                    // Bounded memory: start over; states reload from storage.
+                    cache.clear();
+                }
+                let mut results = Vec::with_capacity(outcomes.len());
+                for o in outcomes {
+                    if let Some(s) = o.state {
+                        cache.insert((req.device.clone(), o.result.id.clone()), s);
+                    }
+                    results.push(o.result);
+                }
+                return Ok(SyncResponse { docs: results });
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        codes::INTERNAL,
+        "documents kept changing concurrently; retry",
+    ))
+}
+
+/// Current sync states for (device, id): memory first, then storage, else fresh.
+fn sync_states(state: &AppState, device: &str, ids: &[String]) -> Result<Vec<SyncState>, ApiError> {
+    let mut out: Vec<Option<SyncState>> = {
+        let cache = state.sync_states.lock().unwrap_or_else(|p| p.into_inner());
+        ids.iter()
+            .map(|id| cache.get(&(device.to_string(), id.clone())).cloned())
+            .collect()
+    };
+    let missing: Vec<String> = ids
+        .iter()
+        .zip(&out)
+        .filter(|(_, s)| s.is_none())
+        .map(|(id, _)| id.clone())
+        .collect();
+    if !missing.is_empty() {
+        let mut loaded = state.store.load_sync_states(device, &missing)?.into_iter();
+        for slot in out.iter_mut().filter(|s| s.is_none()) {
+            let bytes = loaded.next().flatten();
+            // An unreadable persisted state only costs an extra round trip.
+            *slot = Some(
+                bytes
+                    .and_then(|b| SyncState::decode(&b).ok())
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn process_one(
+    state: &AppState,
+    caller: &Caller,
+    principal: &gridpatrol_docs::Principal,
+    scope: &Scope,
+    d: &SyncDocRequest,
+    existing: Option<StoredDoc>,
+    mut sync_state: SyncState,
+) -> Result<Outcome, ApiError> {
+    let refused = |status, code: &str, reason: String| Outcome {
+        result: result(&d.id, status, code, reason),
+        write: None,
+        state: None,
+    };
+    match &existing {
+        Some(ex) if !state.store.doc_visible(&ex.id, scope)? => {
+            return Ok(refused(
+                SyncStatus::NotFound,
+                codes::NOT_FOUND,
+                format!("no document {} in your scope", d.id),
+            ))
+        }
+        Some(ex) if ex.kind != d.kind => {
+            return Ok(refused(
+                SyncStatus::Refused,
+                codes::KIND_MISMATCH,
+                format!(
+                    "document {} is a {}, not a {}",
+                    d.id,
+                    ex.kind.as_str(),
+                    d.kind.as_str()
+                ),
+            ))
+        }
+        None if !may_create(caller.user.role, d.kind) => {
+            return Ok(refused(
+                SyncStatus::NotFound,
+                codes::NOT_FOUND,
+                format!(
+                    "no {} {}; a {} cannot create one",
+                    d.kind.as_str(),
+                    d.id,
+                    caller.user.role.as_str()
+                ),
+            ))
+        }
+        _ => {}
+    }
+    let msg = match Message::decode(&d.msg) {
+        Ok(m) => m,
+        Err(e) => {
+            return Ok(refused(
+                SyncStatus::Error,
+                codes::BAD_SYNC_MESSAGE,
+                format!("cannot decode sync message: {e}"),
+            ))
+        }
+    };
+    let before = match &existing {
+        Some(ex) => Automerge::load(&ex.bytes).map_err(ApiError::internal)?,
+        None => Automerge::new(),
+    };
+    let mut after = before.clone();
+    if let Err(e) = after.receive_sync_message(&mut sync_state, msg) {
+        return Ok(refused(
+            SyncStatus::Error,
+            codes::BAD_SYNC_MESSAGE,
+            format!("cannot apply sync message: {e}"),
+        ));
+    }
+    let mut write = None;
+    let heads_before = before.get_heads();
+    let heads_after = after.get_heads();
+    if heads_after != heads_before {
+        let invalid = |reason: String| {
+            Ok(refused(
+                SyncStatus::Refused,
+                codes::INVALID_DOCUMENT,
+                reason,
+            ))
+        };
+        let parts: BTreeSet<gridpatrol_docs::Part> =
+            match gridpatrol_docs::parts_changed(&before, &after) {
+                Ok(p) => p,
+                Err(e) => return invalid(format!("cannot classify the change to {}: {e}", d.id)),
+            };
+        let incoming = match gridpatrol_docs::facts(&after) {
+            Ok(f) => f,
+            Err(e) => return invalid(format!("document {} would not be valid: {e}", d.id)),
+        };
+        if incoming.id != d.id || incoming.kind != to_docs_kind(d.kind) {
+            return invalid(format!(
+                "document sent as {} {} says it is {} {}",
+                d.kind.as_str(),
+                d.id,
+                incoming.kind.as_str(),
+                incoming.id
+            ));
+        }
+        let prior = match &existing {
+            Some(_) => Some(gridpatrol_docs::facts(&before).map_err(ApiError::internal)?),
+            None => None,
+        };
+        let reporter = prior
+            .as_ref()
+            .and_then(|f| f.reporter.clone())
+            .or_else(|| incoming.reporter.clone());
+        let reporter_squad = match reporter {
+            Some(r) => state.store.squad_of(&r)?,
+            None => None,
+        };
+        if let Err(refusal) = gridpatrol_docs::authorize(
+            principal,
+            prior.as_ref(),
+            &incoming,
+            &parts,
+            reporter_squad.as_deref(),
+        ) {
+            return Ok(refused(SyncStatus::Refused, refusal.code, refusal.reason));
+        }
+        let mut heads: Vec<String> = heads_after.iter().map(|h| h.to_string()).collect();
+        heads.sort();
+        write = Some(DocWrite {
+            id: d.id.clone(),
+            kind: d.kind,
+            bytes: after.save(),
+            heads,
+            expected_seq: existing.as_ref().map(|e| e.seq),
+            index: doc_index(&after, &incoming),
+        });
+    }
+    let reply = after
+        .generate_sync_message(&mut sync_state)
+        .map(Message::encode);
+    Ok(Outcome {
+        result: SyncDocResult {
+            id: d.id.clone(),
+            status: SyncStatus::Ok,
+            code: None,
+            reason: None,
+            msg: reply,
+        },
+        write,
+        state: Some(sync_state),
+    })
+}

@@ -1,0 +1,929 @@
+//! End-to-end behaviour of the sync server over HTTP on 127.0.0.1:0.
+
+mod common;
+
+use automerge::sync::State as SyncState;
+use automerge::{ActorId, Automerge};
+use common::*;
+use gridpatrol_docs::{
+    CaseDoc, Outcome, Report, ReportEdit, Review, Source, Task, TaskKind, Verdict, VerificationDoc,
+    VerificationResult,
+};
+use gridpatrol_domain::lifecycle::Action;
+use gridpatrol_protocol::{codes, headers, limits, paths, DocKind, SyncDocRequest, SyncStatus};
+use gridpatrol_server::config::Settings;
+use reqwest::StatusCode;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+fn report(reporter: &str, grid: &str) -> Report {
+    Report {
+        category: "0101010101".into(),
+        lon: 116.48,
+        lat: 39.95,
+        accuracy_m: 5.0,
+        technical_grid: format!("{grid}001"),
+        supervision_grid: grid.into(),
+        street: grid[..9].into(),
+        address: "朝阳路1号".into(),
+        description: "井盖破损".into(),
+        photos: vec![],
+        reporter: reporter.into(),
+        source: Source::Patrol,
+        created_at_ms: 1_700_000_000_000,
+    }
+}
+
+fn new_case(id: &str, reporter: &str, grid: &str) -> Automerge {
+    CaseDoc::create(ActorId::random(), id, &report(reporter, grid))
+        .unwrap()
+        .into_doc()
+}
+
+/// Creates a case on the server as its reporter; returns the server copy bytes.
+async fn upload_case(f: &Fixture, token: &str, id: &str, reporter: &str, grid: &str) {
+    let mut doc = new_case(id, reporter, grid);
+    let mut st = SyncState::new();
+    let r = f
+        .sync_doc(token, "dev-up", id, DocKind::Case, &mut doc, &mut st)
+        .await;
+    assert_eq!(r.status, SyncStatus::Ok, "{r:?}");
+    assert!(f.stored_bytes(id).is_some(), "case {id} stored");
+}
+
+fn err_code(v: &serde_json::Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn login_ok_bad_password_unknown_user() {
+    let f = start().await;
+    let (s, v) = f
+        .post_json(
+            None,
+            paths::LOGIN,
+            &json!({"user_id":"I0001","password":"patrol-I0001"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["user"]["role"], "inspector");
+    assert_eq!(v["user"]["supervision_grid"], G1);
+    assert_eq!(v["token"].as_str().unwrap().len(), 43);
+    let (s, v) = f
+        .post_json(
+            None,
+            paths::LOGIN,
+            &json!({"user_id":"C0001","password":"patrol-C0001"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["user"]["role"], "centre_operator");
+    assert!(v["user"]["squad"].is_null());
+
+    let (s, v) = f
+        .post_json(
+            None,
+            paths::LOGIN,
+            &json!({"user_id":"I0001","password":"patrol-I0002"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(err_code(&v), codes::BAD_CREDENTIALS);
+    let (s, v) = f
+        .post_json(
+            None,
+            paths::LOGIN,
+            &json!({"user_id":"I9999","password":"patrol-I9999"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(err_code(&v), codes::BAD_CREDENTIALS);
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn logout_revokes_the_token_only() {
+    let f = start().await;
+    let t1 = f.login("I0001").await;
+    let t2 = f.login("I0001").await;
+    let (s, _) = f
+        .post_json(Some(&t1), paths::MANIFEST, &json!({"cursor":null}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = f.post_json(Some(&t1), paths::LOGOUT, &json!({})).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = f
+        .post_json(Some(&t1), paths::MANIFEST, &json!({"cursor":null}))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(err_code(&v), codes::INVALID_TOKEN);
+    let (s, _) = f
+        .post_json(Some(&t2), paths::MANIFEST, &json!({"cursor":null}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "another session stays valid");
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn expired_token_is_refused_with_token_expired() {
+    let mut settings = Settings::default();
+    settings.auth.token_ttl_secs = 0;
+    let f = start_with(settings).await;
+    let t = f.login("I0001").await;
+    let (s, v) = f
+        .post_json(Some(&t), paths::MANIFEST, &json!({"cursor":null}))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(err_code(&v), codes::TOKEN_EXPIRED);
+    f.server.shutdown().await.unwrap();
+}
+
+/// Every caller × every endpoint: status codes as documented.
+#[tokio::test]
+async fn authorization_matrix() {
+    let mut settings = Settings::default();
+    settings.auth.token_ttl_secs = 3600;
+    let f = start_with(settings).await;
+    // An expired token: a second server over the same store with TTL 0 issues it.
+    let expired = {
+        let mut s0 = Settings::default();
+        s0.auth.token_ttl_secs = 0;
+        let srv = gridpatrol_server::spawn_server(
+            gridpatrol_server::AppState::new(f.server.state.store.clone(), s0),
+            "127.0.0.1:0",
+        )
+        .await
+        .unwrap();
+        let r = f
+            .http
+            .post(format!("{}{}", srv.url(), paths::LOGIN))
+            .json(&json!({"user_id":"I0001","password":"patrol-I0001"}))
+            .send()
+            .await
+            .unwrap();
+        let v: serde_json::Value = r.json().await.unwrap();
+        srv.shutdown().await.unwrap();
+        v["token"].as_str().unwrap().to_string()
+    };
+    let callers: Vec<(&str, Option<String>)> = vec![
+        ("inspector", Some(f.login("I0001").await)),
+        ("leader", Some(f.login("I0003").await)),
+        ("centre", Some(f.login("C0001").await)),
+        ("admin", Some(f.login("A0001").await)),
+        ("no token", None),
+        ("expired", Some(expired)),
+    ];
+    let photo = b"matrix photo";
+    let sha = hex::encode(Sha256::digest(photo));
+    let unknown = "f".repeat(64);
+    for (who, token) in &callers {
+        let auth = |rb: reqwest::RequestBuilder| match token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        };
+        let denied = match *who {
+            "no token" => Some((StatusCode::UNAUTHORIZED, codes::MISSING_TOKEN)),
+            "expired" => Some((StatusCode::UNAUTHORIZED, codes::TOKEN_EXPIRED)),
+            "admin" => Some((StatusCode::FORBIDDEN, codes::FORBIDDEN)),
+            _ => None,
+        };
+        let check = |name: &str, resp: reqwest::Response, ok: StatusCode| {
+            let status = resp.status();
+            let expected = denied.map(|d| d.0).unwrap_or(ok);
+            assert_eq!(status, expected, "{who} × {name}");
+            resp
+        };
+        let r = auth(
+            f.http
+                .post(f.url(paths::MANIFEST))
+                .json(&json!({"cursor":null})),
+        )
+        .send()
+        .await
+        .unwrap();
+        let r = check("manifest", r, StatusCode::OK);
+        if let Some((_, code)) = denied {
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(err_code(&v), code, "{who} × manifest code");
+        }
+        let r = auth(
+            f.http
+                .post(f.url(paths::SYNC))
+                .json(&json!({"device":"d","docs":[]})),
+        )
+        .send()
+        .await
+        .unwrap();
+        check("sync", r, StatusCode::OK);
+        let r = auth(
+            f.http
+                .put(f.url(&paths::photo(&sha)))
+                .header(headers::UPLOAD_OFFSET, "0")
+                .header(headers::UPLOAD_LENGTH, photo.len().to_string())
+                .body(photo.to_vec()),
+        )
+        .send()
+        .await
+        .unwrap();
+        // First uploader creates (201), later ones are a no-op (200).
+        let put_status = r.status();
+        if denied.is_none() {
+            assert!(
+                put_status == StatusCode::CREATED || put_status == StatusCode::OK,
+                "{who} × put {put_status}"
+            );
+        } else {
+            check("put photo", r, StatusCode::CREATED);
+        }
+        let r = auth(f.http.head(f.url(&paths::photo(&sha))))
+            .send()
+            .await
+            .unwrap();
+        check("head photo", r, StatusCode::OK);
+        let r = auth(f.http.head(f.url(&paths::photo(&unknown))))
+            .send()
+            .await
+            .unwrap();
+        check("head unknown photo", r, StatusCode::NOT_FOUND);
+        let r = auth(f.http.get(f.url(&paths::photo(&sha))))
+            .send()
+            .await
+            .unwrap();
+        check("get photo", r, StatusCode::OK);
+        let r = auth(f.http.post(f.url(paths::LOGOUT)))
+            .send()
+            .await
+            .unwrap();
+        let expected_logout = match *who {
+            "no token" | "expired" => denied.unwrap().0,
+            _ => StatusCode::NO_CONTENT,
+        };
+        assert_eq!(r.status(), expected_logout, "{who} × logout");
+        // Open endpoints answer everyone.
+        let r = auth(f.http.get(f.url(paths::HEALTHZ)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{who} × healthz");
+        let r = auth(f.http.get(f.url(paths::METRICS)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{who} × metrics");
+    }
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn photo_upload_resumes_verifies_and_limits() {
+    let f = start().await;
+    let t = f.login("I0001").await;
+    let other = f.login("I0004").await;
+    let centre = f.login("C0001").await;
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let sha = hex::encode(Sha256::digest(&data));
+    let url = f.url(&paths::photo(&sha));
+    let put = |offset: usize, bytes: Vec<u8>, total: usize, token: &str| {
+        f.http
+            .put(&url)
+            .bearer_auth(token)
+            .header(headers::UPLOAD_OFFSET, offset.to_string())
+            .header(headers::UPLOAD_LENGTH, total.to_string())
+            .body(bytes)
+    };
+    let r = f.http.head(&url).bearer_auth(&t).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // A partial PUT (what a cut connection leaves behind) …
+    let r = put(0, data[..120_000].to_vec(), data.len(), &t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    // … is reported by HEAD …
+    let r = f.http.head(&url).bearer_auth(&t).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[headers::UPLOAD_OFFSET], "120000");
+    assert_eq!(r.headers()[headers::UPLOAD_COMPLETE], "?0");
+    // … a wrong offset gets 409 with the right one …
+    let r = put(0, data.clone(), data.len(), &t).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(r.headers()[headers::UPLOAD_OFFSET], "120000");
+    // … and the rest completes it.
+    let r = put(120_000, data[120_000..].to_vec(), data.len(), &t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = f.http.head(&url).bearer_auth(&t).send().await.unwrap();
+    assert_eq!(r.headers()[headers::UPLOAD_COMPLETE], "?1");
+    assert_eq!(r.headers()[headers::UPLOAD_LENGTH], "300000");
+    let r = f.http.get(&url).bearer_auth(&t).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &data[..]);
+    // Someone who neither uploaded it nor sees a document with it: 404; centre: ok.
+    let r = f.http.get(&url).bearer_auth(&other).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = f.http.get(&url).bearer_auth(&centre).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // Repeating a complete upload is a no-op.
+    let r = put(0, data.clone(), data.len(), &t).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Bytes that do not hash to the path: 422, nothing kept.
+    let fake = hex::encode(Sha256::digest(b"something else"));
+    let furl = f.url(&paths::photo(&fake));
+    let r = f
+        .http
+        .put(&furl)
+        .bearer_auth(&t)
+        .header(headers::UPLOAD_OFFSET, "0")
+        .header(headers::UPLOAD_LENGTH, "5")
+        .body(b"hello".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(err_code(&v), codes::HASH_MISMATCH);
+    let r = f.http.head(&furl).bearer_auth(&t).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // Declared size over the limit: 413 before any byte is read.
+    let big = limits::MAX_PHOTO_BYTES + 1;
+    let r = f
+        .http
+        .put(f.url(&paths::photo(&"a".repeat(64))))
+        .bearer_auth(&t)
+        .header(headers::UPLOAD_OFFSET, "0")
+        .header(headers::UPLOAD_LENGTH, big.to_string())
+        .body(vec![0u8; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // More body than declared: 413.
+    let r = f
+        .http
+        .put(f.url(&paths::photo(&"b".repeat(64))))
+        .bearer_auth(&t)
+        .header(headers::UPLOAD_OFFSET, "0")
+        .header(headers::UPLOAD_LENGTH, "4")
+        .body(b"too long".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Not a SHA-256: 400.
+    let r = f
+        .http
+        .head(f.url(&paths::photo("NOT-A-HASH")))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_requests_get_4xx_and_service_continues() {
+    let f = start().await;
+    let t = f.login("I0001").await;
+    let raw = |path: &str, body: Vec<u8>, token: Option<&str>| {
+        let mut rb = f
+            .http
+            .post(f.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        rb
+    };
+    let r = raw(paths::LOGIN, b"{".to_vec(), None).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(err_code(&v), codes::MALFORMED_REQUEST);
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("invalid JSON"));
+
+    let r = raw(
+        paths::MANIFEST,
+        br#"{"cursor":"yesterday"}"#.to_vec(),
+        Some(&t),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = raw(
+        paths::SYNC,
+        br#"{"device":"d","docs":[{"id":"x","kind":"case","msg":"%%%"}]}"#.to_vec(),
+        Some(&t),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("base64"),
+        "{v}"
+    );
+    let r = raw(
+        paths::SYNC,
+        br#"{"device":"d","docs":[{"id":"x","kind":"memo","msg":""}]}"#.to_vec(),
+        Some(&t),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // Oversized bodies: 413 with our error body.
+    let big = format!(
+        r#"{{"user_id":"I0001","password":"{}"}}"#,
+        "x".repeat(limits::MAX_SMALL_BODY)
+    );
+    let r = raw(paths::LOGIN, big.into_bytes(), None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(err_code(&v), codes::PAYLOAD_TOO_LARGE);
+    // Too many documents in one sync request.
+    let docs: Vec<SyncDocRequest> = (0..=limits::MAX_SYNC_DOCS)
+        .map(|i| SyncDocRequest {
+            id: format!("c{i}"),
+            kind: DocKind::Case,
+            msg: vec![],
+        })
+        .collect();
+    let r = f
+        .http
+        .post(f.url(paths::SYNC))
+        .bearer_auth(&t)
+        .json(&gridpatrol_protocol::SyncRequest {
+            device: "d".into(),
+            docs,
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(err_code(&v), codes::TOO_MANY_DOCS);
+    // A garbage Automerge message: per-document error, nothing stored.
+    let res = f
+        .sync_batch(
+            &t,
+            "d",
+            vec![SyncDocRequest {
+                id: "c1".into(),
+                kind: DocKind::Case,
+                msg: vec![1, 2, 3],
+            }],
+        )
+        .await;
+    assert_eq!(res[0].status, SyncStatus::Error);
+    assert_eq!(res[0].code.as_deref(), Some(codes::BAD_SYNC_MESSAGE));
+    assert!(f.stored_bytes("c1").is_none());
+
+    // The server still serves.
+    let r = f.http.get(f.url(paths::HEALTHZ)).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "ok");
+    upload_case(&f, &t, "case-after-garbage", "I0001", G1).await;
+    let metrics = f
+        .http
+        .get(f.url(paths::METRICS))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"gridpatrol_http_requests_total{route="/v1/login",method="POST",status="400"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gridpatrol_docs_stored_total 1"),
+        "{metrics}"
+    );
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn unknown_document_ids() {
+    let f = start().await;
+    let insp = f.login("I0001").await;
+    let centre = f.login("C0001").await;
+    // An inspector cannot conjure a verification: not_found, nothing stored.
+    let (_, _, r) = f
+        .fetch(&insp, "d1", "ver-nope", DocKind::Verification)
+        .await;
+    assert_eq!(r.status, SyncStatus::NotFound);
+    assert_eq!(r.code.as_deref(), Some(codes::NOT_FOUND));
+    // The centre cannot create cases, so an unknown case id is not_found for it.
+    let (_, _, r) = f.fetch(&centre, "d2", "case-nope", DocKind::Case).await;
+    assert_eq!(r.status, SyncStatus::NotFound);
+    // An inspector (who may create cases) gets an empty exchange; nothing stored.
+    let (doc, _, r) = f.fetch(&insp, "d1", "case-nope", DocKind::Case).await;
+    assert_eq!(r.status, SyncStatus::Ok);
+    assert!(r.msg.is_some());
+    assert!(doc.get_heads().is_empty());
+    assert!(f.stored_bytes("case-nope").is_none());
+    // Another inspector's case outside my scope: not_found (existence not revealed).
+    let other = f.login("I0004").await;
+    upload_case(&f, &other, "case-g3", "I0004", G3).await;
+    let (doc, _, r) = f.fetch(&insp, "d1", "case-g3", DocKind::Case).await;
+    assert_eq!(r.status, SyncStatus::NotFound);
+    assert!(doc.get_heads().is_empty());
+    // Wrong kind for a stored id.
+    let (_, _, r) = f
+        .fetch(&centre, "d2", "case-g3", DocKind::Verification)
+        .await;
+    assert_eq!(r.status, SyncStatus::Refused);
+    assert_eq!(r.code.as_deref(), Some(codes::KIND_MISMATCH));
+    f.server.shutdown().await.unwrap();
+}
+
+async fn manifest_ids(f: &Fixture, token: &str) -> (Vec<String>, u64) {
+    let (s, v) = f
+        .post_json(Some(token), paths::MANIFEST, &json!({"cursor":null}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let mut ids: Vec<String> = v["docs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    (ids, v["cursor"].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn manifest_scope_by_role() {
+    let f = start().await;
+    let i1 = f.login("I0001").await;
+    let i2 = f.login("I0002").await;
+    let i4 = f.login("I0004").await;
+    let leader1 = f.login("I0003").await;
+    let leader2 = f.login("I0005").await;
+    let centre = f.login("C0001").await;
+    upload_case(&f, &i1, "c-g1", "I0001", G1).await;
+    upload_case(&f, &i2, "c-g2", "I0002", G2).await;
+    upload_case(&f, &i4, "c-g3", "I0004", G3).await;
+    assert_eq!(manifest_ids(&f, &i1).await.0, ["c-g1"]);
+    assert_eq!(manifest_ids(&f, &i2).await.0, ["c-g2"]);
+    assert_eq!(manifest_ids(&f, &i4).await.0, ["c-g3"]);
+    assert_eq!(manifest_ids(&f, &leader1).await.0, ["c-g1", "c-g2"]);
+    assert_eq!(manifest_ids(&f, &leader2).await.0, ["c-g3"]);
+    let (all, cursor) = manifest_ids(&f, &centre).await;
+    assert_eq!(all, ["c-g1", "c-g2", "c-g3"]);
+    // Nothing changed since the cursor: one small empty answer.
+    let r = f
+        .http
+        .post(f.url(paths::MANIFEST))
+        .bearer_auth(&centre)
+        .json(&json!({"cursor": cursor}))
+        .send()
+        .await
+        .unwrap();
+    let body = r.bytes().await.unwrap();
+    assert!(body.len() < 100, "{}", String::from_utf8_lossy(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["docs"].as_array().unwrap().len(), 0);
+    assert_eq!(v["more"], false);
+    // Paging with a small limit.
+    let (s, v) = f
+        .post_json(
+            Some(&centre),
+            paths::MANIFEST,
+            &json!({"cursor":null,"limit":2}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["docs"].as_array().unwrap().len(), 2);
+    assert_eq!(v["more"], true);
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn write_rules_refuse_parts_the_caller_does_not_own() {
+    let f = start().await;
+    let i1 = f.login("I0001").await;
+    let i2 = f.login("I0002").await;
+    let leader = f.login("I0003").await;
+    let centre = f.login("C0001").await;
+    upload_case(&f, &i1, "case-1", "I0001", G1).await;
+    let stored = f.stored_bytes("case-1").unwrap();
+
+    // A forged client (the leader's device) rewrites the inspector's report.
+    let (doc, mut st, r) = f.fetch(&leader, "dev-l", "case-1", DocKind::Case).await;
+    assert_eq!(r.status, SyncStatus::Ok);
+    let mut cd = CaseDoc::from_doc(doc).unwrap();
+    cd.edit_report(&ReportEdit {
+        description: Some("forged".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut doc = cd.into_doc();
+    let r = f
+        .sync_doc(&leader, "dev-l", "case-1", DocKind::Case, &mut doc, &mut st)
+        .await;
+    assert_eq!(r.status, SyncStatus::Refused, "{r:?}");
+    assert_eq!(r.code.as_deref(), Some("not_owner"));
+    assert!(r.reason.unwrap().contains("report"));
+    assert_eq!(
+        f.stored_bytes("case-1").unwrap(),
+        stored,
+        "refused change not stored"
+    );
+
+    // The leader writing the lifecycle: refused.
+    let (doc, mut st, _) = f.fetch(&leader, "dev-l2", "case-1", DocKind::Case).await;
+    let mut cd = CaseDoc::from_doc(doc).unwrap();
+    cd.append_step(Action::File, "I0003", 1_700_000_100_000, "")
+        .unwrap();
+    let mut doc = cd.into_doc();
+    let r = f
+        .sync_doc(
+            &leader,
+            "dev-l2",
+            "case-1",
+            DocKind::Case,
+            &mut doc,
+            &mut st,
+        )
+        .await;
+    assert_eq!(r.status, SyncStatus::Refused, "{r:?}");
+    assert_eq!(r.code.as_deref(), Some("not_owner"));
+    assert_eq!(f.stored_bytes("case-1").unwrap(), stored);
+
+    // The inspector writing the review: refused.
+    let (doc, mut st, _) = f.fetch(&i1, "dev-i1", "case-1", DocKind::Case).await;
+    let mut cd = CaseDoc::from_doc(doc).unwrap();
+    cd.set_review(&Review {
+        reviewer: "I0001".into(),
+        verdict: Verdict::Approved,
+        note: "self".into(),
+        at_ms: 1,
+    })
+    .unwrap();
+    let mut doc = cd.into_doc();
+    let r = f
+        .sync_doc(&i1, "dev-i1", "case-1", DocKind::Case, &mut doc, &mut st)
+        .await;
+    assert_eq!(r.status, SyncStatus::Refused, "{r:?}");
+    assert_eq!(f.stored_bytes("case-1").unwrap(), stored);
+
+    // An inspector creating a case in someone else's name: refused.
+    let mut forged = new_case("case-forged", "I0001", G2);
+    let mut st = SyncState::new();
+    let r = f
+        .sync_doc(
+            &i2,
+            "dev-i2",
+            "case-forged",
+            DocKind::Case,
+            &mut forged,
+            &mut st,
+        )
+        .await;
+    assert_eq!(r.status, SyncStatus::Refused);
+    assert_eq!(r.code.as_deref(), Some("not_reporter"));
+    assert!(f.stored_bytes("case-forged").is_none());
+
+    // The owners' writes go through: leader reviews, centre files.
+    let (doc, mut st, _) = f.fetch(&leader, "dev-l3", "case-1", DocKind::Case).await;
+    let mut cd = CaseDoc::from_doc(doc).unwrap();
+    cd.set_review(&Review {
+        reviewer: "I0003".into(),
+        verdict: Verdict::Approved,
+        note: "好".into(),
+        at_ms: 2,
+    })
+    .unwrap();
+    let mut doc = cd.into_doc();
+    let r = f
+        .sync_doc(
+            &leader,
+            "dev-l3",
+            "case-1",
+            DocKind::Case,
+            &mut doc,
+            &mut st,
+        )
+        .await;
+    assert_eq!(r.status, SyncStatus::Ok, "{r:?}");
+    let (doc, mut st, _) = f.fetch(&centre, "dev-c", "case-1", DocKind::Case).await;
+    let mut cd = CaseDoc::from_doc(doc).unwrap();
+    cd.append_step(Action::File, "C0001", 3, "").unwrap();
+    let mut doc = cd.into_doc();
+    let r = f
+        .sync_doc(&centre, "dev-c", "case-1", DocKind::Case, &mut doc, &mut st)
+        .await;
+    assert_eq!(r.status, SyncStatus::Ok, "{r:?}");
+    let server = CaseDoc::load(&f.stored_bytes("case-1").unwrap(), ActorId::random())
+        .unwrap()
+        .read()
+        .unwrap();
+    assert_eq!(server.review.unwrap().reviewer, "I0003");
+    assert_eq!(server.steps.len(), 1);
+    assert_eq!(server.report.description, "井盖破损");
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn verification_task_and_result_ownership() {
+    let f = start().await;
+    let i1 = f.login("I0001").await;
+    let i2 = f.login("I0002").await;
+    let centre = f.login("C0001").await;
+    // Only the centre creates tasks.
+    let task = Task {
+        assignee: "I0001".into(),
+        kind: TaskKind::HandlingCheck,
+        due_at_ms: 10,
+        created_by: "C0001".into(),
+    };
+    let mut forged = VerificationDoc::create(ActorId::random(), "v-1", "case-x", &task)
+        .unwrap()
+        .into_doc();
+    let mut st = SyncState::new();
+    let r = f
+        .sync_doc(
+            &i1,
+            "dev-i1",
+            "v-1",
+            DocKind::Verification,
+            &mut forged,
+            &mut st,
+        )
+        .await;
+    assert_eq!(r.status, SyncStatus::NotFound);
+    assert!(f.stored_bytes("v-1").is_none());
+    let mut doc = VerificationDoc::create(ActorId::random(), "v-1", "case-x", &task)
+        .unwrap()
+        .into_doc();
+    let mut st = SyncState::new();
+    let r = f
+        .sync_doc(
+            &centre,
+            "dev-c",
+            "v-1",
+            DocKind::Verification,
+            &mut doc,
+            &mut st,
+        )
+        .await;
+    assert_eq!(r.status, SyncStatus::Ok, "{r:?}");
+    // The assignee sees it; another inspector of the squad does not.
+    assert_eq!(manifest_ids(&f, &i1).await.0, ["v-1"]);
+    assert!(manifest_ids(&f, &i2).await.0.is_empty());
+    // The assignee writes the result.
+    let (doc, mut st, _) = f.fetch(&i1, "dev-i1b", "v-1", DocKind::Verification).await;
+    let mut vd = VerificationDoc::from_doc(doc).unwrap();
+    let photo = hex::encode(Sha256::digest(b"after"));
+    vd.set_result(&VerificationResult {
+        outcome: Outcome::Pass,
+        note: "修好了".into(),
+        photos: vec![photo.clone()],
+        lon: 116.4,
+        lat: 39.9,
+        at_ms: 5,
+    })
+    .unwrap();
+    let mut doc = vd.into_doc();
+    let r = f
+        .sync_doc(
+            &i1,
+            "dev-i1b",
+            "v-1",
+            DocKind::Verification,
+            &mut doc,
+            &mut st,
+        )
+        .await;
+    assert_eq!(r.status, SyncStatus::Ok, "{r:?}");
+    // The centre may not write the result.
+    let (doc, mut st, _) = f
+        .fetch(&centre, "dev-c2", "v-1", DocKind::Verification)
+        .await;
+    let mut vd = VerificationDoc::from_doc(doc).unwrap();
+    vd.set_result(&VerificationResult {
+        outcome: Outcome::Fail,
+        note: "no".into(),
+        photos: vec![],
+        lon: 116.4,
+        lat: 39.9,
+        at_ms: 6,
+    })
+    .unwrap();
+    let mut doc = vd.into_doc();
+    let r = f
+        .sync_doc(
+            &centre,
+            "dev-c2",
+            "v-1",
+            DocKind::Verification,
+            &mut doc,
+            &mut st,
+        )
+        .await;
+    assert_eq!(r.status, SyncStatus::Refused, "{r:?}");
+    // The referenced photo, once uploaded by someone else, is visible to the assignee.
+    let r = f
+        .http
+        .put(f.url(&paths::photo(&photo)))
+        .bearer_auth(&centre)
+        .header(headers::UPLOAD_OFFSET, "0")
+        .header(headers::UPLOAD_LENGTH, "5")
+        .body(b"after".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = f
+        .http
+        .get(f.url(&paths::photo(&photo)))
+        .bearer_auth(&i1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = f
+        .http
+        .get(f.url(&paths::photo(&photo)))
+        .bearer_auth(&i2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_offline_edits_by_reporter_and_leader_both_survive() {
+    let f = start().await;
+    let i1 = f.login("I0001").await;
+    let leader = f.login("I0003").await;
+    upload_case(&f, &i1, "case-m", "I0001", G1).await;
+    let (a, mut sa, _) = f.fetch(&i1, "dev-a", "case-m", DocKind::Case).await;
+    let (b, mut sb, _) = f.fetch(&leader, "dev-b", "case-m", DocKind::Case).await;
+    let mut a = CaseDoc::from_doc(a).unwrap();
+    a.edit_report(&ReportEdit {
+        description: Some("井盖破损，已设围挡".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut b = CaseDoc::from_doc(b).unwrap();
+    b.set_review(&Review {
+        reviewer: "I0003".into(),
+        verdict: Verdict::NeedsFix,
+        note: "补照片".into(),
+        at_ms: 9,
+    })
+    .unwrap();
+    let (mut a, mut b) = (a.into_doc(), b.into_doc());
+    assert_eq!(
+        f.sync_doc(&i1, "dev-a", "case-m", DocKind::Case, &mut a, &mut sa)
+            .await
+            .status,
+        SyncStatus::Ok
+    );
+    assert_eq!(
+        f.sync_doc(&leader, "dev-b", "case-m", DocKind::Case, &mut b, &mut sb)
+            .await
+            .status,
+        SyncStatus::Ok
+    );
+    // Device A learns of the leader's edit (the manifest would tell it the
+    // server heads moved; a fresh sync state makes it ask).
+    let mut sa = SyncState::new();
+    assert_eq!(
+        f.sync_doc(&i1, "dev-a", "case-m", DocKind::Case, &mut a, &mut sa)
+            .await
+            .status,
+        SyncStatus::Ok
+    );
+    let mut a_heads = a.get_heads();
+    let mut b_heads = b.get_heads();
+    a_heads.sort();
+    b_heads.sort();
+    assert_eq!(a_heads, b_heads);
+    let server = CaseDoc::load(&f.stored_bytes("case-m").unwrap(), ActorId::random())
+        .unwrap()
+        .read()
+        .unwrap();
+    assert_eq!(server.report.description, "井盖破损，已设围挡");
+    assert_eq!(server.review.unwrap().verdict, Verdict::NeedsFix);
+    f.server.shutdown().await.unwrap();
+}

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod district;
 mod media;
+mod server;
 mod taxonomy;
 
 /// Exit code for input the tool refuses (outside the district, bad file…).
@@ -38,6 +39,10 @@ enum Command {
         #[command(subcommand)]
         cmd: media::Cmd,
     },
+    /// Run the sync server: `serve --data DIR [--listen ADDR]`.
+    Serve(server::ServeArgs),
+    /// Create a server data directory: `init --demo --data DIR`.
+    Init(server::InitArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +51,8 @@ fn main() -> ExitCode {
         Command::Taxonomy { cmd } => taxonomy::run(cmd),
         Command::District { cmd } => district::run(cmd),
         Command::Media { cmd } => media::run(cmd),
+        Command::Serve(args) => server::serve(args),
+        Command::Init(args) => server::init(args),
     };
     match result {
         Ok(code) => code,

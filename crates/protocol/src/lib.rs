@@ -190,7 +190,7 @@ pub struct UserInfo {
     pub role: Role,
     /// Squad id; `null` for the centre.
     pub squad: Option<String>,
-    /// 15-digit supervision grid code; `null` for leaders and the centre.
+    /// 12-digit supervision grid code currently assigned; `null` for the centre.
     pub supervision_grid: Option<String>,
 }
 

@@ -98,14 +98,13 @@ pub fn load_district(
         .inspectors
         .iter()
         .map(|i| {
-            // Leaders review the squad rather than patrol one grid.
-            let grid = (i.role == Role::Inspector).then(|| i.supervision_grid.clone());
+            // Leaders keep their assigned grid too; their scope is the squad.
             (
                 i.id.clone(),
                 i.name.clone(),
                 i.role,
                 Some(i.squad.clone()),
-                grid,
+                Some(i.supervision_grid.clone()),
             )
         })
         .collect();

@@ -74,6 +74,9 @@ impl AppState {
     }
 }
 
+/// How long an expired token is remembered (to answer `token_expired`).
+const TOKEN_GRACE_MS: i64 = 30 * 24 * 3600 * 1000;
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -174,6 +177,9 @@ async fn login(
         let now = now_ms();
         let expires = now.saturating_add(ttl_ms);
         st.store.insert_token(&hash, &user.id, now, expires)?;
+        // Forget tokens long expired; recently expired ones stay so their
+        // holders hear `token_expired` rather than `invalid_token`.
+        st.store.purge_expired_tokens(now - TOKEN_GRACE_MS)?;
         Ok(Some(LoginResponse {
             token,
             expires_at_ms: expires,

@@ -79,8 +79,11 @@ fn nearest_free(pos: &[Coord<f64>], p: Coord<f64>, ok: &dyn Fn(usize) -> bool) -
     (0..pos.len())
         .filter(|&u| ok(u))
         .min_by(|&a, &b| {
-            let da = (pos[a].x - p.x).hypot(pos[a].y - p.y);
-            let db = (pos[b].x - p.x).hypot(pos[b].y - p.y);
+            // Squared distances: plain IEEE arithmetic, identical on every machine.
+            let sq = |u: usize| {
+                (pos[u].x - p.x) * (pos[u].x - p.x) + (pos[u].y - p.y) * (pos[u].y - p.y)
+            };
+            let (da, db) = (sq(a), sq(b));
             da.total_cmp(&db).then(a.cmp(&b))
         })
         .expect("a free unit exists")
@@ -272,11 +275,14 @@ pub(crate) fn generate(outline_wgs: &MultiPolygon<f64>) -> Generated {
         Coord { x, y }
     };
     let area_class = |u: usize| {
-        let d = (pos[u].x - centre.x).hypot(pos[u].y - centre.y);
+        let (dx, dy) = (pos[u].x - centre.x, pos[u].y - centre.y);
+        let d2 = dx * dx + dy * dy;
         let kind = STREETS[street_of[u]].kind;
         match kind {
-            StreetKind::Street if d <= CORE_RADIUS_M => AreaClass::A,
-            StreetKind::Township | StreetKind::EthnicTownship if d > OUTSKIRTS_RADIUS_M => {
+            StreetKind::Street if d2 <= CORE_RADIUS_M * CORE_RADIUS_M => AreaClass::A,
+            StreetKind::Township | StreetKind::EthnicTownship
+                if d2 > OUTSKIRTS_RADIUS_M * OUTSKIRTS_RADIUS_M =>
+            {
                 AreaClass::C
             }
             _ => AreaClass::B,

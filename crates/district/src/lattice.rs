@@ -308,8 +308,9 @@ fn snap_ring(
     for &v in &ring.0 {
         let mut best: Option<(f64, Coord<f64>)> = None;
         for &c in canon {
-            let d = (c.x - v.x).hypot(c.y - v.y);
-            if d < SNAP_M && best.is_none_or(|(bd, _)| d < bd) {
+            // Squared distance: no libm call, so every machine snaps alike.
+            let d = (c.x - v.x) * (c.x - v.x) + (c.y - v.y) * (c.y - v.y);
+            if d < SNAP_M * SNAP_M && best.is_none_or(|(bd, _)| d < bd) {
                 best = Some((d, c));
             }
         }

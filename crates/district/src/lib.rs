@@ -17,7 +17,8 @@
 //! its technical grids' codes, a street code the first 9.
 //!
 //! # Geometry
-//! Technical grids are cells of a square lattice (~241 m) laid in a local metric
+//! Technical grids are cells of a square lattice (245.65 m, the largest size on a 1 cm ladder
+//! that still yields at least 8,070 cells) laid in a local metric
 //! projection and clipped to the outline; the smallest boundary slivers are merged
 //! into an edge-neighbour until exactly 8,070 remain. Streets, supervision grids
 //! and squads are grown over the cell adjacency graph, so each is connected (the

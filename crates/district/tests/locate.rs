@@ -80,7 +80,7 @@ fn random_points_resolve_to_the_grid_that_contains_them() {
     let bbox = outline.bounding_rect().unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(2016);
     let (mut inside, mut outside) = (0, 0);
-    for _ in 0..3000 {
+    for n in 0..3000 {
         let (lon, lat) = (
             rng.random_range(bbox.min().x..bbox.max().x),
             rng.random_range(bbox.min().y..bbox.max().y),
@@ -91,7 +91,10 @@ fn random_points_resolve_to_the_grid_that_contains_them() {
                 inside += 1;
                 let k = d.technical_grid_index(&loc.technical_grid).unwrap();
                 assert!(d.geometry[k].intersects(&p));
-                assert_eq!(idx.locate_index_linear(lon, lat), Some(k));
+                // The unindexed scan is slow in debug builds: cross-check a tenth.
+                if n % 10 == 0 {
+                    assert_eq!(idx.locate_index_linear(lon, lat), Some(k));
+                }
                 let t = &d.district.technical_grids[k];
                 assert_eq!(
                     (&loc.supervision_grid, &loc.street),

@@ -19,6 +19,8 @@ pub struct Traffic {
     pub bytes_up: u64,
     /// Response body bytes received.
     pub bytes_down: u64,
+    /// Photos whose upload this engine completed.
+    pub photos_uploaded: u64,
 }
 
 /// What the server holds of a photo.

@@ -107,6 +107,12 @@ pub struct SyncReport {
     pub attempts: u32,
 }
 
+/// True once this device has seen the server hold the whole photo `sha`
+/// (it is then never sent again).
+pub fn photo_uploaded(store: &Store, sha: &str) -> Result<bool, SyncError> {
+    Ok(store.get_meta(&format!("{META_PHOTO_UP}{sha}"))?.is_some())
+}
+
 /// Key prefixes of what the engine keeps in the store's key/value table.
 const META_CURSOR: &str = "sync.cursor.";
 const META_STATE: &str = "sync.state.";
@@ -174,6 +180,84 @@ fn primed_state(persisted: Option<State>) -> State {
     s.their_capabilities = Some(vec![Capability::MessageV2, Capability::SyncReset]);
     s.needs_reset = true;
     s
+}
+
+/// Stores one document's progress after a server answer: the merged
+/// document (if the server sent changes), the sync state, and — once the
+/// server holds exactly what the device holds — the outbox acknowledgement
+/// and the `synced` mark.
+fn settle(
+    store: &mut Store,
+    id: &str,
+    w: &mut Work,
+    outbox: &[gridpatrol_store::OutboxEntry],
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let heads = w.doc.get_heads();
+    if heads != w.stored_heads && !heads.is_empty() {
+        match save_any(store, id, w.kind, &w.doc, now_ms()) {
+            Ok(()) => {
+                report.pulled += 1;
+                w.stored_heads = heads.clone();
+            }
+            Err(e @ SyncError::Store(_)) if w.stored_heads.is_empty() => {
+                // e.g. a verification whose case is not on this device.
+                w.outcome = Outcome::Failed(e.to_string());
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if w.outcome != Outcome::Active {
+        return Ok(());
+    }
+    store.set_meta(&format!("{META_STATE}{id}"), &hex::encode(w.state.encode()))?;
+    if confirmed(w) {
+        store.set_sync_state(id, &SyncState::Synced)?;
+        // Photos go after the documents; keep the outbox entry (and so the
+        // document in the next session) until its photos are up too.
+        let photos_waiting = photos_of(w.kind, &w.doc)
+            .iter()
+            .map(|sha| Ok(!photo_uploaded(store, sha)? && store.has_photo(sha)?))
+            .collect::<Result<Vec<bool>, SyncError>>()?
+            .into_iter()
+            .any(|waiting| waiting);
+        if photos_waiting {
+            return Ok(());
+        }
+        let seqs = acked_entries(outbox, id, &w.doc);
+        if !seqs.is_empty() {
+            store.outbox_ack(&seqs)?;
+        }
+    }
+    Ok(())
+}
+
+/// True when the server's last word was that it holds exactly our heads.
+fn confirmed(w: &Work) -> bool {
+    let ours: HashSet<ChangeHash> = w.doc.get_heads().into_iter().collect();
+    let theirs: HashSet<ChangeHash> = w
+        .state
+        .their_heads
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    !ours.is_empty() && ours == theirs
+}
+
+/// Outbox entries of `id` whose heads the (now confirmed) document holds.
+fn acked_entries(outbox: &[gridpatrol_store::OutboxEntry], id: &str, doc: &Automerge) -> Vec<i64> {
+    outbox
+        .iter()
+        .filter(|e| e.doc_id == id)
+        .filter(|e| {
+            e.heads
+                .iter()
+                .all(|h| doc.get_change_meta_by_hash(&ChangeHash(*h)).is_some())
+        })
+        .map(|e| e.seq)
+        .collect()
 }
 
 /// The device sync engine for one account.
@@ -369,6 +453,17 @@ impl SyncEngine {
                         continue;
                     };
                     match r.status {
+                        SyncStatus::Ok if r.msg.is_none() => {
+                            // Automerge answers nothing only when, having read
+                            // our message (which carried our heads), it holds
+                            // exactly those heads and has nothing to send: the
+                            // server confirms us. (Its earlier answer may have
+                            // been lost on the way, so we can't wait for it.)
+                            let heads = w.doc.get_heads();
+                            w.state.their_heads = Some(heads.clone());
+                            w.state.shared_heads = heads;
+                            w.state.in_flight = false;
+                        }
                         SyncStatus::Ok => {
                             if let Some(bytes) = r.msg {
                                 let applied = Message::decode(&bytes)
@@ -398,29 +493,10 @@ impl SyncEngine {
                             ));
                         }
                     }
+                    // Keep the progress of every answered request, so a cut
+                    // later in the session does not undo it.
+                    settle(store, &r.id, w, &outbox, &mut report)?;
                 }
-            }
-        }
-
-        // 4. Store what the server sent, and the sync states.
-        let now = now_ms();
-        for (id, w) in work.iter_mut() {
-            if w.doc.get_heads() != w.stored_heads && !w.doc.get_heads().is_empty() {
-                match save_any(store, id, w.kind, &w.doc, now) {
-                    Ok(()) => {
-                        report.pulled += 1;
-                        w.stored_heads = w.doc.get_heads();
-                    }
-                    Err(e) if matches!(e, SyncError::Store(_)) && w.stored_heads.is_empty() => {
-                        // e.g. a verification whose case is not on this device.
-                        w.outcome = Outcome::Failed(e.to_string());
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            if w.outcome == Outcome::Active {
-                store.set_meta(&format!("{META_STATE}{id}"), &hex::encode(w.state.encode()))?;
             }
         }
 
@@ -443,24 +519,16 @@ impl SyncEngine {
         }
 
         // 6. Acknowledge what the server confirmed (including the entries
-        //    step 4 wrote for merged server changes); record refusals.
+        //    `settle` wrote for merged server changes); record refusals.
         let outbox = store.outbox_pending(u32::MAX)?;
         let mut ack: Vec<i64> = Vec::new();
         for (id, w) in &work {
             let exists = store.get_document(id)?.is_some();
             match &w.outcome {
                 Outcome::Active => {
-                    let ours: HashSet<ChangeHash> = w.doc.get_heads().into_iter().collect();
-                    let theirs: HashSet<ChangeHash> = w
-                        .state
-                        .their_heads
-                        .clone()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .collect();
-                    if ours == theirs {
+                    if confirmed(w) {
                         report.synced += 1;
-                        ack.extend(self.acked_entries(&outbox, id, &w.doc));
+                        ack.extend(acked_entries(&outbox, id, &w.doc));
                         if exists {
                             store.set_sync_state(id, &SyncState::Synced)?;
                         }
@@ -475,7 +543,7 @@ impl SyncEngine {
                 }
                 Outcome::Refused(reason) => {
                     // The refusal is final for these changes: stop resending them.
-                    ack.extend(self.acked_entries(&outbox, id, &w.doc));
+                    ack.extend(acked_entries(&outbox, id, &w.doc));
                     report.refused.push((id.clone(), reason.clone()));
                     if exists {
                         store.set_sync_state(
@@ -501,25 +569,6 @@ impl SyncEngine {
             }
         }
         Ok(report)
-    }
-
-    /// Outbox entries of `id` whose heads the (now confirmed) document holds.
-    fn acked_entries(
-        &self,
-        outbox: &[gridpatrol_store::OutboxEntry],
-        id: &str,
-        doc: &Automerge,
-    ) -> Vec<i64> {
-        outbox
-            .iter()
-            .filter(|e| e.doc_id == id)
-            .filter(|e| {
-                e.heads
-                    .iter()
-                    .all(|h| doc.get_change_meta_by_hash(&ChangeHash(*h)).is_some())
-            })
-            .map(|e| e.seq)
-            .collect()
     }
 
     fn load_work(
@@ -587,6 +636,7 @@ impl SyncEngine {
             match self.api.photo_put(sha, offset, total, body).await? {
                 PutOutcome::Complete => {
                     mark(store)?;
+                    self.api.traffic.photos_uploaded += 1;
                     return Ok(true);
                 }
                 PutOutcome::Partial { offset: o } | PutOutcome::OffsetMismatch { offset: o } => {

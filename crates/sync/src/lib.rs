@@ -18,5 +18,5 @@ mod error;
 pub mod local;
 
 pub use api::Traffic;
-pub use engine::{RetryPolicy, SyncConfig, SyncEngine, SyncReport};
+pub use engine::{photo_uploaded, RetryPolicy, SyncConfig, SyncEngine, SyncReport};
 pub use error::SyncError;

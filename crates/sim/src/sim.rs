@@ -1,0 +1,421 @@
+//! The field simulator: N inspector devices create cases offline, sync them
+//! through the fault proxy, and the centre's copy is checked against every
+//! device's copy.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use geo::{BoundingRect, Contains, Point};
+use gridpatrol_district::{DemoDistrict, GridIndex};
+use gridpatrol_docs::{Report, Source};
+use gridpatrol_domain::roles::Role;
+use gridpatrol_domain::taxonomy::Taxonomy;
+use gridpatrol_store::{PhotoMeta, Store, SyncState};
+use gridpatrol_sync::{local, RetryPolicy, SyncConfig, SyncEngine, SyncError, Traffic};
+use rand::{Rng, RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use thiserror::Error;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::proxy::FaultProxy;
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Server base URL (`http://host:port`).
+    pub server: String,
+    /// Simulated devices, one per demo inspector `I….` (squad leaders skipped).
+    pub inspectors: usize,
+    /// Cases created in total, spread round-robin over the devices.
+    pub cases: usize,
+    /// Photos per case (16 KiB of random bytes each).
+    pub photos: usize,
+    /// Probability that the proxy cuts a request.
+    pub faults: f64,
+    /// Seed of every random choice (places, categories, cuts).
+    pub seed: u64,
+    /// Devices syncing at the same time.
+    pub concurrency: usize,
+    /// Centre account used to check convergence, with its password.
+    pub centre: (String, String),
+}
+
+impl SimConfig {
+    /// A config with the demo centre account `C0001` and 32 devices at a time.
+    pub fn new(server: &str, inspectors: usize, cases: usize) -> SimConfig {
+        SimConfig {
+            server: server.into(),
+            inspectors,
+            cases,
+            photos: 0,
+            faults: 0.0,
+            seed: 1,
+            concurrency: 32,
+            centre: ("C0001".into(), "patrol-C0001".into()),
+        }
+    }
+}
+
+/// The outcome, printed by `gridpatrol sim --json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SimResult {
+    /// Cases created on the devices.
+    pub cases: usize,
+    /// Every device's copy equals the server's (same heads), nothing lost or duplicated.
+    pub converged: bool,
+    /// Cases the server does not have.
+    pub lost: usize,
+    /// Extra copies on the server beyond the cases created.
+    pub duplicated: usize,
+    /// HTTP requests made by the devices.
+    pub round_trips: u64,
+    /// Request body bytes sent by the devices.
+    pub bytes_up: u64,
+    /// Response body bytes received by the devices.
+    pub bytes_down: u64,
+    /// From the first request to verified convergence.
+    pub seconds: f64,
+    /// Cases whose server copy differs from the device copy.
+    pub diverged: usize,
+    /// Cases refused by the server.
+    pub refused: usize,
+    /// Photos uploaded (each exactly once).
+    pub photos_uploaded: u64,
+    /// Photos referenced by a case that never reached the server.
+    pub photos_missing: usize,
+    /// Connections the proxy cut.
+    pub cuts: u64,
+    /// Sync sessions that failed and were retried.
+    pub retries: u64,
+}
+
+/// Why a simulation could not run.
+#[derive(Debug, Error)]
+pub enum SimError {
+    /// Bad arguments.
+    #[error("{0}")]
+    Config(String),
+    /// Local IO (temp dirs, proxy socket).
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    /// A device store failed.
+    #[error("device store: {0}")]
+    Store(#[from] gridpatrol_store::StoreError),
+    /// Sync failed beyond retrying.
+    #[error("sync: {0}")]
+    Sync(#[from] SyncError),
+}
+
+/// One simulated phone.
+struct Device {
+    store: Store,
+    engine: SyncEngine,
+    cases: Vec<String>,
+    /// Keeps a file-backed store's directory alive.
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A random WGS-84 point inside technical grid `k`, located back to its grids.
+fn random_point(
+    d: &DemoDistrict,
+    index: &GridIndex,
+    k: usize,
+    rng: &mut ChaCha8Rng,
+) -> Option<(f64, f64, gridpatrol_district::Location)> {
+    let geom = &d.geometry[k];
+    let rect = geom.bounding_rect()?;
+    for _ in 0..64 {
+        let lon = rng.random_range(rect.min().x..=rect.max().x);
+        let lat = rng.random_range(rect.min().y..=rect.max().y);
+        if geom.contains(&Point::new(lon, lat)) {
+            if let Some(loc) = index.locate(lon, lat) {
+                if loc.technical_grid == d.district.technical_grids[k].code {
+                    return Some((lon, lat, loc));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Runs the simulation against `cfg.server`.
+pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
+    if cfg.inspectors == 0 {
+        return Err(SimError::Config("--inspectors must be at least 1".into()));
+    }
+    if !(0.0..1.0).contains(&cfg.faults) {
+        return Err(SimError::Config("--faults must be in [0, 1)".into()));
+    }
+    let upstream = resolve(&cfg.server).await?;
+    let district = DemoDistrict::get();
+    let index = GridIndex::new(district);
+    let taxonomy = Taxonomy::builtin();
+    let fine: Vec<(String, String)> = taxonomy
+        .fine_classes()
+        .map(|n| (n.code.clone(), n.name.clone()))
+        .collect();
+    if fine.is_empty() {
+        return Err(SimError::Config(
+            "the built-in taxonomy has no fine classes".into(),
+        ));
+    }
+    let mut people: Vec<_> = district
+        .district
+        .inspectors
+        .iter()
+        .filter(|i| i.role == Role::Inspector)
+        .collect();
+    people.sort_by(|a, b| a.id.cmp(&b.id));
+    if people.len() < cfg.inspectors {
+        return Err(SimError::Config(format!(
+            "the demo district has only {} inspectors",
+            people.len()
+        )));
+    }
+    let mut grids_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (k, t) in district.district.technical_grids.iter().enumerate() {
+        grids_of
+            .entry(t.supervision_grid.as_str())
+            .or_default()
+            .push(k);
+    }
+
+    let proxy = FaultProxy::start(upstream, cfg.faults, cfg.seed).await?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| SimError::Config(format!("HTTP client: {e}")))?;
+    let retry = RetryPolicy {
+        max_attempts: 12,
+        base_delay: Duration::from_millis(50),
+        max_delay: Duration::from_secs(2),
+    };
+
+    // Devices create their cases offline.
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let run_id = format!("{:x}", now_ms());
+    let mut devices: Vec<Device> = Vec::with_capacity(cfg.inspectors);
+    for p in &people[..cfg.inspectors] {
+        let (store, dir) = if cfg.photos > 0 {
+            let dir = tempfile::tempdir()?;
+            (Store::open(&dir.path().join("device.db"))?, Some(dir))
+        } else {
+            (Store::open_in_memory()?, None)
+        };
+        let mut sc = SyncConfig::new(&proxy.url(), &p.id, &format!("patrol-{}", p.id));
+        sc.retry = retry;
+        devices.push(Device {
+            store,
+            engine: SyncEngine::with_client(sc, http.clone())?,
+            cases: Vec::new(),
+            _dir: dir,
+        });
+    }
+    for c in 0..cfg.cases {
+        let n = c % cfg.inspectors;
+        let person = people[n];
+        let grids = grids_of
+            .get(person.supervision_grid.as_str())
+            .filter(|g| !g.is_empty())
+            .ok_or_else(|| {
+                SimError::Config(format!(
+                    "grid {} has no technical grids",
+                    person.supervision_grid
+                ))
+            })?;
+        let (lon, lat, loc) = (0..16)
+            .find_map(|_| {
+                let k = grids[rng.random_range(0..grids.len())];
+                random_point(district, &index, k, &mut rng)
+            })
+            .ok_or_else(|| {
+                SimError::Config(format!("no point found in {}", person.supervision_grid))
+            })?;
+        let (code, name) = &fine[rng.random_range(0..fine.len())];
+        let dev = &mut devices[n];
+        let mut photos = Vec::new();
+        for _ in 0..cfg.photos {
+            let mut bytes = vec![0u8; 16 * 1024];
+            rng.fill_bytes(&mut bytes);
+            photos.push(dev.store.put_photo(
+                &bytes,
+                &PhotoMeta {
+                    mime: "image/jpeg".into(),
+                    taken_at_ms: now_ms(),
+                    lon: Some(lon),
+                    lat: Some(lat),
+                },
+            )?);
+        }
+        let id = format!("sim-{run_id}-{c:06}");
+        let report = Report {
+            category: code.clone(),
+            lon,
+            lat,
+            accuracy_m: rng.random_range(3.0..15.0),
+            technical_grid: loc.technical_grid,
+            supervision_grid: loc.supervision_grid,
+            street: loc.street,
+            address: format!("模拟地址 {c}"),
+            description: format!("{name}（模拟第{c}号）"),
+            photos,
+            reporter: person.id.clone(),
+            source: Source::Patrol,
+            created_at_ms: now_ms(),
+        };
+        local::create_case(&mut dev.store, &id, &report, now_ms())?;
+        dev.cases.push(id);
+    }
+
+    // Everyone syncs, through the proxy, some at the same time.
+    let started = Instant::now();
+    let gate = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let mut set = JoinSet::new();
+    for mut dev in devices {
+        let gate = gate.clone();
+        set.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            let mut retries = 0u64;
+            let mut refused = 0usize;
+            let mut last_err = None;
+            for _ in 0..8 {
+                match dev.engine.sync(&mut dev.store).await {
+                    Ok(r) => {
+                        retries += u64::from(r.attempts.saturating_sub(1));
+                        refused += r.refused.len();
+                        if r.failed.is_empty() {
+                            last_err = None;
+                            break;
+                        }
+                        retries += 1;
+                        last_err = Some(format!("{:?}", r.failed.first()));
+                    }
+                    Err(e) if e.is_transient() || matches!(e, SyncError::GaveUp { .. }) => {
+                        retries += 1;
+                        last_err = Some(e.to_string());
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok((dev, retries, refused, last_err))
+        });
+    }
+    let mut done = Vec::new();
+    let mut traffic = Traffic::default();
+    let (mut retries, mut refused, mut unfinished) = (0, 0, 0);
+    while let Some(r) = set.join_next().await {
+        let (dev, r, f, err) =
+            r.map_err(|e| SimError::Config(format!("device task failed: {e}")))??;
+        let t = dev.engine.traffic();
+        traffic.round_trips += t.round_trips;
+        traffic.bytes_up += t.bytes_up;
+        traffic.bytes_down += t.bytes_down;
+        traffic.photos_uploaded += t.photos_uploaded;
+        retries += r;
+        refused += f;
+        if err.is_some() {
+            unfinished += 1;
+        }
+        done.push(dev);
+    }
+
+    // The centre fetches everything directly and compares.
+    let mut centre_store = Store::open_in_memory()?;
+    let mut cc = SyncConfig::new(&cfg.server, &cfg.centre.0, &cfg.centre.1);
+    cc.retry = retry;
+    let mut centre = SyncEngine::with_client(cc, http.clone())?;
+    let r = centre.sync(&mut centre_store).await?;
+    if !r.failed.is_empty() {
+        return Err(SimError::Config(format!(
+            "the centre could not fetch {} documents, e.g. {:?}",
+            r.failed.len(),
+            r.failed.first()
+        )));
+    }
+    let (mut lost, mut diverged, mut photos_missing) = (0, 0, 0);
+    for dev in &mut done {
+        for id in &dev.cases {
+            let mine = local::load_case(&mut dev.store, id)?;
+            let theirs = local::load_case(&mut centre_store, id)?;
+            match (mine, theirs) {
+                (_, None) => lost += 1,
+                (Some(m), Some(t)) => {
+                    for sha in m.read().map(|c| c.report.photos).unwrap_or_default() {
+                        if !gridpatrol_sync::photo_uploaded(&dev.store, &sha)? {
+                            photos_missing += 1;
+                        }
+                    }
+                    let synced = dev.store.get_document(id)?.map(|d| d.sync_state)
+                        == Some(SyncState::Synced);
+                    if m.doc().get_heads() != t.doc().get_heads() || !synced {
+                        diverged += 1;
+                    }
+                }
+                (None, Some(_)) => diverged += 1,
+            }
+        }
+    }
+    let prefix = format!("sim-{run_id}-");
+    let on_server = count_cases_with_prefix(&centre_store, &prefix)?;
+    let duplicated = on_server.saturating_sub(cfg.cases - lost);
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(SimResult {
+        cases: cfg.cases,
+        converged: lost == 0
+            && duplicated == 0
+            && diverged == 0
+            && unfinished == 0
+            && photos_missing == 0,
+        lost,
+        duplicated,
+        round_trips: traffic.round_trips,
+        bytes_up: traffic.bytes_up,
+        bytes_down: traffic.bytes_down,
+        seconds,
+        diverged,
+        refused,
+        photos_uploaded: traffic.photos_uploaded,
+        photos_missing,
+        cuts: proxy.cuts(),
+        retries,
+    })
+}
+
+fn count_cases_with_prefix(store: &Store, prefix: &str) -> Result<usize, SimError> {
+    let mut page = gridpatrol_store::Page {
+        limit: 1000,
+        after: None,
+    };
+    let mut n = 0;
+    loop {
+        let p = store.list_cases(&page)?;
+        n += p.items.iter().filter(|r| r.id.starts_with(prefix)).count();
+        match p.next {
+            Some(next) => page.after = Some(next),
+            None => return Ok(n),
+        }
+    }
+}
+
+/// `http://host:port` → the socket address the proxy forwards to.
+async fn resolve(url: &str) -> Result<SocketAddr, SimError> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| SimError::Config(format!("--server {url:?} must be an http:// URL")))?;
+    let hostport = rest.split('/').next().unwrap_or(rest);
+    tokio::net::lookup_host(hostport)
+        .await?
+        .next()
+        .ok_or_else(|| SimError::Config(format!("cannot resolve {hostport}")))
+}

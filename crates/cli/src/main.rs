@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod district;
 mod media;
 mod server;
+mod sim;
 mod taxonomy;
 
 /// Exit code for input the tool refuses (outside the district, bad file…).
@@ -43,6 +44,8 @@ enum Command {
     Serve(server::ServeArgs),
     /// Create a server data directory: `init --demo --data DIR`.
     Init(server::InitArgs),
+    /// Field-client simulator: `sim --server URL --inspectors N --cases M [--faults P] --json`.
+    Sim(sim::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Media { cmd } => media::run(cmd),
         Command::Serve(args) => server::serve(args),
         Command::Init(args) => server::init(args),
+        Command::Sim(args) => sim::run(args),
     };
     match result {
         Ok(code) => code,

@@ -190,3 +190,24 @@ async fn simulator_converges_through_faults_with_photos() {
     assert!(r.photos_uploaded <= 12 && r.photos_uploaded > 0, "{r:?}");
     assert!(r.round_trips > 0 && r.bytes_up > 0 && r.bytes_down > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_session_leaves_cases_local_only_and_keeps_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(dir.path(), &tiny()).await;
+    let proxy = FaultProxy::start(srv.addr, 0.0, 5).await.unwrap();
+    let mut store = Store::open_in_memory().unwrap();
+    local::create_case(&mut store, "case-x", &report(1), 1).unwrap();
+    let mut dev = engine(&proxy.url(), "I0001");
+    dev.login().await.unwrap();
+    proxy.set_fault_rate(0.999);
+    assert!(dev.sync_once(&mut store).await.unwrap_err().is_transient());
+    assert_eq!(
+        store.get_document("case-x").unwrap().unwrap().sync_state,
+        SyncState::LocalOnly
+    );
+    assert_eq!(store.outbox_pending(10).unwrap().len(), 1);
+    proxy.set_fault_rate(0.0);
+    dev.sync(&mut store).await.unwrap();
+    assert_server_matches(&srv.url(), &mut store, &["case-x".to_string()]).await;
+}

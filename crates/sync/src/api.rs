@@ -154,11 +154,13 @@ impl Api {
         &mut self,
         cursor: Option<u64>,
     ) -> Result<ManifestResponse, SyncError> {
+        // The largest page: a device catching up after days offline (or the
+        // centre fetching a district) needs fewer round trips.
         self.post_json(
             paths::MANIFEST,
             &ManifestRequest {
                 cursor,
-                limit: None,
+                limit: Some(gridpatrol_protocol::limits::MANIFEST_MAX_LIMIT),
             },
         )
         .await

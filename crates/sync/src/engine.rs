@@ -343,6 +343,26 @@ impl SyncEngine {
     /// outbox is acknowledged and the cursor saved only after the server has
     /// confirmed, and a repeated message is harmless to Automerge.
     pub async fn sync_once(&mut self, store: &mut Store) -> Result<SyncReport, SyncError> {
+        let mut marked = Vec::new();
+        let result = self.session(store, &mut marked).await;
+        if result.is_err() {
+            // Cut off: what was still being sent is local-only again, so the
+            // list doesn't claim "syncing" while the phone has no signal.
+            for id in &marked {
+                let doc = store.get_document(id).ok().flatten();
+                if doc.is_some_and(|d| d.sync_state == SyncState::Syncing) {
+                    let _ = store.set_sync_state(id, &SyncState::LocalOnly);
+                }
+            }
+        }
+        result
+    }
+
+    async fn session(
+        &mut self,
+        store: &mut Store,
+        marked: &mut Vec<String>,
+    ) -> Result<SyncReport, SyncError> {
         if self.api.token.is_none() || self.user.is_none() {
             self.login().await?;
         }
@@ -408,6 +428,7 @@ impl SyncEngine {
         for id in work.keys() {
             if store.get_document(id)?.is_some() {
                 store.set_sync_state(id, &SyncState::Syncing)?;
+                marked.push(id.clone());
             }
         }
 

@@ -12,7 +12,7 @@ pub struct Args {
     /// Server base URL, e.g. `http://127.0.0.1:8080` (created with `init --demo`).
     #[arg(long)]
     server: String,
-    /// Simulated devices, one per demo inspector (I0001… , leaders skipped).
+    /// Simulated devices, one per demo inspector I0001… in id order (1..=1547).
     #[arg(long)]
     inspectors: usize,
     /// Cases to create offline, spread over the devices.

@@ -28,7 +28,8 @@ use crate::proxy::FaultProxy;
 pub struct SimConfig {
     /// Server base URL (`http://host:port`).
     pub server: String,
-    /// Simulated devices, one per demo inspector `I….` (squad leaders skipped).
+    /// Simulated devices, one per demo inspector `I0001…` in id order
+    /// (squad leaders included: they report in their squad too).
     pub inspectors: usize,
     /// Cases created in total, spread round-robin over the devices.
     pub cases: usize,
@@ -174,7 +175,8 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
         .district
         .inspectors
         .iter()
-        .filter(|i| i.role == Role::Inspector)
+        // Squad leaders patrol and report too (as themselves, in their squad).
+        .filter(|i| matches!(i.role, Role::Inspector | Role::SquadLeader))
         .collect();
     people.sort_by(|a, b| a.id.cmp(&b.id));
     if people.len() < cfg.inspectors {

@@ -30,12 +30,25 @@ fn queries(t: &Taxonomy) -> Vec<(&'static str, String)> {
         let start = i % chars.len().saturating_sub(len).max(1);
         let hanzi: String = chars.iter().skip(start).take(len).collect();
         out.push(("hanzi", hanzi));
-        let py: Vec<&str> = n.name.to_pinyin().flatten().map(|p| p.plain()).collect();
-        let initials: String = py.iter().take(len).filter_map(|s| s.chars().next()).collect();
+        let py: Vec<&str> = n
+            .name
+            .as_str()
+            .to_pinyin()
+            .flatten()
+            .map(|p| p.plain())
+            .collect();
+        let initials: String = py
+            .iter()
+            .take(len)
+            .filter_map(|s| s.chars().next())
+            .collect();
         out.push(("initials", initials));
         let full: String = py.concat().chars().take(len).collect();
         out.push(("pinyin", full));
-        out.push(("code", n.code[..2 + 2 * (i % 2) + (i % 3).min(1)].to_string()));
+        out.push((
+            "code",
+            n.code[..2 + 2 * (i % 2) + (i % 3).min(1)].to_string(),
+        ));
     }
     out
 }
@@ -102,13 +115,18 @@ fn main() {
     {
         let mut ins = db.prepare("INSERT INTO c VALUES (?1, ?2, ?3)").unwrap();
         for n in t.nodes() {
-            ins.execute((&n.code, &n.name, t.path_label(&n.code))).unwrap();
+            ins.execute((&n.code, &n.name, t.path_label(&n.code)))
+                .unwrap();
         }
     }
     let mut stmt = db
         .prepare("SELECT code, name, path FROM c WHERE name LIKE '%' || ?1 || '%' ORDER BY length(name), code LIMIT 20")
         .unwrap();
-    let hanzi: Vec<&String> = qs.iter().filter(|(k, _)| *k == "hanzi").map(|(_, q)| q).collect();
+    let hanzi: Vec<&String> = qs
+        .iter()
+        .filter(|(k, _)| *k == "hanzi")
+        .map(|(_, q)| q)
+        .collect();
     let (mut sql, mut ours) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         for q in &hanzi {

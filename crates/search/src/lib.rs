@@ -72,13 +72,6 @@ impl Boosts {
         }
         Boosts { weight }
     }
-
-    fn get(&self, code: &str) -> u32 {
-        if self.weight.is_empty() {
-            return 0;
-        }
-        self.weight.get(code).copied().unwrap_or(0)
-    }
 }
 
 /// One indexed category with its precomputed readings.
@@ -87,19 +80,37 @@ struct Entry {
     name: String,
     path: String,
     level: Level,
-    /// Per searchable character of the name: all its readings, lowercase
-    /// ASCII (`ü` written `v`). Letters and digits in the name read as
-    /// themselves; punctuation is skipped.
-    readings: Vec<Vec<String>>,
-    /// Per searchable character: the set of first letters of its readings.
-    initials: Vec<Vec<u8>>,
+    /// Per searchable character of the name: a range into
+    /// [`CategoryIndex::alts`] listing its readings. Letters and digits in
+    /// the name read as themselves; punctuation is skipped.
+    chars: Vec<(u32, u8)>,
+    /// Per searchable character: bit set of the first letters of its
+    /// readings (see [`bit`]).
+    initials: Vec<u64>,
+    /// Every letter appearing in any reading: a query using a letter
+    /// outside this set cannot match in pinyin, so the entry is skipped.
+    letters: u64,
+    /// Union of `initials`, the same quick reject for initials queries.
+    initial_letters: u64,
+    /// One bit per hashed character of the name: the quick reject for
+    /// character queries.
+    char_bloom: u64,
     /// Number of characters in the name, for "most complete match first".
     name_chars: usize,
 }
 
 /// Search index over every node of a taxonomy.
+///
+/// Each query scans all entries, but the per-entry bit sets reject almost
+/// every non-matching entry in a few instructions, and results are ranked
+/// with one packed integer key per hit.
 pub struct CategoryIndex {
     entries: Vec<Entry>,
+    /// Distinct syllables (`ü` written `v`).
+    syllables: Vec<String>,
+    /// Syllable ids, referenced by [`Entry::chars`] ranges.
+    alts: Vec<u16>,
+    by_code: HashMap<String, usize>,
 }
 
 enum QueryKind {
@@ -108,48 +119,86 @@ enum QueryKind {
     Hanzi,
 }
 
+/// Bit of an ASCII letter or digit in the per-entry letter sets.
+fn bit(b: u8) -> u64 {
+    match b {
+        b'a'..=b'z' => 1 << (b - b'a'),
+        b'0'..=b'9' => 1 << (26 + b - b'0'),
+        _ => 1 << 63,
+    }
+}
+
+fn letters_of(s: &[u8]) -> u64 {
+    s.iter().fold(0, |m, b| m | bit(*b))
+}
+
+fn char_bit(c: char) -> u64 {
+    // Fibonacci hashing of the code point into 64 buckets.
+    1 << ((c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
+}
+
 impl CategoryIndex {
     /// Indexes every node of `taxonomy`.
     pub fn build(taxonomy: &Taxonomy) -> CategoryIndex {
-        let entries = taxonomy
-            .nodes()
-            .iter()
-            .map(|node| {
-                let mut readings = Vec::new();
-                for c in node.name.chars() {
-                    if c.is_ascii_alphanumeric() {
-                        readings.push(vec![c.to_ascii_lowercase().to_string()]);
-                    } else if let Some(multi) = c.to_pinyin_multi() {
-                        let mut alts: Vec<String> = Vec::new();
-                        for p in multi {
-                            let r = p.plain().replace('ü', "v");
-                            if !alts.contains(&r) {
-                                alts.push(r);
-                            }
-                        }
-                        readings.push(alts);
+        let mut syllables: Vec<String> = Vec::new();
+        let mut syllable_ids: HashMap<String, u16> = HashMap::new();
+        let mut alts: Vec<u16> = Vec::new();
+        let mut entries = Vec::with_capacity(taxonomy.nodes().len());
+        for node in taxonomy.nodes() {
+            let mut chars = Vec::new();
+            let mut initials = Vec::new();
+            let mut letters = 0;
+            for c in node.name.chars() {
+                let readings: Vec<String> = if c.is_ascii_alphanumeric() {
+                    vec![c.to_ascii_lowercase().to_string()]
+                } else if let Some(multi) = c.to_pinyin_multi() {
+                    multi
+                        .into_iter()
+                        .map(|p| p.plain().replace('ü', "v"))
+                        .collect()
+                } else {
+                    continue;
+                };
+                let start = alts.len() as u32;
+                let mut init = 0;
+                for r in readings {
+                    let id = *syllable_ids.entry(r.clone()).or_insert_with(|| {
+                        syllables.push(r.clone());
+                        (syllables.len() - 1) as u16
+                    });
+                    if !alts[start as usize..].contains(&id) {
+                        alts.push(id);
+                        init |= bit(r.as_bytes()[0]);
+                        letters |= letters_of(r.as_bytes());
                     }
                 }
-                let initials = readings
-                    .iter()
-                    .map(|alts| {
-                        let mut v: Vec<u8> = alts.iter().filter_map(|r| r.bytes().next()).collect();
-                        v.dedup();
-                        v
-                    })
-                    .collect();
-                Entry {
-                    code: node.code.clone(),
-                    name: node.name.clone(),
-                    path: taxonomy.path_label(&node.code),
-                    level: node.level,
-                    readings,
-                    initials,
-                    name_chars: node.name.chars().count(),
-                }
-            })
+                chars.push((start, (alts.len() as u32 - start) as u8));
+                initials.push(init);
+            }
+            entries.push(Entry {
+                code: node.code.clone(),
+                name: node.name.clone(),
+                path: taxonomy.path_label(&node.code),
+                level: node.level,
+                initial_letters: initials.iter().fold(0, |m, i| m | i),
+                chars,
+                initials,
+                letters,
+                char_bloom: node.name.chars().fold(0, |m, c| m | char_bit(c)),
+                name_chars: node.name.chars().count(),
+            });
+        }
+        let by_code = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.code.clone(), i))
             .collect();
-        CategoryIndex { entries }
+        CategoryIndex {
+            entries,
+            syllables,
+            alts,
+            by_code,
+        }
     }
 
     /// Number of indexed categories.
@@ -184,49 +233,128 @@ impl CategoryIndex {
         } else {
             QueryKind::Hanzi
         };
+        let qb = q.as_bytes();
         let qchars = q.chars().count();
+        let q_letters = letters_of(qb);
+        let q_bloom = q.chars().fold(0, |m, c| m | char_bit(c));
 
-        // Sort key: match kind, then boost (higher first), then how much of
-        // the name the query covers (more first), then level, then code.
-        let mut scored: Vec<((MatchKind, u32, usize, usize), usize)> = Vec::new();
+        // Boosts resolved to entry positions once per query.
+        let mut boost = vec![0u32; self.entries.len()];
+        for (code, w) in &boosts.weight {
+            if let Some(&i) = self.by_code.get(code) {
+                boost[i] = *w;
+            }
+        }
+
+        // One packed key per hit, smaller is better: match kind, boost
+        // (higher first), uncovered part of the name (less first), level
+        // (shallower first), then position, which is code order.
+        let mut keys: Vec<u64> = Vec::new();
         for (i, e) in self.entries.iter().enumerate() {
             let m = match kind {
                 QueryKind::Code => match_code(e, &q),
-                QueryKind::Hanzi => match_hanzi(e, &q),
-                QueryKind::Pinyin => match_pinyin(e, q.as_bytes()),
+                QueryKind::Hanzi => {
+                    if q_bloom & !e.char_bloom != 0 {
+                        continue;
+                    }
+                    match_hanzi(e, &q)
+                }
+                QueryKind::Pinyin => self.match_pinyin(e, qb, q_letters),
             };
-            if let Some(m) = m {
-                let uncovered = match kind {
-                    QueryKind::Code => e.code.len(),
-                    _ => e.name_chars.saturating_sub(qchars),
-                };
-                let key = (m, u32::MAX - boosts.get(&e.code), uncovered, level_rank(e.level));
-                scored.push((key, i));
-            }
+            let Some(m) = m else { continue };
+            let uncovered = match kind {
+                QueryKind::Code => e.code.len(),
+                _ => e.name_chars.saturating_sub(qchars),
+            };
+            let key = ((m as u64) << 60)
+                | (u64::from(0xF_FFFF - boost[i].min(0xF_FFFF)) << 40)
+                | ((uncovered.min(0xFF) as u64) << 32)
+                | ((level_rank(e.level) as u64) << 24)
+                | i as u64;
+            keys.push(key);
         }
-        let by_key = |a: &((MatchKind, u32, usize, usize), usize),
-                      b: &((MatchKind, u32, usize, usize), usize)| {
-            a.0.cmp(&b.0)
-                .then_with(|| self.entries[a.1].code.cmp(&self.entries[b.1].code))
-        };
-        if scored.len() > limit {
-            scored.select_nth_unstable_by(limit - 1, by_key);
-            scored.truncate(limit);
+        if keys.len() > limit {
+            keys.select_nth_unstable(limit - 1);
+            keys.truncate(limit);
         }
-        scored.sort_unstable_by(by_key);
-        scored
-            .into_iter()
-            .map(|((m, ..), i)| {
-                let e = &self.entries[i];
+        keys.sort_unstable();
+        keys.into_iter()
+            .map(|key| {
+                let e = &self.entries[(key & 0xFF_FFFF) as usize];
                 Hit {
                     code: &e.code,
                     name: &e.name,
                     path: &e.path,
                     level: e.level,
-                    matched: m,
+                    matched: match key >> 60 {
+                        0 => MatchKind::Exact,
+                        1 => MatchKind::Prefix,
+                        2 => MatchKind::Initials,
+                        _ => MatchKind::Substring,
+                    },
                 }
             })
             .collect()
+    }
+
+    fn match_pinyin(&self, e: &Entry, q: &[u8], q_letters: u64) -> Option<MatchKind> {
+        let n = e.chars.len();
+        let may_full = q_letters & !e.letters == 0;
+        let may_initials = q.len() <= n && q_letters & !e.initial_letters == 0;
+        if !may_full && !may_initials {
+            return None;
+        }
+        // Full pinyin from the first character: exact if it consumes the
+        // whole name on a syllable boundary, otherwise a prefix.
+        if may_full {
+            match self.full_pinyin_at(e, 0, q) {
+                Some(true) => return Some(MatchKind::Exact),
+                Some(false) => return Some(MatchKind::Prefix),
+                None => {}
+            }
+        }
+        if may_initials
+            && (0..=n - q.len()).any(|s| {
+                q.iter()
+                    .enumerate()
+                    .all(|(k, b)| e.initials[s + k] & bit(*b) != 0)
+            })
+        {
+            return Some(MatchKind::Initials);
+        }
+        if may_full && (1..n).any(|s| self.full_pinyin_at(e, s, q).is_some()) {
+            return Some(MatchKind::Substring);
+        }
+        None
+    }
+
+    /// Matches `q` as full pinyin starting at character `start`: whole
+    /// syllables, the last of which may be partial (`jingg` → 井盖).
+    /// Returns `Some(true)` when the match ends exactly at the end of the
+    /// name on a syllable boundary, `Some(false)` for any other match,
+    /// `None` for none.
+    fn full_pinyin_at(&self, e: &Entry, start: usize, q: &[u8]) -> Option<bool> {
+        if q.is_empty() {
+            return Some(start == e.chars.len());
+        }
+        let &(first, count) = e.chars.get(start)?;
+        if e.initials[start] & bit(q[0]) == 0 {
+            return None;
+        }
+        let mut found = None;
+        for id in &self.alts[first as usize..first as usize + count as usize] {
+            let r = self.syllables[*id as usize].as_bytes();
+            if q.len() >= r.len() && q.starts_with(r) {
+                match self.full_pinyin_at(e, start + 1, &q[r.len()..]) {
+                    Some(true) => return Some(true),
+                    Some(false) => found = Some(false),
+                    None => {}
+                }
+            } else if r.starts_with(q) {
+                found = Some(false);
+            }
+        }
+        found
     }
 }
 
@@ -259,60 +387,6 @@ fn match_hanzi(e: &Entry, q: &str) -> Option<MatchKind> {
     } else {
         None
     }
-}
-
-fn match_pinyin(e: &Entry, q: &[u8]) -> Option<MatchKind> {
-    let n = e.readings.len();
-    if n == 0 {
-        return None;
-    }
-    // Full pinyin from the first character: exact if it consumes the whole
-    // name on a syllable boundary, otherwise a prefix.
-    match full_pinyin_at(&e.readings, 0, q) {
-        Some(true) => return Some(MatchKind::Exact),
-        Some(false) => return Some(MatchKind::Prefix),
-        None => {}
-    }
-    if q.len() <= n && (0..=n - q.len()).any(|s| initials_at(&e.initials, s, q)) {
-        return Some(MatchKind::Initials);
-    }
-    if (1..n).any(|s| full_pinyin_at(&e.readings, s, q).is_some()) {
-        return Some(MatchKind::Substring);
-    }
-    None
-}
-
-/// True if each query byte is an initial of consecutive characters from
-/// `start`.
-fn initials_at(initials: &[Vec<u8>], start: usize, q: &[u8]) -> bool {
-    q.iter()
-        .enumerate()
-        .all(|(k, b)| initials[start + k].contains(b))
-}
-
-/// Matches `q` as full pinyin starting at character `start`: whole
-/// syllables, the last of which may be partial (`jingg` → 井盖). Returns
-/// `Some(true)` when the match ends exactly at the end of the name on a
-/// syllable boundary, `Some(false)` for any other match, `None` for none.
-fn full_pinyin_at(readings: &[Vec<String>], start: usize, q: &[u8]) -> Option<bool> {
-    if q.is_empty() {
-        return Some(start == readings.len());
-    }
-    let alts = readings.get(start)?;
-    let mut found = None;
-    for r in alts {
-        let r = r.as_bytes();
-        if q.len() >= r.len() && q.starts_with(r) {
-            match full_pinyin_at(readings, start + 1, &q[r.len()..]) {
-                Some(true) => return Some(true),
-                Some(false) => found = Some(false),
-                None => {}
-            }
-        } else if r.starts_with(q) {
-            found = Some(false);
-        }
-    }
-    found
 }
 
 #[cfg(test)]
@@ -350,7 +424,9 @@ mod tests {
         assert!(hits.len() >= 8, "{} hits", hits.len());
         assert!(hits.iter().all(|h| h.name.contains("井盖")), "{hits:?}");
         // The eight network covers of the national standard are all there.
-        for net in ["上水", "污水", "雨水", "电力", "路灯", "通讯", "燃气", "热力"] {
+        for net in [
+            "上水", "污水", "雨水", "电力", "路灯", "通讯", "燃气", "热力",
+        ] {
             let name = format!("{net}井盖");
             assert!(hits.iter().any(|h| h.name.starts_with(&name)), "{name}");
         }
@@ -396,7 +472,12 @@ mod tests {
         for q in ["jinggai", "xgg", "lu", "井盖", "垃圾", "wz", "ql"] {
             let hits = idx.search(q, 300, &Boosts::none());
             for w in hits.windows(2) {
-                assert!(w[0].matched <= w[1].matched, "{q}: {:?} then {:?}", w[0], w[1]);
+                assert!(
+                    w[0].matched <= w[1].matched,
+                    "{q}: {:?} then {:?}",
+                    w[0],
+                    w[1]
+                );
             }
         }
         // A whole subclass name typed out comes first.

@@ -64,7 +64,9 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(25_000);
     let dir = tempfile::tempdir().unwrap();
-    let server = gridpatrol_server::spawn_test_server(dir.path()).await.unwrap();
+    let server = gridpatrol_server::spawn_test_server(dir.path())
+        .await
+        .unwrap();
     let district = &gridpatrol_district::DemoDistrict::get().district;
     let store: Arc<dyn ServerStore> = server.state.store.clone();
     accounts::load_district(

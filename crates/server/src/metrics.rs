@@ -21,6 +21,8 @@ pub struct Metrics {
     pub photo_bytes_in: AtomicU64,
     /// Photo bytes sent.
     pub photo_bytes_out: AtomicU64,
+    /// Sync batches recomputed because a document changed concurrently.
+    pub sync_conflicts: AtomicU64,
     /// Successful logins.
     pub logins_ok: AtomicU64,
     /// Failed logins.
@@ -63,7 +65,12 @@ impl Metrics {
         for (status, n) in lock(&self.sync_docs).iter() {
             let _ = writeln!(out, "gridpatrol_sync_docs_total{{status=\"{status}\"}} {n}");
         }
-        let simple: [(&str, &str, &AtomicU64); 7] = [
+        let simple: [(&str, &str, &AtomicU64); 8] = [
+            (
+                "gridpatrol_sync_conflict_retries_total",
+                "Sync batches recomputed after a concurrent change.",
+                &self.sync_conflicts,
+            ),
             (
                 "gridpatrol_docs_stored_total",
                 "Document versions stored by sync.",

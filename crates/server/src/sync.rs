@@ -201,7 +201,10 @@ fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncRe
                 }
                 return Ok(SyncResponse { docs: results });
             }
-            Err(StoreError::Conflict(_)) => continue,
+            Err(StoreError::Conflict(_)) => {
+                Metrics::add(&state.metrics.sync_conflicts, 1);
+                continue;
+            }
             Err(e) => return Err(e.into()),
         }
     }

@@ -501,7 +501,11 @@ mod tests {
         let plain = idx.search("jinggai", 100, &Boosts::none());
         let last = plain.last().expect("hits").code.to_string();
         let second_last = plain[plain.len() - 2].code.to_string();
-        let fav = idx.search("jinggai", 100, &Boosts::new(&[last.clone()], &[]));
+        let fav = idx.search(
+            "jinggai",
+            100,
+            &Boosts::new(std::slice::from_ref(&last), &[]),
+        );
         assert_eq!(fav[0].code, last, "a favourite comes first");
         let rec = idx.search(
             "jinggai",
@@ -513,7 +517,11 @@ mod tests {
         // Boosts never lift a weaker match over a stronger one.
         let sub = idx.search("上水井盖", 30, &Boosts::none());
         let weak = sub.last().unwrap().code.to_string();
-        let boosted = idx.search("上水井盖", 30, &Boosts::new(&[weak.clone()], &[]));
+        let boosted = idx.search(
+            "上水井盖",
+            30,
+            &Boosts::new(std::slice::from_ref(&weak), &[]),
+        );
         assert_eq!(boosted[0].matched, MatchKind::Exact);
     }
 

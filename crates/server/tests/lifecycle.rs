@@ -141,6 +141,8 @@ async fn concurrent_syncs_of_one_case_lose_nothing() {
 }
 
 #[test]
+// figment::Error is large, and Jail's closure must return it.
+#[allow(clippy::result_large_err)]
 fn settings_layer_defaults_file_and_environment() {
     figment::Jail::expect_with(|jail| {
         let dir = jail.directory().to_path_buf();

@@ -94,8 +94,8 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Validate { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let result =
-                Taxonomy::parse(&text).and_then(|t| t.validate_counts(Taxonomy::EXPECTED).map(|_| t));
+            let result = Taxonomy::parse(&text)
+                .and_then(|t| t.validate_counts(Taxonomy::EXPECTED).map(|_| t));
             match result {
                 Ok(t) => {
                     let s = t.stats();

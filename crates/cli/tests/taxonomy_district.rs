@@ -31,7 +31,9 @@ fn taxonomy_stats_json_is_exact() {
 
 #[test]
 fn taxonomy_search_json_lists_code_name_path_best_first() {
-    let v = json(&gridpatrol(&["taxonomy", "search", "xgg", "--limit", "5", "--json"]));
+    let v = json(&gridpatrol(&[
+        "taxonomy", "search", "xgg", "--limit", "5", "--json",
+    ]));
     let rows = v.as_array().expect("array");
     assert!(!rows.is_empty() && rows.len() <= 5);
     for row in rows {

@@ -12,6 +12,9 @@ use gridpatrol_server::AppState;
 use gridpatrol_server_storage::ServerStore;
 use gridpatrol_server_storage_sqlite::SqliteStore;
 
+/// How long requests in flight may take to finish after a stop signal.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// `gridpatrol serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -66,7 +69,22 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             listener.local_addr()?
         );
         let state = AppState::new(Arc::new(store), settings);
-        gridpatrol_server::serve(listener, state, shutdown_signal()).await?;
+        let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
+        let server = gridpatrol_server::serve(listener, state, async move {
+            shutdown_signal().await;
+            eprintln!("gridpatrol serve: stopping; finishing requests in flight");
+            let _ = stopping_tx.send(true);
+        });
+        // In-flight requests get a bounded grace period, so one stuck client
+        // cannot keep the process alive.
+        let grace = async {
+            let _ = stopping.wait_for(|s| *s).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::select! {
+            r = server => r?,
+            _ = grace => eprintln!("gridpatrol serve: grace period over; closing remaining connections"),
+        }
         eprintln!("gridpatrol serve: stopped");
         anyhow::Ok(())
     })?;

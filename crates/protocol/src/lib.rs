@@ -109,6 +109,8 @@ pub mod codes {
     pub const OFFSET_MISMATCH: &str = "offset_mismatch";
     /// 409: `Upload-Length` differs from the length of the upload in progress.
     pub const LENGTH_MISMATCH: &str = "length_mismatch";
+    /// 405: the endpoint exists but not with this HTTP method.
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     /// 500: the server failed; nothing was changed by this request.
     pub const INTERNAL: &str = "internal";
     /// Sync, per doc: the Automerge sync message could not be decoded/applied.

@@ -107,6 +107,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(paths::HEALTHZ, get(|| async { "ok" }))
         .route(paths::METRICS, get(metrics_text))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                codes::METHOD_NOT_ALLOWED,
+                "this endpoint does not take that HTTP method",
+            )
+        })
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,

@@ -492,6 +492,16 @@ async fn malformed_and_oversized_requests_get_4xx_and_service_continues() {
     assert_eq!(res[0].code.as_deref(), Some(codes::BAD_SYNC_MESSAGE));
     assert!(f.stored_bytes("c1").is_none());
 
+    // Wrong method and unknown path: JSON errors too.
+    let r = f.http.get(f.url(paths::LOGIN)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(err_code(&v), codes::METHOD_NOT_ALLOWED);
+    let r = f.http.get(f.url("/v1/nothing")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(err_code(&v), codes::NOT_FOUND);
+
     // The server still serves.
     let r = f.http.get(f.url(paths::HEALTHZ)).send().await.unwrap();
     assert_eq!(r.text().await.unwrap(), "ok");

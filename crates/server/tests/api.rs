@@ -937,3 +937,143 @@ async fn concurrent_offline_edits_by_reporter_and_leader_both_survive() {
     assert_eq!(server.review.unwrap().verdict, Verdict::NeedsFix);
     f.server.shutdown().await.unwrap();
 }
+
+/// Every caller × every part of a case and a verification, over HTTP.
+#[tokio::test]
+async fn part_ownership_matrix() {
+    use automerge::transaction::Transactable;
+    use automerge::{ReadDoc, ROOT};
+
+    #[derive(Clone, Copy, Debug)]
+    enum Edit {
+        Report,
+        Review,
+        Lifecycle,
+        Task,
+        Result,
+    }
+    fn apply(edit: Edit, doc: Automerge, by: &str) -> Automerge {
+        match edit {
+            Edit::Report => {
+                let mut cd = CaseDoc::from_doc(doc).unwrap();
+                cd.edit_report(&ReportEdit {
+                    description: Some(format!("edited by {by}")),
+                    ..Default::default()
+                })
+                .unwrap();
+                cd.into_doc()
+            }
+            Edit::Review => {
+                let mut cd = CaseDoc::from_doc(doc).unwrap();
+                cd.set_review(&Review {
+                    reviewer: by.into(),
+                    verdict: Verdict::Approved,
+                    note: String::new(),
+                    at_ms: 1,
+                })
+                .unwrap();
+                cd.into_doc()
+            }
+            Edit::Lifecycle => {
+                let mut cd = CaseDoc::from_doc(doc).unwrap();
+                cd.append_step(Action::File, by, 2, "").unwrap();
+                cd.into_doc()
+            }
+            Edit::Task => {
+                let mut doc = doc;
+                let (_, task) = doc.get(ROOT, "task").unwrap().unwrap();
+                let mut tx = doc.transaction();
+                tx.put(&task, "due_at_ms", 99_i64).unwrap();
+                tx.commit();
+                doc
+            }
+            Edit::Result => {
+                let mut vd = VerificationDoc::from_doc(doc).unwrap();
+                vd.set_result(&VerificationResult {
+                    outcome: Outcome::Pass,
+                    note: by.into(),
+                    photos: vec![],
+                    lon: 116.4,
+                    lat: 39.9,
+                    at_ms: 3,
+                })
+                .unwrap();
+                vd.into_doc()
+            }
+        }
+    }
+    let f = start().await;
+    let i1 = f.login("I0001").await;
+    let centre = f.login("C0001").await;
+    upload_case(&f, &i1, "case-x", "I0001", G1).await;
+    let task = Task {
+        assignee: "I0001".into(),
+        kind: TaskKind::HandlingCheck,
+        due_at_ms: 10,
+        created_by: "C0001".into(),
+    };
+    let mut v = VerificationDoc::create(ActorId::random(), "ver-x", "case-x", &task)
+        .unwrap()
+        .into_doc();
+    let mut st = SyncState::new();
+    let r = f
+        .sync_doc(
+            &centre,
+            "dev-c",
+            "ver-x",
+            DocKind::Verification,
+            &mut v,
+            &mut st,
+        )
+        .await;
+    assert_eq!(r.status, SyncStatus::Ok);
+
+    use SyncStatus::{NotFound as NF, Ok as OK, Refused as NO};
+    // (user, doc, kind, edit, expected); the centre's lifecycle write comes
+    // last so the others' local File step is still a legal transition.
+    let cases: &[(&str, &str, DocKind, Edit, SyncStatus)] = &[
+        ("I0001", "case-x", DocKind::Case, Edit::Report, OK),
+        ("I0001", "case-x", DocKind::Case, Edit::Review, NO),
+        ("I0001", "case-x", DocKind::Case, Edit::Lifecycle, NO),
+        ("I0002", "case-x", DocKind::Case, Edit::Report, NF),
+        ("I0003", "case-x", DocKind::Case, Edit::Report, NO),
+        ("I0003", "case-x", DocKind::Case, Edit::Review, OK),
+        ("I0003", "case-x", DocKind::Case, Edit::Lifecycle, NO),
+        ("I0005", "case-x", DocKind::Case, Edit::Review, NF),
+        ("C0001", "case-x", DocKind::Case, Edit::Report, NO),
+        ("C0001", "case-x", DocKind::Case, Edit::Review, NO),
+        ("C0001", "case-x", DocKind::Case, Edit::Lifecycle, OK),
+        ("I0001", "ver-x", DocKind::Verification, Edit::Task, NO),
+        ("I0001", "ver-x", DocKind::Verification, Edit::Result, OK),
+        ("I0002", "ver-x", DocKind::Verification, Edit::Result, NF),
+        ("I0003", "ver-x", DocKind::Verification, Edit::Task, NO),
+        ("C0001", "ver-x", DocKind::Verification, Edit::Result, NO),
+        ("C0001", "ver-x", DocKind::Verification, Edit::Task, OK),
+    ];
+    for (n, (user, id, kind, edit, expected)) in cases.iter().enumerate() {
+        let token = f.login(user).await;
+        let device = format!("dev-{n}");
+        let (doc, mut st, r) = f.fetch(&token, &device, id, *kind).await;
+        if r.status != SyncStatus::Ok {
+            assert_eq!(r.status, *expected, "{user} fetching {id}");
+            continue;
+        }
+        let before = f.stored_bytes(id).unwrap();
+        let mut doc = apply(*edit, doc, user);
+        let r = f
+            .sync_doc(&token, &device, id, *kind, &mut doc, &mut st)
+            .await;
+        assert_eq!(r.status, *expected, "{user} × {edit:?} of {id}: {r:?}");
+        if *expected == NO {
+            assert_eq!(
+                f.stored_bytes(id).unwrap(),
+                before,
+                "refused change not stored"
+            );
+            assert!(r.reason.is_some_and(|s| !s.is_empty()));
+        } else {
+            assert_ne!(f.stored_bytes(id).unwrap(), before, "allowed change stored");
+        }
+    }
+    f.server.shutdown().await.unwrap();
+}

@@ -6,6 +6,7 @@
 //! [server]
 //! listen = "127.0.0.1:8787"
 //! sync_state_cache = 200000
+//! sync_workers = 0          # 0 = one per CPU
 //! [auth]
 //! token_ttl_secs = 604800
 //! ```
@@ -40,6 +41,9 @@ pub struct ServerSection {
     /// Most (device, document) sync states kept in memory; beyond it the
     /// cache is emptied and states reload from storage.
     pub sync_state_cache: usize,
+    /// Sync batches processed at once (CPU-bound Automerge work); further
+    /// requests wait their turn. 0 means one per CPU.
+    pub sync_workers: usize,
 }
 
 impl Default for ServerSection {
@@ -47,6 +51,7 @@ impl Default for ServerSection {
         ServerSection {
             listen: DEFAULT_LISTEN.into(),
             sync_state_cache: 200_000,
+            sync_workers: 0,
         }
     }
 }

@@ -60,14 +60,21 @@ pub struct AppState {
     pub metrics: Metrics,
     /// In-memory Automerge sync states per (device, document).
     sync_states: Mutex<HashMap<(String, String), automerge::sync::State>>,
+    /// Bounds concurrent sync batch processing (CPU and memory).
+    sync_permits: tokio::sync::Semaphore,
 }
 
 impl AppState {
     /// State over a store with the given settings.
     pub fn new(store: Arc<dyn ServerStore>, settings: Settings) -> Arc<AppState> {
+        let workers = match settings.server.sync_workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
         Arc::new(AppState {
             store,
             settings,
+            sync_permits: tokio::sync::Semaphore::new(workers),
             metrics: Metrics::default(),
             sync_states: Mutex::new(HashMap::new()),
         })

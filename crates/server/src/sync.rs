@@ -45,6 +45,11 @@ pub(crate) async fn sync(
     Metrics::add(&state.metrics.sync_bytes_in, body.len() as u64);
     let req: SyncRequest = parse_json(&body)?;
     validate(&req)?;
+    let _permit = state
+        .sync_permits
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
     let st = state.clone();
     let resp = tokio::task::spawn_blocking(move || process(&st, &caller, req)).await??;
     for d in &resp.docs {

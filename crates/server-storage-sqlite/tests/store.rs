@@ -175,3 +175,39 @@ fn photo_resume_verify_and_mismatch() {
     assert_eq!(s.photo_status(&wrong).unwrap(), PhotoStatus::Missing);
     assert!(s.photo_read(&wrong).unwrap().is_none());
 }
+
+#[test]
+fn tokens_lookup_revoke_and_purge() {
+    let (_d, s) = setup();
+    let (a, b) = ([1u8; 32], [2u8; 32]);
+    s.insert_token(&a, "I1", 0, 1_000).unwrap();
+    s.insert_token(&b, "I1", 0, 5_000).unwrap();
+    assert_eq!(s.token(&a).unwrap().unwrap().expires_at_ms, 1_000);
+    assert_eq!(s.purge_expired_tokens(2_000).unwrap(), 1);
+    assert!(s.token(&a).unwrap().is_none());
+    assert!(s.revoke_token(&b).unwrap());
+    assert!(!s.revoke_token(&b).unwrap());
+    assert!(s.token(&b).unwrap().is_none());
+}
+
+#[test]
+fn reopening_keeps_data_and_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.upsert_users(&[user("I1", Role::Inspector, Some("S1"), Some("G1"))])
+            .unwrap();
+        s.commit_sync("dev", &[case("c1", "G1", "I1", None)], &[])
+            .unwrap();
+    }
+    let s = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(s.user_count().unwrap(), 1);
+    assert_eq!(s.doc_count().unwrap(), 1);
+    assert_eq!(s.squad_of("I1").unwrap().as_deref(), Some("S1"));
+    // The change sequence continues after a restart.
+    s.commit_sync("dev", &[case("c2", "G1", "I1", None)], &[])
+        .unwrap();
+    let p = s.manifest(&Scope::All, 1, 10).unwrap();
+    assert_eq!(p.rows.len(), 1);
+    assert_eq!(p.rows[0].seq, 2);
+}

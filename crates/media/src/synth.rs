@@ -105,10 +105,13 @@ pub fn street_scene(width: u32, height: u32, seed: u64) -> Vec<u8> {
             }
         }
     }
-    // Sensor noise, about ±10 levels.
-    for v in rgb.iter_mut() {
-        let n = rng.below(21) as i16 - 10;
-        *v = (*v as i16 + n).clamp(0, 255) as u8;
+    // Sensor noise as left after a phone's noise reduction: mostly luma
+    // (the same offset on all three channels), about ±8 levels.
+    for px in rgb.chunks_exact_mut(3) {
+        let n = rng.below(17) as i16 - 8;
+        for v in px {
+            *v = (*v as i16 + n).clamp(0, 255) as u8;
+        }
     }
     rgb
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use automerge::{Automerge, ObjType, ROOT};
 use gridpatrol_domain::roles::Role;
 
-use crate::read::{header, obj, str_opt};
+use crate::read::{header, obj, str_list, str_opt};
 use crate::{DocError, DocKind, Part};
 
 /// What the write rule needs to know about a document, read from its content.
@@ -52,6 +52,21 @@ pub fn facts(doc: &Automerge) -> Result<DocFacts, DocError> {
         }
     }
     Ok(f)
+}
+
+/// The photo hashes a document refers to (a case's `report.photos`, a
+/// verification's `result.photos`), read without decoding the rest; empty for
+/// anything else. Cheap enough to call for every synced document.
+pub fn photo_refs(doc: &Automerge) -> Vec<String> {
+    let part = match str_opt(doc, &ROOT, "kind").as_deref() {
+        Some("case") => "report",
+        Some("verification") => "result",
+        _ => return Vec::new(),
+    };
+    match obj(doc, &ROOT, part, ObjType::Map) {
+        Some(m) => str_list(doc, &m, "photos"),
+        None => Vec::new(),
+    }
 }
 
 /// The authenticated person a change comes from.

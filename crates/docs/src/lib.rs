@@ -52,7 +52,7 @@ mod classify;
 mod read;
 mod verification;
 
-pub use authz::{authorize, facts, DocFacts, Principal, Refusal};
+pub use authz::{authorize, facts, photo_refs, DocFacts, Principal, Refusal};
 pub use case::{Case, CaseDoc, LifecycleStep, Report, ReportEdit, Review, Source, Verdict};
 pub use classify::parts_changed;
 pub use verification::{

@@ -597,3 +597,21 @@ fn creation_rules() {
         );
     }
 }
+
+#[test]
+fn photo_refs_reads_report_and_result_photos() {
+    assert_eq!(photo_refs(new_case().doc()), vec![PHOTO.to_string()]);
+    let mut v = new_verification();
+    assert!(photo_refs(v.doc()).is_empty());
+    v.set_result(&VerificationResult {
+        outcome: Outcome::Pass,
+        note: String::new(),
+        photos: vec![PHOTO.replace('9', "b")],
+        lon: 116.0,
+        lat: 39.9,
+        at_ms: 1,
+    })
+    .unwrap();
+    assert_eq!(photo_refs(v.doc()), vec![PHOTO.replace('9', "b")]);
+    assert!(photo_refs(&Automerge::new()).is_empty());
+}

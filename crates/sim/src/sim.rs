@@ -78,8 +78,15 @@ pub struct SimResult {
     pub bytes_up: u64,
     /// Response body bytes received by the devices.
     pub bytes_down: u64,
-    /// From the first request to verified convergence.
+    /// From the first sync request to verified convergence.
     pub seconds: f64,
+    /// Logging every device in at shift start (before the cases are made
+    /// offline; not part of `seconds`).
+    pub login_seconds: f64,
+    /// Of `seconds`: until every device finished syncing.
+    pub sync_seconds: f64,
+    /// Of `seconds`: the centre fetching everything and the comparison.
+    pub verify_seconds: f64,
     /// Cases whose server copy differs from the device copy.
     pub diverged: usize,
     /// Cases refused by the server.
@@ -224,6 +231,37 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
             _dir: dir,
         });
     }
+    // Shift start: every device logs in while it still has signal (a
+    // token lasts the shift); the cases are then made offline.
+    let login_started = Instant::now();
+    let gate = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let mut set = JoinSet::new();
+    for (n, mut dev) in devices.into_iter().enumerate() {
+        let gate = gate.clone();
+        set.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            let mut last = None;
+            for attempt in 1..=retry.max_attempts {
+                match dev.engine.login().await {
+                    Ok(_) => return Ok((n, dev)),
+                    Err(e) if e.is_transient() => {
+                        last = Some(e);
+                        tokio::time::sleep(retry.delay(attempt)).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(last.unwrap_or_else(|| SyncError::Invalid("login never attempted".into())))
+        });
+    }
+    let mut logged_in = Vec::new();
+    while let Some(r) = set.join_next().await {
+        logged_in.push(r.map_err(|e| SimError::Config(format!("device task failed: {e}")))??);
+    }
+    logged_in.sort_by_key(|(n, _)| *n);
+    let mut devices: Vec<Device> = logged_in.into_iter().map(|(_, d)| d).collect();
+    let login_seconds = login_started.elapsed().as_secs_f64();
+
     for c in 0..cfg.cases {
         let n = c % cfg.inspectors;
         let person = people[n];
@@ -282,7 +320,6 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
 
     // Everyone syncs, through the proxy, some at the same time.
     let started = Instant::now();
-    let gate = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
     let mut set = JoinSet::new();
     for mut dev in devices {
         let gate = gate.clone();
@@ -332,44 +369,44 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
         done.push(dev);
     }
 
-    // The centre fetches everything directly and compares.
-    let mut centre_store = Store::open_in_memory()?;
+    let sync_seconds = started.elapsed().as_secs_f64();
+    // The centre reads the server's heads of every document (the manifest
+    // from the beginning, directly, without the proxy) and compares them with
+    // every device's stored heads: equal heads mean equal documents.
     let mut cc = SyncConfig::new(&cfg.server, &cfg.centre.0, &cfg.centre.1);
     cc.retry = retry;
     let mut centre = SyncEngine::with_client(cc, http.clone())?;
-    let r = centre.sync(&mut centre_store).await?;
-    if !r.failed.is_empty() {
-        return Err(SimError::Config(format!(
-            "the centre could not fetch {} documents, e.g. {:?}",
-            r.failed.len(),
-            r.failed.first()
-        )));
-    }
+    let on_server = centre.server_heads().await?;
     let (mut lost, mut diverged, mut photos_missing) = (0, 0, 0);
     for dev in &mut done {
         for id in &dev.cases {
-            let mine = local::load_case(&mut dev.store, id)?;
-            let theirs = local::load_case(&mut centre_store, id)?;
-            match (mine, theirs) {
-                (_, None) => lost += 1,
-                (Some(m), Some(t)) => {
-                    for sha in m.read().map(|c| c.report.photos).unwrap_or_default() {
-                        if !gridpatrol_sync::photo_uploaded(&dev.store, &sha)? {
-                            photos_missing += 1;
-                        }
-                    }
-                    let synced = dev.store.get_document(id)?.map(|d| d.sync_state)
-                        == Some(SyncState::Synced);
-                    if m.doc().get_heads() != t.doc().get_heads() || !synced {
-                        diverged += 1;
+            let Some(theirs) = on_server.get(id) else {
+                lost += 1;
+                continue;
+            };
+            let Some(mine) = dev.store.get_document(id)? else {
+                diverged += 1;
+                continue;
+            };
+            let mut heads: Vec<String> = mine.heads.iter().map(hex::encode).collect();
+            heads.sort();
+            if &heads != theirs || mine.sync_state != SyncState::Synced {
+                diverged += 1;
+            }
+            if let Ok(doc) = automerge::Automerge::load(&mine.bytes) {
+                for sha in gridpatrol_docs::photo_refs(&doc) {
+                    if !gridpatrol_sync::photo_uploaded(&dev.store, &sha)? {
+                        photos_missing += 1;
                     }
                 }
-                (None, Some(_)) => diverged += 1,
             }
         }
     }
     let prefix = format!("sim-{run_id}-");
-    let on_server = count_cases_with_prefix(&centre_store, &prefix)?;
+    let on_server = on_server
+        .keys()
+        .filter(|id| id.starts_with(&prefix))
+        .count();
     let duplicated = on_server.saturating_sub(cfg.cases - lost);
     let seconds = started.elapsed().as_secs_f64();
     Ok(SimResult {
@@ -385,6 +422,9 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
         bytes_up: traffic.bytes_up,
         bytes_down: traffic.bytes_down,
         seconds,
+        login_seconds,
+        sync_seconds,
+        verify_seconds: seconds - sync_seconds,
         diverged,
         refused,
         photos_uploaded: traffic.photos_uploaded,
@@ -392,22 +432,6 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
         cuts: proxy.cuts(),
         retries,
     })
-}
-
-fn count_cases_with_prefix(store: &Store, prefix: &str) -> Result<usize, SimError> {
-    let mut page = gridpatrol_store::Page {
-        limit: 1000,
-        after: None,
-    };
-    let mut n = 0;
-    loop {
-        let p = store.list_cases(&page)?;
-        n += p.items.iter().filter(|r| r.id.starts_with(prefix)).count();
-        match p.next {
-            Some(next) => page.after = Some(next),
-            None => return Ok(n),
-        }
-    }
 }
 
 /// `http://host:port` → the socket address the proxy forwards to.

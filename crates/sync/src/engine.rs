@@ -1,7 +1,7 @@
 //! The sync session: manifest → batched Automerge sync rounds → photos →
 //! acknowledge outbox and save the cursor.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use automerge::sync::{Capability, Have, Message, State, SyncDoc};
@@ -11,7 +11,7 @@ use gridpatrol_protocol::{self as proto, limits, SyncDocRequest, SyncStatus, Use
 use gridpatrol_store::{Store, SyncState};
 
 use crate::api::{Api, PutOutcome, RemotePhoto, Traffic};
-use crate::local::{device_actor, photos_of, save_any};
+use crate::local::{device_actor, save_any};
 use crate::SyncError;
 
 /// How failed sessions are retried: exponential backoff with full jitter.
@@ -190,7 +190,7 @@ fn settle(
     store: &mut Store,
     id: &str,
     w: &mut Work,
-    outbox: &[gridpatrol_store::OutboxEntry],
+    outbox: &Pending,
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
     let heads = w.doc.get_heads();
@@ -216,7 +216,7 @@ fn settle(
         store.set_sync_state(id, &SyncState::Synced)?;
         // Photos go after the documents; keep the outbox entry (and so the
         // document in the next session) until its photos are up too.
-        let photos_waiting = photos_of(w.kind, &w.doc)
+        let photos_waiting = gridpatrol_docs::photo_refs(&w.doc)
             .iter()
             .map(|sha| Ok(!photo_uploaded(store, sha)? && store.has_photo(sha)?))
             .collect::<Result<Vec<bool>, SyncError>>()?
@@ -233,6 +233,17 @@ fn settle(
     Ok(())
 }
 
+/// Outbox entries by document id: `(seq, heads)`.
+type Pending = HashMap<String, Vec<(i64, Vec<[u8; 32]>)>>;
+
+fn group_outbox(entries: Vec<gridpatrol_store::OutboxEntry>) -> Pending {
+    let mut m: Pending = HashMap::new();
+    for e in entries {
+        m.entry(e.doc_id).or_default().push((e.seq, e.heads));
+    }
+    m
+}
+
 /// True when the server's last word was that it holds exactly our heads.
 fn confirmed(w: &Work) -> bool {
     let ours: HashSet<ChangeHash> = w.doc.get_heads().into_iter().collect();
@@ -247,17 +258,21 @@ fn confirmed(w: &Work) -> bool {
 }
 
 /// Outbox entries of `id` whose heads the (now confirmed) document holds.
-fn acked_entries(outbox: &[gridpatrol_store::OutboxEntry], id: &str, doc: &Automerge) -> Vec<i64> {
+fn acked_entries(outbox: &Pending, id: &str, doc: &Automerge) -> Vec<i64> {
     outbox
-        .iter()
-        .filter(|e| e.doc_id == id)
-        .filter(|e| {
-            e.heads
+        .get(id)
+        .map(|entries| {
+            entries
                 .iter()
-                .all(|h| doc.get_change_meta_by_hash(&ChangeHash(*h)).is_some())
+                .filter(|(_, heads)| {
+                    heads
+                        .iter()
+                        .all(|h| doc.get_change_meta_by_hash(&ChangeHash(*h)).is_some())
+                })
+                .map(|(seq, _)| *seq)
+                .collect()
         })
-        .map(|e| e.seq)
-        .collect()
+        .unwrap_or_default()
 }
 
 /// The device sync engine for one account.
@@ -296,6 +311,30 @@ impl SyncEngine {
     /// The logged-in account, once logged in.
     pub fn user(&self) -> Option<&UserInfo> {
         self.user.as_ref()
+    }
+
+    /// Every document in the account's scope with its server heads (lowercase
+    /// hex, sorted), read from the manifest from the beginning. Changes
+    /// nothing on the device; used to check convergence.
+    pub async fn server_heads(&mut self) -> Result<BTreeMap<String, Vec<String>>, SyncError> {
+        if self.api.token.is_none() {
+            self.login().await?;
+        }
+        let mut out = BTreeMap::new();
+        let mut cursor = None;
+        loop {
+            let m = self.api.manifest(cursor).await?;
+            let advanced = Some(m.cursor) != cursor;
+            cursor = Some(m.cursor);
+            for e in m.docs {
+                let mut heads = e.heads;
+                heads.sort();
+                out.insert(e.id, heads);
+            }
+            if !m.more || !advanced {
+                return Ok(out);
+            }
+        }
     }
 
     /// Logs in (again) and keeps the token.
@@ -389,13 +428,12 @@ impl SyncEngine {
 
         // 2. Documents to sync: local changes from the outbox, plus server
         //    changes this device does not have yet.
-        let outbox = store.outbox_pending(u32::MAX)?;
+        let outbox_entries = store.outbox_pending(u32::MAX)?;
         let mut work: BTreeMap<String, Work> = BTreeMap::new();
-        for e in &outbox {
-            if !work.contains_key(&e.doc_id) {
-                if let Some(w) = self.load_work(store, &e.doc_id, &actor)? {
-                    work.insert(e.doc_id.clone(), w);
-                }
+        let outbox = group_outbox(outbox_entries);
+        for id in outbox.keys() {
+            if let Some(w) = self.load_work(store, id, &actor)? {
+                work.insert(id.clone(), w);
             }
         }
         for (id, (kind, heads)) in &server_docs {
@@ -525,7 +563,7 @@ impl SyncEngine {
         let mut photos: BTreeSet<String> = BTreeSet::new();
         for w in work.values() {
             if w.outcome == Outcome::Active {
-                photos.extend(photos_of(w.kind, &w.doc));
+                photos.extend(gridpatrol_docs::photo_refs(&w.doc));
             }
         }
         for sha in photos {
@@ -541,10 +579,11 @@ impl SyncEngine {
 
         // 6. Acknowledge what the server confirmed (including the entries
         //    `settle` wrote for merged server changes); record refusals.
-        let outbox = store.outbox_pending(u32::MAX)?;
+        let outbox = group_outbox(store.outbox_pending(u32::MAX)?);
         let mut ack: Vec<i64> = Vec::new();
         for (id, w) in &work {
-            let exists = store.get_document(id)?.is_some();
+            // Stored on the device (before the session, or by `settle`).
+            let exists = !w.stored_heads.is_empty();
             match &w.outcome {
                 Outcome::Active => {
                     if confirmed(w) {

@@ -10,7 +10,11 @@ use crate::SyncError;
 
 /// This device's Automerge actor (one random id per install, kept in the store).
 pub fn device_actor(store: &mut Store) -> Result<ActorId, SyncError> {
-    let hex_id = store.device_actor_id()?;
+    // A read first: creating the id takes a write transaction, needed once.
+    let hex_id = match store.get_meta(gridpatrol_store::META_DEVICE_ACTOR_ID)? {
+        Some(id) => id,
+        None => store.device_actor_id()?,
+    };
     let bytes = hex::decode(&hex_id)
         .map_err(|e| SyncError::Invalid(format!("stored actor id {hex_id:?}: {e}")))?;
     Ok(ActorId::from(bytes))
@@ -169,21 +173,5 @@ pub(crate) fn save_any(
             &VerificationDoc::from_doc(doc.clone()).map_err(doc_err(id))?,
             now_ms,
         ),
-    }
-}
-
-/// Photo hashes a document refers to (report photos, result photos).
-pub(crate) fn photos_of(kind: DocKind, doc: &Automerge) -> Vec<String> {
-    match kind {
-        DocKind::Case => CaseDoc::from_doc(doc.clone())
-            .and_then(|c| c.read())
-            .map(|c| c.report.photos)
-            .unwrap_or_default(),
-        DocKind::Verification => VerificationDoc::from_doc(doc.clone())
-            .and_then(|v| v.read())
-            .ok()
-            .and_then(|v| v.result)
-            .map(|r| r.photos)
-            .unwrap_or_default(),
     }
 }

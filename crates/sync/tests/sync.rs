@@ -177,3 +177,91 @@ async fn wrong_password_fails_at_once_without_retrying() {
     let err = e.sync(&mut store).await.unwrap_err();
     assert!(err.to_string().contains("bad_credentials"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn centre_task_and_inspector_result_round_trip_and_a_leader_cannot_write_the_lifecycle() {
+    use gridpatrol_docs::{Outcome, Task, TaskKind, VerificationDoc, VerificationResult};
+    use gridpatrol_domain::lifecycle::{Action, CaseState};
+
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(dir.path()).await;
+    let url = srv.url();
+    let mut insp = device(&url, "I0001");
+    let mut centre = device(&url, "C0001");
+    let mut lead = device(&url, "I0003");
+    local::create_case(
+        &mut insp.store,
+        "case-v",
+        &report("I0001", G1, "路灯不亮"),
+        1,
+    )
+    .unwrap();
+    insp.engine.sync(&mut insp.store).await.unwrap();
+    centre.engine.sync(&mut centre.store).await.unwrap();
+    lead.engine.sync(&mut lead.store).await.unwrap();
+
+    // The centre files the case and sends the inspector to check it.
+    local::edit_case(&mut centre.store, "case-v", 2, |c| {
+        c.append_step(Action::File, "C0001", 2, "立案").map(|_| ())
+    })
+    .unwrap();
+    let actor = local::device_actor(&mut centre.store).unwrap();
+    let task = Task {
+        assignee: "I0001".into(),
+        kind: TaskKind::HandlingCheck,
+        due_at_ms: 10,
+        created_by: "C0001".into(),
+    };
+    let v = VerificationDoc::create(actor, "ver-v", "case-v", &task).unwrap();
+    local::save_verification(&mut centre.store, &v, 2).unwrap();
+    let r = centre.engine.sync(&mut centre.store).await.unwrap();
+    assert!(r.refused.is_empty() && r.failed.is_empty(), "{r:?}");
+
+    // The inspector receives both, and writes the result.
+    let r = insp.engine.sync(&mut insp.store).await.unwrap();
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!(
+        local::load_case(&mut insp.store, "case-v")
+            .unwrap()
+            .unwrap()
+            .read()
+            .unwrap()
+            .state,
+        CaseState::Filed
+    );
+    local::edit_verification(&mut insp.store, "ver-v", 3, |v| {
+        v.set_result(&VerificationResult {
+            outcome: Outcome::Pass,
+            note: "已修复".into(),
+            photos: vec![],
+            lon: 116.44,
+            lat: 39.92,
+            at_ms: 3,
+        })
+    })
+    .unwrap();
+    let r = insp.engine.sync(&mut insp.store).await.unwrap();
+    assert!(r.refused.is_empty(), "{r:?}");
+    centre.engine.sync(&mut centre.store).await.unwrap();
+    let back = local::load_verification(&mut centre.store, "ver-v")
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.read().unwrap().result.unwrap().outcome, Outcome::Pass);
+
+    // The leader may review but not move the lifecycle.
+    lead.engine.sync(&mut lead.store).await.unwrap();
+    local::edit_case(&mut lead.store, "case-v", 4, |c| {
+        c.append_step(Action::Dispatch, "I0003", 4, "").map(|_| ())
+    })
+    .unwrap();
+    let r = lead.engine.sync(&mut lead.store).await.unwrap();
+    assert_eq!(r.refused.len(), 1, "{r:?}");
+    assert!(matches!(
+        lead.store
+            .get_document("case-v")
+            .unwrap()
+            .unwrap()
+            .sync_state,
+        SyncState::Refused { .. }
+    ));
+}

@@ -707,3 +707,49 @@ impl SyncEngine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_exponentially_is_jittered_and_capped() {
+        let p = RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+        };
+        for attempt in 1..=12u32 {
+            let cap = (100u64 << (attempt - 1).min(20)).min(1000);
+            let samples: Vec<u64> = (0..200)
+                .map(|_| p.delay(attempt).as_millis() as u64)
+                .collect();
+            assert!(samples.iter().all(|&d| d <= cap), "attempt {attempt}");
+            // Jitter: not always the same pause.
+            assert!(
+                samples.iter().any(|&d| d != samples[0]),
+                "attempt {attempt}"
+            );
+        }
+        let zero = RetryPolicy {
+            base_delay: Duration::ZERO,
+            ..p
+        };
+        assert_eq!(zero.delay(3), Duration::ZERO);
+    }
+
+    #[test]
+    fn primed_state_offers_changes_since_the_shared_heads_in_the_first_message() {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        automerge::transaction::Transactable::put(&mut tx, automerge::ROOT, "a", 1).unwrap();
+        tx.commit();
+        // Never synced: the whole document goes in the first message.
+        let mut s = primed_state(None);
+        let m = doc.generate_sync_message(&mut s).unwrap();
+        let mut server = Automerge::new();
+        let mut ss = State::new();
+        server.receive_sync_message(&mut ss, m).unwrap();
+        assert_eq!(server.get_heads(), doc.get_heads());
+    }
+}

@@ -19,6 +19,8 @@ pub struct DocFacts {
     pub reporter: Option<String>,
     /// A case's `report.supervision_grid`.
     pub supervision_grid: Option<String>,
+    /// A case's `report.category` (a fine-class code when valid).
+    pub category: Option<String>,
     /// A verification's `task.assignee`.
     pub assignee: Option<String>,
     /// A verification's `case_id`.
@@ -34,6 +36,7 @@ pub fn facts(doc: &Automerge) -> Result<DocFacts, DocError> {
         id,
         reporter: None,
         supervision_grid: None,
+        category: None,
         assignee: None,
         case_id: None,
     };
@@ -42,6 +45,7 @@ pub fn facts(doc: &Automerge) -> Result<DocFacts, DocError> {
             if let Some(r) = obj(doc, &ROOT, "report", ObjType::Map) {
                 f.reporter = str_opt(doc, &r, "reporter");
                 f.supervision_grid = str_opt(doc, &r, "supervision_grid");
+                f.category = str_opt(doc, &r, "category");
             }
         }
         DocKind::Verification => {

@@ -18,7 +18,7 @@ fn actor(n: u8) -> ActorId {
 
 fn report(reporter: &str) -> Report {
     Report {
-        category: "0101010101".into(),
+        category: "02010101".into(),
         lon: 116.4432,
         lat: 39.9219,
         accuracy_m: 8.5,

@@ -130,6 +130,8 @@ pub mod codes {
     pub const OUTSIDE_SCOPE: &str = "outside_scope";
     /// Sync, per doc: the `kind` sent differs from the stored document's kind.
     pub const KIND_MISMATCH: &str = "kind_mismatch";
+    /// A report names a category that is not a fine class of the checklist.
+    pub const UNKNOWN_CATEGORY: &str = "unknown_category";
 }
 
 /// Body of every error response.

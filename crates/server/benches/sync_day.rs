@@ -96,7 +96,7 @@ async fn main() {
         let i = inspectors[k];
         let id = format!("case-{n:06}");
         let report = Report {
-            category: "0101010101".into(),
+            category: "02010101".into(),
             lon: 116.48,
             lat: 39.95,
             accuracy_m: 5.0,

@@ -22,6 +22,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use gridpatrol_domain::roles::Role;
+use gridpatrol_domain::taxonomy::{Level, Taxonomy};
 use gridpatrol_protocol::{
     codes, limits, DocKind, SyncDocRequest, SyncDocResult, SyncRequest, SyncResponse, SyncStatus,
 };
@@ -348,6 +349,27 @@ fn process_one(
                 incoming.kind.as_str(),
                 incoming.id
             ));
+        }
+        // A report is filed against a fine class of the checklist; anything
+        // else could never be dispatched, so refuse it while the reporter is
+        // still around to fix it.
+        if parts.contains(&gridpatrol_docs::Part::Report) {
+            let fine = incoming.category.as_deref().and_then(|c| {
+                Taxonomy::builtin()
+                    .get(c)
+                    .filter(|n| n.level == Level::Fine)
+            });
+            if fine.is_none() {
+                return Ok(refused(
+                    SyncStatus::Refused,
+                    codes::UNKNOWN_CATEGORY,
+                    format!(
+                        "case {} names category {:?}, which is not a fine class of the checklist",
+                        d.id,
+                        incoming.category.as_deref().unwrap_or("")
+                    ),
+                ));
+            }
         }
         let prior = match &existing {
             Some(_) => Some(gridpatrol_docs::facts(&before).map_err(ApiError::internal)?),

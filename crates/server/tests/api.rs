@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 fn report(reporter: &str, grid: &str) -> Report {
     Report {
-        category: "0101010101".into(),
+        category: "02010101".into(),
         lon: 116.48,
         lat: 39.95,
         accuracy_m: 5.0,
@@ -1076,4 +1076,63 @@ async fn part_ownership_matrix() {
         }
     }
     f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn reports_must_name_a_fine_class_of_the_checklist() {
+    let f = start().await;
+    let i1 = f.login("I0001").await;
+
+    // A new case filed against a code the checklist does not have, and one
+    // filed against a subclass (not a fine class): neither is stored.
+    for (id, category) in [("case-bogus", "99999999"), ("case-sub", "020101")] {
+        let mut r = report("I0001", G1);
+        r.category = category.into();
+        let mut doc = CaseDoc::create(ActorId::random(), id, &r)
+            .unwrap()
+            .into_doc();
+        let mut st = SyncState::new();
+        let res = f
+            .sync_doc(&i1, "dev-c", id, DocKind::Case, &mut doc, &mut st)
+            .await;
+        assert_eq!(res.status, SyncStatus::Refused, "{res:?}");
+        assert_eq!(res.code.as_deref(), Some(codes::UNKNOWN_CATEGORY));
+        assert!(res.reason.unwrap().contains(category));
+        assert!(f.stored_bytes(id).is_none(), "{id} must not be stored");
+    }
+
+    // Re-categorising an existing report: to another fine class is fine, to
+    // a module code is refused and leaves the stored copy as it was.
+    upload_case(&f, &i1, "case-1", "I0001", G1).await;
+    let (doc, mut st, _) = f.fetch(&i1, "dev-e", "case-1", DocKind::Case).await;
+    let mut cd = CaseDoc::from_doc(doc).unwrap();
+    cd.edit_report(&ReportEdit {
+        category: Some("02010102".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut doc = cd.into_doc();
+    let res = f
+        .sync_doc(&i1, "dev-e", "case-1", DocKind::Case, &mut doc, &mut st)
+        .await;
+    assert_eq!(res.status, SyncStatus::Ok, "{res:?}");
+    let stored = f.stored_bytes("case-1").unwrap();
+    let mut cd = CaseDoc::from_doc(doc).unwrap();
+    cd.edit_report(&ReportEdit {
+        category: Some("02".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut doc = cd.into_doc();
+    let res = f
+        .sync_doc(&i1, "dev-e", "case-1", DocKind::Case, &mut doc, &mut st)
+        .await;
+    assert_eq!(res.status, SyncStatus::Refused, "{res:?}");
+    assert_eq!(res.code.as_deref(), Some(codes::UNKNOWN_CATEGORY));
+    assert_eq!(f.stored_bytes("case-1").unwrap(), stored);
+    let read = CaseDoc::load(&stored, ActorId::random())
+        .unwrap()
+        .read()
+        .unwrap();
+    assert_eq!(read.report.category, "02010102");
 }

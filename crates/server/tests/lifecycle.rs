@@ -16,7 +16,7 @@ fn new_case(id: &str, reporter: &str, grid: &str) -> CaseDoc {
         ActorId::random(),
         id,
         &Report {
-            category: "0101010101".into(),
+            category: "02010101".into(),
             lon: 116.48,
             lat: 39.95,
             accuracy_m: 5.0,

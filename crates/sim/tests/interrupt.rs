@@ -64,7 +64,7 @@ fn engine(url: &str, user: &str) -> SyncEngine {
 
 fn report(i: usize) -> Report {
     Report {
-        category: "0101010101".into(),
+        category: "02010101".into(),
         lon: 116.44,
         lat: 39.92,
         accuracy_m: 5.0,

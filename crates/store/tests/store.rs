@@ -10,7 +10,7 @@ use rusqlite::Connection;
 fn case(id: &str, updated_at_ms: i64) -> CaseWrite {
     CaseWrite {
         id: id.to_owned(),
-        category_code: "0101010101".to_owned(),
+        category_code: "02010101".to_owned(),
         status: "reported".to_owned(),
         title: format!("上水井盖破损 {id}"),
         summary: "井盖破损，存在安全隐患".to_owned(),

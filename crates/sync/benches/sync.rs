@@ -49,7 +49,7 @@ fn district() -> District {
 
 fn report(i: usize) -> Report {
     Report {
-        category: "0101010101".into(),
+        category: "02010101".into(),
         lon: 116.4432,
         lat: 39.9219,
         accuracy_m: 6.0,

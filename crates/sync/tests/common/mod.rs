@@ -94,7 +94,7 @@ pub fn device(url: &str, user: &str) -> Device {
 
 pub fn report(reporter: &str, grid: &str, description: &str) -> Report {
     Report {
-        category: "0101010101".into(),
+        category: "02010101".into(),
         lon: 116.4432,
         lat: 39.9219,
         accuracy_m: 6.0,

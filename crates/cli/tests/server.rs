@@ -1,12 +1,12 @@
 //! `gridpatrol init --demo` and `gridpatrol serve` as an operator runs them.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
+mod common;
 
-fn gridpatrol() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridpatrol"))
-}
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+
+use common::{gridpatrol, init_demo, serve};
 
 /// One HTTP/1.1 request over a plain socket; returns (status line, body).
 fn http(addr: &str, method: &str, path: &str, body: &str) -> (String, String) {
@@ -39,37 +39,13 @@ fn init_requires_demo_flag() {
 #[test]
 fn init_demo_then_serve_login_and_stop_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let out = gridpatrol()
-        .args(["init", "--demo", "--data"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = init_demo(dir.path());
     assert_eq!(v["accounts"], 1548, "{v}");
     assert_eq!(v["leaders"], 35);
     assert_eq!(v["centre"], 1);
     assert_eq!(v["squads"], 35);
 
-    let mut child = gridpatrol()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .expect("listening line")
-        .to_string();
+    let (mut child, addr, mut err) = serve(dir.path());
     let (status, body) = http(&addr, "GET", "/healthz", "");
     assert!(status.contains("200"), "{status}");
     assert_eq!(body, "ok");

@@ -1,0 +1,48 @@
+//! Running the real `gridpatrol` binary from tests.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStderr, Command, Stdio};
+
+/// A command for the `gridpatrol` binary under test.
+pub fn gridpatrol() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gridpatrol"))
+}
+
+/// `gridpatrol init --demo --data DIR`; panics with its stderr on failure.
+pub fn init_demo(dir: &Path) -> serde_json::Value {
+    let out = gridpatrol()
+        .args(["init", "--demo", "--data"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Starts `gridpatrol serve` on a free loopback port. Returns the process,
+/// its `host:port` (from the first log line) and the rest of its log.
+pub fn serve(dir: &Path) -> (Child, String, BufReader<ChildStderr>) {
+    let mut child = gridpatrol()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .filter(|a| a.parse::<std::net::SocketAddr>().is_ok())
+        .unwrap_or_else(|| panic!("no listening address in {line:?}"))
+        .to_string();
+    (child, addr, err)
+}

@@ -375,6 +375,9 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
     // every device's stored heads: equal heads mean equal documents.
     let mut cc = SyncConfig::new(&cfg.server, &cfg.centre.0, &cfg.centre.1);
     cc.retry = retry;
+    // A test tool against a test server, possibly on another machine of the
+    // test network; `resolve` already limits it to http://.
+    cc.allow_plain_http = true;
     let mut centre = SyncEngine::with_client(cc, http.clone())?;
     let on_server = centre.server_heads().await?;
     let (mut lost, mut diverged, mut photos_missing) = (0, 0, 0);

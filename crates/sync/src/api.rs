@@ -83,13 +83,13 @@ fn header_u64(resp: &reqwest::Response, name: &str) -> Option<u64> {
 }
 
 impl Api {
-    pub(crate) fn new(http: reqwest::Client, base: &str) -> Result<Api, SyncError> {
+    pub(crate) fn new(
+        http: reqwest::Client,
+        base: &str,
+        allow_plain_http: bool,
+    ) -> Result<Api, SyncError> {
         let base = base.trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(SyncError::Invalid(format!(
-                "server URL {base:?} must start with http:// or https://"
-            )));
-        }
+        check_server_url(&base, allow_plain_http)?;
         Ok(Api {
             http,
             base,
@@ -239,6 +239,70 @@ impl Api {
             },
             StatusCode::UNPROCESSABLE_ENTITY => Ok(PutOutcome::HashMismatch),
             s => Err(server_error(s, &body)),
+        }
+    }
+}
+
+/// Accepts `https://` anywhere and `http://` only to this machine (or
+/// anywhere when explicitly allowed): the login sends the password, and a
+/// phone on public mobile networks must never send it in the clear.
+pub(crate) fn check_server_url(base: &str, allow_plain_http: bool) -> Result<(), SyncError> {
+    let url = reqwest::Url::parse(base)
+        .map_err(|e| SyncError::Invalid(format!("server URL {base:?} is not a URL: {e}")))?;
+    let Some(host) = url.host_str() else {
+        return Err(SyncError::Invalid(format!(
+            "server URL {base:?} has no host"
+        )));
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback || allow_plain_http => Ok(()),
+        "http" => Err(SyncError::Invalid(format!(
+            "server URL {base:?} would send your password unencrypted; use https:// \
+             (plain http:// is only for a server on this machine)"
+        ))),
+        _ => Err(SyncError::Invalid(format!(
+            "server URL {base:?} must start with https:// (or http:// to this machine)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_server_url;
+
+    #[test]
+    fn passwords_never_go_out_in_the_clear() {
+        for ok in [
+            "https://sync.example.cn",
+            "https://10.1.2.3:8443/",
+            "http://127.0.0.1:8787",
+            "http://127.9.9.9",
+            "http://localhost:1",
+            "http://[::1]:8787",
+        ] {
+            assert!(check_server_url(ok, false).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://sync.example.cn",
+            "http://192.168.1.20:8787",
+            "http://[2001:db8::1]",
+        ] {
+            let e = check_server_url(bad, false).unwrap_err().to_string();
+            assert!(
+                e.contains("unencrypted") && e.contains("https://"),
+                "{bad}: {e}"
+            );
+            // A test network may opt in explicitly.
+            assert!(check_server_url(bad, true).is_ok(), "{bad}");
+        }
+        for bad in ["ftp://127.0.0.1", "sync.example.cn", "https://", ""] {
+            assert!(check_server_url(bad, true).is_err(), "{bad}");
         }
     }
 }

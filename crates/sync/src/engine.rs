@@ -69,6 +69,9 @@ pub struct SyncConfig {
     pub max_rounds: usize,
     /// Retry policy of [`SyncEngine::sync`].
     pub retry: RetryPolicy,
+    /// Allow `http://` to hosts other than this machine (a test network;
+    /// never on a phone in the field, where only `https://` is accepted).
+    pub allow_plain_http: bool,
 }
 
 impl SyncConfig {
@@ -82,6 +85,7 @@ impl SyncConfig {
             photo_chunk: 1024 * 1024,
             max_rounds: 16,
             retry: RetryPolicy::default(),
+            allow_plain_http: false,
         }
     }
 }
@@ -297,7 +301,7 @@ impl SyncEngine {
     /// An engine sharing an existing HTTP client (many devices in one process).
     pub fn with_client(cfg: SyncConfig, http: reqwest::Client) -> Result<SyncEngine, SyncError> {
         Ok(SyncEngine {
-            api: Api::new(http, &cfg.server)?,
+            api: Api::new(http, &cfg.server, cfg.allow_plain_http)?,
             cfg,
             user: None,
         })

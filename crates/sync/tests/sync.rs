@@ -265,3 +265,41 @@ async fn centre_task_and_inspector_result_round_trip_and_a_leader_cannot_write_t
         SyncState::Refused { .. }
     ));
 }
+
+/// `https://` really is TLS: the first bytes the engine sends to an https
+/// server are a TLS handshake record, never the login with the password.
+#[tokio::test]
+async fn https_server_urls_are_spoken_to_in_tls() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut first = [0u8; 3];
+        s.read_exact(&mut first).unwrap();
+        first
+    });
+    let mut cfg = gridpatrol_sync::SyncConfig::new(
+        &format!("https://127.0.0.1:{port}"),
+        "I0001",
+        "patrol-I0001",
+    );
+    cfg.retry.max_attempts = 1;
+    let mut engine = gridpatrol_sync::SyncEngine::new(cfg).unwrap();
+    let client = tokio::spawn(async move {
+        let mut store = gridpatrol_store::Store::open_in_memory().unwrap();
+        engine.sync(&mut store).await
+    });
+    let first = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        tokio::task::spawn_blocking(move || peer.join().unwrap()),
+    )
+    .await
+    .expect("the engine never connected to the https server")
+    .unwrap();
+    assert_eq!(first[0], 0x16, "TLS handshake record, got {first:?}");
+    assert_eq!(first[1], 0x03, "TLS version major, got {first:?}");
+    // The peer hung up mid-handshake: a network failure, nothing stored.
+    let err = client.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("network"), "{err}");
+}

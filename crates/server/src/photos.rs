@@ -118,6 +118,22 @@ async fn append(
         .map_err(store_error)
 }
 
+/// Appends the buffered bytes at `pos` and advances `pos` past them.
+async fn flush(
+    state: &Arc<AppState>,
+    sha: &str,
+    user: &str,
+    pos: &mut u64,
+    total: u64,
+    buf: &mut Vec<u8>,
+) -> Result<PhotoStatus, ApiError> {
+    let bytes = std::mem::take(buf);
+    let n = bytes.len() as u64;
+    let status = append(state, sha, user, *pos, total, bytes).await?;
+    *pos += n;
+    Ok(status)
+}
+
 pub(crate) async fn put_photo(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -166,15 +182,7 @@ pub(crate) async fn put_photo(
         };
         if pos + (buf.len() + chunk.len()) as u64 > total {
             if !buf.is_empty() {
-                append(
-                    &state,
-                    &sha,
-                    &caller.user.id,
-                    pos,
-                    total,
-                    std::mem::take(&mut buf),
-                )
-                .await?;
+                flush(&state, &sha, &caller.user.id, &mut pos, total, &mut buf).await?;
             }
             return Err(store_error(StoreError::PastEnd {
                 total,
@@ -183,31 +191,11 @@ pub(crate) async fn put_photo(
         }
         buf.extend_from_slice(&chunk);
         if buf.len() >= FLUSH_BYTES {
-            let n = buf.len() as u64;
-            status = append(
-                &state,
-                &sha,
-                &caller.user.id,
-                pos,
-                total,
-                std::mem::take(&mut buf),
-            )
-            .await?;
-            pos += n;
+            status = flush(&state, &sha, &caller.user.id, &mut pos, total, &mut buf).await?;
         }
     }
     if !buf.is_empty() || (pos == offset && offset == total) {
-        let n = buf.len() as u64;
-        status = append(
-            &state,
-            &sha,
-            &caller.user.id,
-            pos,
-            total,
-            std::mem::take(&mut buf),
-        )
-        .await?;
-        pos += n;
+        status = flush(&state, &sha, &caller.user.id, &mut pos, total, &mut buf).await?;
     }
     if let Some(e) = cut {
         return Err(ApiError::malformed(format!(

@@ -100,15 +100,24 @@ fn refuse(code: &'static str, reason: String) -> Result<(), Refusal> {
     Err(Refusal { code, reason })
 }
 
+/// The squads a write rule compares with a squad leader's own, looked up by
+/// the server in its district records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Squads<'a> {
+    /// The squad of the case's reporter (whose leader reviews it).
+    pub reporter: Option<&'a str>,
+    /// The squad that patrols the case's supervision grid.
+    pub grid: Option<&'a str>,
+}
+
 /// Decides whether `p` may make a change that alters `parts` of a document,
 /// given the stored document's facts (`existing`, `None` for a document the
 /// server has never seen) and the facts after the change (`incoming`).
-/// `reporter_squad` is the squad of the case's reporter (looked up by the
-/// server in the district).
+/// `squads` are the reporter's and the grid's squads.
 ///
 /// Rules: a new case only from an inspector or leader reporting as themselves
-/// (an inspector in their own supervision grid), touching only the header and
-/// the report; a new verification only from the centre, touching only the
+/// (an inspector in their own supervision grid, a leader in a grid of their
+/// own squad), touching only the header and the report; a new verification only from the centre, touching only the
 /// header and the task. Afterwards `report` → its reporter, `review` → the
 /// leader of the reporter's squad, `lifecycle` and `task` → the centre,
 /// `result` → the task's assignee; the header (and a case's reporter and
@@ -118,14 +127,15 @@ pub fn authorize(
     existing: Option<&DocFacts>,
     incoming: &DocFacts,
     parts: &BTreeSet<Part>,
-    reporter_squad: Option<&str>,
+    squads: &Squads<'_>,
 ) -> Result<(), Refusal> {
+    let reporter_squad = squads.reporter;
     if parts.is_empty() {
         return Ok(());
     }
     let who = format!("{} ({})", p.user_id, p.role.as_str());
     let Some(ex) = existing else {
-        return authorize_create(p, incoming, parts, reporter_squad, &who);
+        return authorize_create(p, incoming, parts, squads.grid, &who);
     };
     if ex.kind != incoming.kind
         || ex.id != incoming.id
@@ -193,7 +203,7 @@ fn authorize_create(
     p: &Principal,
     incoming: &DocFacts,
     parts: &BTreeSet<Part>,
-    reporter_squad: Option<&str>,
+    grid_squad: Option<&str>,
     who: &str,
 ) -> Result<(), Refusal> {
     let (may_touch, kind_s): (&[Part], _) = match incoming.kind {
@@ -222,7 +232,8 @@ fn authorize_create(
                     incoming.supervision_grid.is_some()
                         && incoming.supervision_grid == p.supervision_grid
                 }
-                _ => p.squad.is_some() && reporter_squad == p.squad.as_deref(),
+                // A leader reports only in the grids their squad patrols.
+                _ => p.squad.is_some() && grid_squad == p.squad.as_deref(),
             };
             if !in_scope {
                 return refuse(

@@ -406,91 +406,93 @@ impl CaseDoc {
         let source = Source::parse(&str_req(&self.doc, &r, "source")?)
             .ok_or_else(|| DocError::Field("report.source".into()))?;
         let mut lc = Lifecycle::new(source.flow());
-        for s in self.read_steps()? {
+        for s in read_steps(&self.doc)? {
             // A concurrent, no-longer-applicable step is history, not state.
             let _ = lc.apply(s.step, s.step.performed_by());
         }
         Ok(lc)
     }
 
-    fn read_steps(&self) -> Result<Vec<LifecycleStep>, DocError> {
-        let Some(l) = obj(&self.doc, &ROOT, "lifecycle", ObjType::Map) else {
-            return Ok(Vec::new());
-        };
-        let Some(steps) = obj(&self.doc, &l, "steps", ObjType::List) else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for i in 0..self.doc.length(&steps) {
-            let Some((Value::Object(ObjType::Map), s)) = self.doc.get(&steps, i)? else {
-                return Err(DocError::Field(format!("lifecycle.steps[{i}]")));
-            };
-            let step = parse_action(&str_req(&self.doc, &s, "step")?)
-                .ok_or_else(|| DocError::Field(format!("lifecycle.steps[{i}].step")))?;
-            let state = CaseState::parse(&str_req(&self.doc, &s, "state")?)
-                .ok_or_else(|| DocError::Field(format!("lifecycle.steps[{i}].state")))?;
-            out.push(LifecycleStep {
-                step,
-                state,
-                by: str_req(&self.doc, &s, "by")?,
-                at_ms: i64_req(&self.doc, &s, "at_ms")?,
-                note: str_opt(&self.doc, &s, "note").unwrap_or_default(),
-            });
-        }
-        Ok(out)
-    }
-
     /// Reads the whole case into plain values.
     pub fn read(&self) -> Result<Case, DocError> {
-        let d = &self.doc;
-        let id = expect_kind(d, DocKind::Case)?;
-        let r = req_obj(d, &ROOT, "report", ObjType::Map)?;
-        let source_s = str_req(d, &r, "source")?;
-        let source =
-            Source::parse(&source_s).ok_or_else(|| DocError::Field("report.source".into()))?;
-        let report = Report {
-            category: str_req(d, &r, "category")?,
-            lon: f64_req(d, &r, "lon")?,
-            lat: f64_req(d, &r, "lat")?,
-            accuracy_m: f64_req(d, &r, "accuracy_m")?,
-            technical_grid: str_req(d, &r, "technical_grid")?,
-            supervision_grid: str_req(d, &r, "supervision_grid")?,
-            street: str_req(d, &r, "street")?,
-            address: str_opt(d, &r, "address").unwrap_or_default(),
-            description: str_opt(d, &r, "description").unwrap_or_default(),
-            photos: str_list(d, &r, "photos"),
-            reporter: str_req(d, &r, "reporter")?,
-            source,
-            created_at_ms: i64_req(d, &r, "created_at_ms")?,
-        };
-        let review = match obj(d, &ROOT, "review", ObjType::Map) {
-            Some(rv) => match (str_opt(d, &rv, "reviewer"), str_opt(d, &rv, "verdict")) {
-                (Some(reviewer), Some(v)) => Some(Review {
-                    reviewer,
-                    verdict: Verdict::parse(&v)
-                        .ok_or_else(|| DocError::Field("review.verdict".into()))?,
-                    note: str_opt(d, &rv, "note").unwrap_or_default(),
-                    at_ms: i64_opt(d, &rv, "at_ms").unwrap_or_default(),
-                }),
-                _ => None,
-            },
-            None => None,
-        };
-        let flow = source.flow();
-        let state =
-            match obj(d, &ROOT, "lifecycle", ObjType::Map).and_then(|l| str_opt(d, &l, "state")) {
-                Some(s) => {
-                    CaseState::parse(&s).ok_or_else(|| DocError::Field("lifecycle.state".into()))?
-                }
-                None => Lifecycle::new(flow).state,
-            };
-        Ok(Case {
-            id,
-            report,
-            review,
-            flow,
-            state,
-            steps: self.read_steps()?,
-        })
+        read_case(&self.doc)
     }
+}
+
+/// Reads a case document into plain values: the reader devices and the
+/// server share (see [`crate::validate`]).
+pub(crate) fn read_case(d: &Automerge) -> Result<Case, DocError> {
+    let id = expect_kind(d, DocKind::Case)?;
+    let r = req_obj(d, &ROOT, "report", ObjType::Map)?;
+    let source_s = str_req(d, &r, "source")?;
+    let source = Source::parse(&source_s).ok_or_else(|| DocError::Field("report.source".into()))?;
+    let report = Report {
+        category: str_req(d, &r, "category")?,
+        lon: f64_req(d, &r, "lon")?,
+        lat: f64_req(d, &r, "lat")?,
+        accuracy_m: f64_req(d, &r, "accuracy_m")?,
+        technical_grid: str_req(d, &r, "technical_grid")?,
+        supervision_grid: str_req(d, &r, "supervision_grid")?,
+        street: str_req(d, &r, "street")?,
+        address: str_opt(d, &r, "address").unwrap_or_default(),
+        description: str_opt(d, &r, "description").unwrap_or_default(),
+        photos: str_list(d, &r, "photos"),
+        reporter: str_req(d, &r, "reporter")?,
+        source,
+        created_at_ms: i64_req(d, &r, "created_at_ms")?,
+    };
+    let review = match obj(d, &ROOT, "review", ObjType::Map) {
+        Some(rv) => match (str_opt(d, &rv, "reviewer"), str_opt(d, &rv, "verdict")) {
+            (Some(reviewer), Some(v)) => Some(Review {
+                reviewer,
+                verdict: Verdict::parse(&v)
+                    .ok_or_else(|| DocError::Field("review.verdict".into()))?,
+                note: str_opt(d, &rv, "note").unwrap_or_default(),
+                at_ms: i64_opt(d, &rv, "at_ms").unwrap_or_default(),
+            }),
+            _ => None,
+        },
+        None => None,
+    };
+    let flow = source.flow();
+    let state = match obj(d, &ROOT, "lifecycle", ObjType::Map).and_then(|l| str_opt(d, &l, "state"))
+    {
+        Some(s) => CaseState::parse(&s).ok_or_else(|| DocError::Field("lifecycle.state".into()))?,
+        None => Lifecycle::new(flow).state,
+    };
+    Ok(Case {
+        id,
+        report,
+        review,
+        flow,
+        state,
+        steps: read_steps(d)?,
+    })
+}
+
+fn read_steps(d: &Automerge) -> Result<Vec<LifecycleStep>, DocError> {
+    let Some(l) = obj(d, &ROOT, "lifecycle", ObjType::Map) else {
+        return Ok(Vec::new());
+    };
+    let Some(steps) = obj(d, &l, "steps", ObjType::List) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for i in 0..d.length(&steps) {
+        let Some((Value::Object(ObjType::Map), s)) = d.get(&steps, i)? else {
+            return Err(DocError::Field(format!("lifecycle.steps[{i}]")));
+        };
+        let step = parse_action(&str_req(d, &s, "step")?)
+            .ok_or_else(|| DocError::Field(format!("lifecycle.steps[{i}].step")))?;
+        let state = CaseState::parse(&str_req(d, &s, "state")?)
+            .ok_or_else(|| DocError::Field(format!("lifecycle.steps[{i}].state")))?;
+        out.push(LifecycleStep {
+            step,
+            state,
+            by: str_req(d, &s, "by")?,
+            at_ms: i64_req(d, &s, "at_ms")?,
+            note: str_opt(d, &s, "note").unwrap_or_default(),
+        });
+    }
+    Ok(out)
 }

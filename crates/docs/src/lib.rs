@@ -49,12 +49,16 @@
 mod authz;
 mod case;
 mod classify;
+pub mod guard;
+pub mod limits;
 mod read;
+mod validate;
 mod verification;
 
-pub use authz::{authorize, facts, photo_refs, DocFacts, Principal, Refusal};
+pub use authz::{authorize, facts, photo_refs, DocFacts, Principal, Refusal, Squads};
 pub use case::{Case, CaseDoc, LifecycleStep, Report, ReportEdit, Review, Source, Verdict};
 pub use classify::parts_changed;
+pub use validate::{check_size, validate, Bounds, Valid};
 pub use verification::{
     Outcome, Task, TaskKind, Verification, VerificationDoc, VerificationResult,
 };
@@ -165,6 +169,9 @@ pub enum DocError {
     /// A value is outside what the layout allows.
     #[error("invalid value: {0}")]
     Invalid(String),
+    /// The document is over one of the [`limits`].
+    #[error("too large: {0}")]
+    TooLarge(String),
     /// `after` does not contain every change of `before`.
     #[error("the new document does not descend from the stored one")]
     NotDescendant,

@@ -473,7 +473,7 @@ fn each_role_and_part_is_allowed_or_refused() {
         } else {
             &case
         };
-        let got = authorize(&p, Some(f), f, &set(&[part]), Some("S01"));
+        let got = authorize(&p, Some(f), f, &set(&[part]), &sq("S01"));
         assert_eq!(
             got.is_ok(),
             want,
@@ -492,7 +492,14 @@ fn each_role_and_part_is_allowed_or_refused() {
         }
     }
     // Nothing changed: always fine.
-    assert!(authorize(&admin(), Some(&case), &case, &BTreeSet::new(), None).is_ok());
+    assert!(authorize(
+        &admin(),
+        Some(&case),
+        &case,
+        &BTreeSet::new(),
+        &Squads::default()
+    )
+    .is_ok());
 }
 
 #[test]
@@ -509,10 +516,10 @@ fn forged_change_to_another_inspectors_report_is_refused() {
     assert_eq!(parts, set(&[Part::Report]));
     let ex = facts(base.doc()).unwrap();
     let inc = facts(forged.doc()).unwrap();
-    let r = authorize(&inspector("I0003"), Some(&ex), &inc, &parts, Some("S01")).unwrap_err();
+    let r = authorize(&inspector("I0003"), Some(&ex), &inc, &parts, &sq("S01")).unwrap_err();
     assert_eq!(r.code, "not_owner");
     assert!(r.reason.contains("I0002"), "{}", r.reason);
-    assert!(authorize(&inspector("I0002"), Some(&ex), &inc, &parts, Some("S01")).is_ok());
+    assert!(authorize(&inspector("I0002"), Some(&ex), &inc, &parts, &sq("S01")).is_ok());
 }
 
 #[test]
@@ -529,7 +536,7 @@ fn reporter_and_grid_cannot_be_rewritten_even_by_the_reporter() {
         Some(&facts(base.doc()).unwrap()),
         &facts(&d).unwrap(),
         &parts,
-        Some("S01"),
+        &sq("S01"),
     );
     assert_eq!(got.unwrap_err().code, "immutable_field");
 }
@@ -539,10 +546,10 @@ fn creation_rules() {
     let c = new_case();
     let parts = parts_changed(&Automerge::new(), c.doc()).unwrap();
     let f = facts(c.doc()).unwrap();
-    assert!(authorize(&inspector("I0002"), None, &f, &parts, Some("S01")).is_ok());
+    assert!(authorize(&inspector("I0002"), None, &f, &parts, &sq("S01")).is_ok());
     // Someone else cannot create a case in I0002's name.
     assert_eq!(
-        authorize(&inspector("I0003"), None, &f, &parts, Some("S01"))
+        authorize(&inspector("I0003"), None, &f, &parts, &sq("S01"))
             .unwrap_err()
             .code,
         "not_reporter"
@@ -551,13 +558,13 @@ fn creation_rules() {
     let mut other = inspector("I0002");
     other.supervision_grid = Some("110105002001".into());
     assert_eq!(
-        authorize(&other, None, &f, &parts, Some("S01"))
+        authorize(&other, None, &f, &parts, &sq("S01"))
             .unwrap_err()
             .code,
         "outside_scope"
     );
     assert_eq!(
-        authorize(&centre(), None, &f, &parts, None)
+        authorize(&centre(), None, &f, &parts, &Squads::default())
             .unwrap_err()
             .code,
         "unexpected_document"
@@ -574,7 +581,7 @@ fn creation_rules() {
     let parts = parts_changed(&Automerge::new(), pre.doc()).unwrap();
     assert!(parts.contains(&Part::Review));
     assert_eq!(
-        authorize(&inspector("I0002"), None, &f, &parts, Some("S01"))
+        authorize(&inspector("I0002"), None, &f, &parts, &sq("S01"))
             .unwrap_err()
             .code,
         "not_owner"
@@ -583,16 +590,18 @@ fn creation_rules() {
     let lc = CaseDoc::create(actor(8), "case-l", &report("I0001")).unwrap();
     let lf = facts(lc.doc()).unwrap();
     let lp = parts_changed(&Automerge::new(), lc.doc()).unwrap();
-    assert!(authorize(&leader("S01"), None, &lf, &lp, Some("S01")).is_ok());
+    assert!(authorize(&leader("S01"), None, &lf, &lp, &sq("S01")).is_ok());
 
     // Verifications: only the centre creates them.
     let v = new_verification();
     let vp = parts_changed(&Automerge::new(), v.doc()).unwrap();
     let vf = facts(v.doc()).unwrap();
-    assert!(authorize(&centre(), None, &vf, &vp, None).is_ok());
+    assert!(authorize(&centre(), None, &vf, &vp, &Squads::default()).is_ok());
     for p in [inspector("I0002"), leader("S01"), admin()] {
         assert_eq!(
-            authorize(&p, None, &vf, &vp, None).unwrap_err().code,
+            authorize(&p, None, &vf, &vp, &Squads::default())
+                .unwrap_err()
+                .code,
             "unexpected_document"
         );
     }
@@ -614,4 +623,442 @@ fn photo_refs_reads_report_and_result_photos() {
     .unwrap();
     assert_eq!(photo_refs(v.doc()), vec![PHOTO.replace('9', "b")]);
     assert!(photo_refs(&Automerge::new()).is_empty());
+}
+
+fn sq(squad: &str) -> Squads<'_> {
+    Squads {
+        reporter: Some(squad),
+        grid: Some(squad),
+    }
+}
+
+// ---- One schema: what the server stores, every device can read ----
+
+const NOW: i64 = 1_700_000_100_000;
+
+fn bounds() -> Bounds {
+    // Chaoyang's bounding box, roughly; the server takes it from the outline.
+    Bounds::for_district([116.33, 39.80, 116.65, 40.11], 0.01, NOW)
+}
+
+/// `new_case()` with one more change by its reporter, made by `f` on the report map.
+fn tampered(
+    f: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &automerge::ObjId),
+) -> Automerge {
+    let mut d = fork_as(new_case().doc(), 1);
+    let r = d.get(ROOT, "report").unwrap().unwrap().1;
+    let mut tx = d.transaction();
+    f(&mut tx, &r);
+    tx.commit();
+    d
+}
+
+#[test]
+fn honest_documents_pass_the_shared_check() {
+    assert!(matches!(
+        validate(new_case().doc(), &bounds()),
+        Ok(Valid::Case(_))
+    ));
+    let mut v = new_verification();
+    assert!(matches!(
+        validate(v.doc(), &bounds()),
+        Ok(Valid::Verification(_))
+    ));
+    v.set_result(&VerificationResult {
+        outcome: Outcome::Pass,
+        note: "已修复".into(),
+        photos: vec![PHOTO.into()],
+        lon: 116.44,
+        lat: 39.92,
+        at_ms: NOW,
+    })
+    .unwrap();
+    validate(v.doc(), &bounds()).unwrap();
+    let c = new_case();
+    check_size(c.doc(), c.save().len()).unwrap();
+}
+
+#[test]
+fn documents_the_device_reader_refuses_fail_the_shared_check() {
+    use automerge::ScalarValue;
+    let bad: Vec<(&str, Automerge)> = vec![
+        (
+            "lon as a string",
+            tampered(|tx, r| {
+                tx.put(r, "lon", "116.4").unwrap();
+            }),
+        ),
+        (
+            "bogus source",
+            tampered(|tx, r| {
+                tx.put(r, "source", "satellite").unwrap();
+            }),
+        ),
+        (
+            "no created_at_ms",
+            tampered(|tx, r| {
+                tx.delete(r, "created_at_ms").unwrap();
+            }),
+        ),
+        (
+            "lon = 1e308",
+            tampered(|tx, r| {
+                tx.put(r, "lon", 1e308).unwrap();
+            }),
+        ),
+        (
+            "lon = NaN",
+            tampered(|tx, r| {
+                tx.put(r, "lon", f64::NAN).unwrap();
+            }),
+        ),
+        (
+            "outside the district",
+            tampered(|tx, r| {
+                tx.put(r, "lat", 31.2).unwrap();
+            }),
+        ),
+        (
+            "negative accuracy",
+            tampered(|tx, r| {
+                tx.put(r, "accuracy_m", -1.0).unwrap();
+            }),
+        ),
+        (
+            "unknown category",
+            tampered(|tx, r| {
+                tx.put(r, "category", "99999999").unwrap();
+            }),
+        ),
+        (
+            "module as category",
+            tampered(|tx, r| {
+                tx.put(r, "category", "02").unwrap();
+            }),
+        ),
+        (
+            "time in 1970",
+            tampered(|tx, r| {
+                tx.put(r, "created_at_ms", 5).unwrap();
+            }),
+        ),
+        (
+            "time next year",
+            tampered(|tx, r| {
+                tx.put(r, "created_at_ms", NOW + 400 * 86_400_000).unwrap();
+            }),
+        ),
+        (
+            "grid not in its street",
+            tampered(|tx, r| {
+                tx.put(r, "street", "110105002").unwrap();
+            }),
+        ),
+        (
+            "short grid code",
+            tampered(|tx, r| {
+                tx.put(r, "technical_grid", "110105").unwrap();
+            }),
+        ),
+        (
+            "unknown report field",
+            tampered(|tx, r| {
+                tx.put(r, "priority", "urgent").unwrap();
+            }),
+        ),
+        (
+            "huge description",
+            tampered(|tx, r| {
+                tx.put(r, "description", "啊".repeat(2001)).unwrap();
+            }),
+        ),
+        (
+            "huge reporter id",
+            tampered(|tx, r| {
+                tx.put(r, "reporter", "I".repeat(200)).unwrap();
+            }),
+        ),
+        (
+            "photo not a hash",
+            tampered(|tx, r| {
+                let l = tx.put_object(r, "photos", ObjType::List).unwrap();
+                tx.insert(&l, 0, "../../etc/passwd").unwrap();
+            }),
+        ),
+        (
+            "photo list with a number",
+            tampered(|tx, r| {
+                let l = tx.put_object(r, "photos", ObjType::List).unwrap();
+                tx.insert(&l, 0, PHOTO).unwrap();
+                tx.insert(&l, 1, ScalarValue::Int(7)).unwrap();
+            }),
+        ),
+        (
+            "21 photos",
+            tampered(|tx, r| {
+                let l = tx.put_object(r, "photos", ObjType::List).unwrap();
+                for i in 0..21 {
+                    tx.insert(&l, i, PHOTO).unwrap();
+                }
+            }),
+        ),
+    ];
+    for (what, d) in bad {
+        assert!(validate(&d, &bounds()).is_err(), "{what} passed");
+    }
+    // Root and other parts.
+    let mut d = fork_as(new_case().doc(), 1);
+    d.transact::<_, _, AutomergeError>(|tx| {
+        tx.put(ROOT, "extra", "x")?;
+        Ok(())
+    })
+    .unwrap();
+    assert!(validate(&d, &bounds()).is_err(), "unknown root key");
+    let mut d = fork_as(new_case().doc(), 1);
+    let rv = d.get(ROOT, "review").unwrap().unwrap().1;
+    d.transact::<_, _, AutomergeError>(|tx| {
+        tx.put(&rv, "reviewer", "I0001")?;
+        tx.put(&rv, "verdict", "maybe")?;
+        Ok(())
+    })
+    .unwrap();
+    assert!(validate(&d, &bounds()).is_err(), "unknown verdict");
+    let mut d = fork_as(new_case().doc(), 1);
+    let lc = d.get(ROOT, "lifecycle").unwrap().unwrap().1;
+    d.transact::<_, _, AutomergeError>(|tx| {
+        tx.put(&lc, "state", "teleported")?;
+        Ok(())
+    })
+    .unwrap();
+    assert!(validate(&d, &bounds()).is_err(), "unknown state");
+    let mut v = new_verification();
+    v.set_result(&VerificationResult {
+        outcome: Outcome::Pass,
+        note: String::new(),
+        photos: vec![],
+        lon: 0.0,
+        lat: 0.0,
+        at_ms: NOW,
+    })
+    .unwrap();
+    assert!(validate(v.doc(), &bounds()).is_err(), "result at (0, 0)");
+}
+
+#[test]
+fn a_reporter_writes_only_the_report_at_creation() {
+    // Same change that creates the case also sets its lifecycle state, as
+    // a scalar or as a text object (which the reader also reads as a string).
+    for as_text in [false, true] {
+        let c = new_case();
+        let mut d = c.doc().clone();
+        let lc = d.get(ROOT, "lifecycle").unwrap().unwrap().1;
+        d.transact::<_, _, AutomergeError>(|tx| {
+            if as_text {
+                let t = tx.put_object(&lc, "state", ObjType::Text)?;
+                tx.splice_text(&t, 0, 0, "closed")?;
+            } else {
+                tx.put(&lc, "state", "closed")?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let parts = parts_changed(&Automerge::new(), &d).unwrap();
+        let f = facts(&d).unwrap();
+        let got = authorize(&inspector("I0002"), None, &f, &parts, &sq("S01"));
+        assert_eq!(got.unwrap_err().code, "not_owner", "as text: {as_text}");
+    }
+}
+
+#[test]
+fn a_leader_reports_only_in_their_own_squads_grids() {
+    let lc = CaseDoc::create(actor(8), "case-l", &report("I0001")).unwrap();
+    let lf = facts(lc.doc()).unwrap();
+    let lp = parts_changed(&Automerge::new(), lc.doc()).unwrap();
+    // The leader's own squad is S01; the grid belongs to S02.
+    let other_grid = Squads {
+        reporter: Some("S01"),
+        grid: Some("S02"),
+    };
+    let got = authorize(&leader("S01"), None, &lf, &lp, &other_grid);
+    assert_eq!(got.unwrap_err().code, "outside_scope");
+    let unknown_grid = Squads {
+        reporter: Some("S01"),
+        grid: None,
+    };
+    assert!(authorize(&leader("S01"), None, &lf, &lp, &unknown_grid).is_err());
+}
+
+// ---- Sync message guard ----
+
+use automerge::sync::{Message, State as SyncState, SyncDoc};
+
+/// A sync state that makes Automerge speak V1 (plain change chunks), as
+/// the device engine does.
+fn v1(mut s: SyncState) -> SyncState {
+    s.their_capabilities = Some(vec![automerge::sync::Capability::SyncReset]);
+    s
+}
+
+fn honest_message() -> Vec<u8> {
+    let mut c = new_case();
+    let mut s = SyncState::new();
+    // First message: heads and a summary; a reply from an empty peer asks for all.
+    let first = c.doc().generate_sync_message(&mut s).unwrap();
+    let mut peer = Automerge::new();
+    let mut ps = SyncState::new();
+    peer.receive_sync_message(&mut ps, first).unwrap();
+    let reply = peer.generate_sync_message(&mut ps).unwrap();
+    c.doc_mut().receive_sync_message(&mut s, reply).unwrap();
+    let mut s = v1(s);
+    c.doc().generate_sync_message(&mut s).unwrap().encode()
+}
+
+/// A V1 message around raw change chunks.
+fn message_with(changes: Vec<Vec<u8>>, have_bloom: Option<Vec<u8>>) -> Vec<u8> {
+    fn uleb(out: &mut Vec<u8>, mut v: u64) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+    let mut m = vec![0x42, 0, 0];
+    match have_bloom {
+        Some(b) => {
+            m.push(1); // one have
+            m.push(0); // no last_sync hashes
+            uleb(&mut m, b.len() as u64);
+            m.extend(b);
+        }
+        None => m.push(0),
+    }
+    uleb(&mut m, changes.len() as u64);
+    for c in changes {
+        uleb(&mut m, c.len() as u64);
+        m.extend(c);
+    }
+    m
+}
+
+#[test]
+fn guard_passes_what_automerge_sends() {
+    let bytes = honest_message();
+    let m = guard::check_sync_message(&bytes).unwrap();
+    assert!(!m.changes.is_empty());
+    // A message with a real Bloom summary of many changes.
+    let mut c = new_case();
+    for i in 0..50 {
+        c.edit_report(&ReportEdit {
+            description: Some(format!("第{i}次修改")),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    let mut s = v1(SyncState::new());
+    s.shared_heads = new_case().doc().get_heads();
+    let m = c.doc().generate_sync_message(&mut s).unwrap();
+    guard::check_sync_message(&m.encode()).unwrap();
+}
+
+#[test]
+fn guard_refuses_crafted_summaries() {
+    // entries, bits per entry, probes (+ bits, which Automerge sizes itself).
+    for (entries, bits, probes) in [(1u8, 0u8, 7u8), (10, 10, 0), (1, 1, 200), (1, 200, 1)] {
+        let mut b = vec![entries, bits, probes];
+        b.extend(vec![0u8; (entries as usize * bits as usize).div_ceil(8)]);
+        let msg = message_with(vec![], Some(b));
+        assert!(
+            guard::check_sync_message(&msg).is_err(),
+            "{entries}/{bits}/{probes} passed"
+        );
+    }
+    // 2^28 probes in five bytes: Automerge would allocate 1 GiB of probes.
+    let msg = message_with(
+        vec![],
+        Some(vec![1, 10, 0x80, 0x80, 0x80, 0x80, 0x01, 0xff, 0xff]),
+    );
+    assert!(guard::check_sync_message(&msg).is_err());
+}
+
+#[test]
+fn guard_refuses_anything_but_plain_changes() {
+    let c = new_case();
+    // A whole saved document (chunk type 0) and a compressed change (type 2).
+    let doc = c.save();
+    assert!(guard::check_sync_message(&message_with(vec![doc.clone()], None)).is_err());
+    let change = c.doc().get_changes(&[])[0].raw_bytes().to_vec();
+    let mut compressed = change.clone();
+    compressed[8] = 2;
+    assert!(guard::check_sync_message(&message_with(vec![compressed], None)).is_err());
+    // The plain change passes, alone or glued to others (as V2 sends them),
+    // but not followed by a document.
+    guard::check_sync_message(&message_with(vec![change.clone()], None)).unwrap();
+    let mut glued = change.clone();
+    glued.extend(&change);
+    guard::check_sync_message(&message_with(vec![glued.clone()], None)).unwrap();
+    glued.extend(&doc);
+    assert!(guard::check_sync_message(&message_with(vec![glued], None)).is_err());
+    // Garbage and truncation.
+    assert!(guard::check_sync_message(&message_with(vec![change[..20].to_vec()], None)).is_err());
+    assert!(guard::check_sync_message(&[0x42, 0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
+}
+
+#[test]
+fn guard_refuses_run_length_operation_bombs() {
+    // One change that declares a billion operations in its action column.
+    let mut body = vec![0u8]; // no deps
+    body.push(16);
+    body.extend([7u8; 16]); // actor
+    body.extend([1, 1, 0, 0, 0]); // seq, start op, time, message, other actors
+    body.push(1); // one column
+    body.push(0x42); // action column, uint RLE
+    let mut col = Vec::new();
+    let mut v: i64 = 1_000_000_000;
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 && b & 0x40 == 0 {
+            col.push(b);
+            break;
+        }
+        col.push(b | 0x80);
+    }
+    col.push(1); // the repeated action
+    body.push(col.len() as u8);
+    body.extend(col);
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 1, body.len() as u8];
+    chunk.extend(body);
+    let err = guard::check_sync_message(&message_with(vec![chunk], None)).unwrap_err();
+    assert!(err.0.contains("1000000000"), "{err}");
+
+    // A real change of 30,000 list inserts: a few bytes on the wire.
+    let mut d = fork_as(new_case().doc(), 1);
+    let r = d.get(ROOT, "report").unwrap().unwrap().1;
+    let l = d.get(&r, "photos").unwrap().unwrap().1;
+    let mut tx = d.transaction();
+    tx.splice(&l, 0, 0, (0..30_000).map(|_| automerge::ScalarValue::Null))
+        .unwrap();
+    tx.commit();
+    let change = d.get_last_local_change().unwrap().raw_bytes().to_vec();
+    assert!(change.len() < 1024, "{} bytes", change.len());
+    assert!(guard::check_sync_message(&message_with(vec![change], None)).is_err());
+}
+
+#[test]
+fn documents_over_the_size_limits_are_refused() {
+    let mut c = new_case();
+    for i in 0..(limits::MAX_DOC_CHANGES + 1) {
+        c.edit_report(&ReportEdit {
+            address: Some(format!("{i}")),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    let err = check_size(c.doc(), c.save().len()).unwrap_err();
+    assert!(matches!(err, DocError::TooLarge(_)), "{err}");
+    let _ = Message::decode(&honest_message()).unwrap();
 }

@@ -163,36 +163,41 @@ impl VerificationDoc {
 
     /// Reads the whole verification into plain values.
     pub fn read(&self) -> Result<Verification, DocError> {
-        let d = &self.doc;
-        let id = expect_kind(d, DocKind::Verification)?;
-        let t = req_obj(d, &ROOT, "task", ObjType::Map)?;
-        let task = Task {
-            assignee: str_req(d, &t, "assignee")?,
-            kind: TaskKind::parse(&str_req(d, &t, "kind")?)
-                .ok_or_else(|| DocError::Field("task.kind".into()))?,
-            due_at_ms: i64_req(d, &t, "due_at_ms")?,
-            created_by: str_req(d, &t, "created_by")?,
-        };
-        let result = match obj(d, &ROOT, "result", ObjType::Map) {
-            Some(r) => match str_opt(d, &r, "outcome") {
-                Some(o) => Some(VerificationResult {
-                    outcome: Outcome::parse(&o)
-                        .ok_or_else(|| DocError::Field("result.outcome".into()))?,
-                    note: str_opt(d, &r, "note").unwrap_or_default(),
-                    photos: str_list(d, &r, "photos"),
-                    lon: f64_opt(d, &r, "lon").unwrap_or_default(),
-                    lat: f64_opt(d, &r, "lat").unwrap_or_default(),
-                    at_ms: i64_opt(d, &r, "at_ms").unwrap_or_default(),
-                }),
-                None => None,
-            },
-            None => None,
-        };
-        Ok(Verification {
-            id,
-            case_id: str_req(d, &ROOT, "case_id")?,
-            task,
-            result,
-        })
+        read_verification(&self.doc)
     }
+}
+
+/// Reads a verification document into plain values (shared with
+/// [`crate::validate`]).
+pub(crate) fn read_verification(d: &Automerge) -> Result<Verification, DocError> {
+    let id = expect_kind(d, DocKind::Verification)?;
+    let t = req_obj(d, &ROOT, "task", ObjType::Map)?;
+    let task = Task {
+        assignee: str_req(d, &t, "assignee")?,
+        kind: TaskKind::parse(&str_req(d, &t, "kind")?)
+            .ok_or_else(|| DocError::Field("task.kind".into()))?,
+        due_at_ms: i64_req(d, &t, "due_at_ms")?,
+        created_by: str_req(d, &t, "created_by")?,
+    };
+    let result = match obj(d, &ROOT, "result", ObjType::Map) {
+        Some(r) => match str_opt(d, &r, "outcome") {
+            Some(o) => Some(VerificationResult {
+                outcome: Outcome::parse(&o)
+                    .ok_or_else(|| DocError::Field("result.outcome".into()))?,
+                note: str_opt(d, &r, "note").unwrap_or_default(),
+                photos: str_list(d, &r, "photos"),
+                lon: f64_opt(d, &r, "lon").unwrap_or_default(),
+                lat: f64_opt(d, &r, "lat").unwrap_or_default(),
+                at_ms: i64_opt(d, &r, "at_ms").unwrap_or_default(),
+            }),
+            None => None,
+        },
+        None => None,
+    };
+    Ok(Verification {
+        id,
+        case_id: str_req(d, &ROOT, "case_id")?,
+        task,
+        result,
+    })
 }

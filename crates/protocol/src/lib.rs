@@ -132,6 +132,9 @@ pub mod codes {
     pub const KIND_MISMATCH: &str = "kind_mismatch";
     /// A report names a category that is not a fine class of the checklist.
     pub const UNKNOWN_CATEGORY: &str = "unknown_category";
+    /// The document would exceed a size limit (bytes, changes, operations,
+    /// list lengths); see `gridpatrol_docs::limits`.
+    pub const DOCUMENT_TOO_LARGE: &str = "document_too_large";
 }
 
 /// Body of every error response.

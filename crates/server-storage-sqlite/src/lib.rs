@@ -286,6 +286,17 @@ impl ServerStore for SqliteStore {
             .flatten())
     }
 
+    fn squad_of_grid(&self, supervision_grid: &str) -> Result<Option<String>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT squad FROM squad_grids WHERE supervision_grid = ?1 ORDER BY squad LIMIT 1",
+                [supervision_grid],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(be)
+    }
+
     fn insert_token(
         &self,
         token_sha256: &[u8; 32],

@@ -229,6 +229,8 @@ pub trait ServerStore: Send + Sync + 'static {
     fn upsert_squads(&self, squads: &[SquadRecord]) -> Result<(), StoreError>;
     /// The squad of an account, if any.
     fn squad_of(&self, user_id: &str) -> Result<Option<String>, StoreError>;
+    /// The squad that patrols a supervision grid, if any.
+    fn squad_of_grid(&self, supervision_grid: &str) -> Result<Option<String>, StoreError>;
 
     /// Stores a token hash for a user.
     fn insert_token(

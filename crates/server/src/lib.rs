@@ -58,10 +58,15 @@ pub struct AppState {
     pub settings: Settings,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
-    /// In-memory Automerge sync states per (device, document).
+    /// In-memory Automerge sync states per (account/device, document).
     sync_states: Mutex<HashMap<(String, String), automerge::sync::State>>,
     /// Bounds concurrent sync batch processing (CPU and memory).
     sync_permits: tokio::sync::Semaphore,
+    /// One lock per account with a sync in progress, so one account holds
+    /// at most one sync worker however many requests it sends.
+    sync_accounts: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The district's WGS-84 bounding box `[min_lon, min_lat, max_lon, max_lat]`.
+    pub district_bbox: [f64; 4],
     /// Bounds concurrent password checks: each argon2 check holds its
     /// memory cost (8–19 MiB), and a shift-start storm of 1,500 logins run
     /// all at once grew the server to 3.5 GB for no gain in throughput.
@@ -79,10 +84,63 @@ impl AppState {
             store,
             settings,
             sync_permits: tokio::sync::Semaphore::new(workers),
+            sync_accounts: Mutex::new(HashMap::new()),
+            district_bbox: district_bbox(),
             login_permits: tokio::sync::Semaphore::new(workers),
             metrics: Metrics::default(),
             sync_states: Mutex::new(HashMap::new()),
         })
+    }
+}
+
+/// The demo district's bounding box, from its outline.
+fn district_bbox() -> [f64; 4] {
+    use geo::BoundingRect;
+    match gridpatrol_district::DemoDistrict::outline().bounding_rect() {
+        Some(r) => [r.min().x, r.min().y, r.max().x, r.max().y],
+        // The embedded outline is never empty (tested in the district crate).
+        None => [-180.0, -90.0, 180.0, 90.0],
+    }
+}
+
+impl AppState {
+    /// Waits until no other sync of `account` runs, then holds its lock.
+    pub(crate) async fn lock_account(&self, account: &str) -> AccountLock<'_> {
+        let m = {
+            let mut map = self.sync_accounts.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(account.to_string()).or_default().clone()
+        };
+        let guard = m.clone().lock_owned().await;
+        AccountLock {
+            state: self,
+            account: account.to_string(),
+            lock: m,
+            _guard: Some(guard),
+        }
+    }
+}
+
+/// Held while one account's sync runs; forgets the account's lock when no
+/// one else waits for it, so the table stays as small as the crowd.
+pub(crate) struct AccountLock<'a> {
+    state: &'a AppState,
+    account: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for AccountLock<'_> {
+    fn drop(&mut self) {
+        self._guard = None;
+        let mut map = self
+            .state
+            .sync_accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // Ours and the table's: nobody else waits.
+        if Arc::strong_count(&self.lock) == 2 {
+            map.remove(&self.account);
+        }
     }
 }
 

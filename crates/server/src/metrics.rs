@@ -23,6 +23,8 @@ pub struct Metrics {
     pub photo_bytes_out: AtomicU64,
     /// Sync batches recomputed because a document changed concurrently.
     pub sync_conflicts: AtomicU64,
+    /// Sync messages refused by the guard before Automerge saw them.
+    pub sync_messages_refused: AtomicU64,
     /// Successful logins.
     pub logins_ok: AtomicU64,
     /// Failed logins.
@@ -65,7 +67,12 @@ impl Metrics {
         for (status, n) in lock(&self.sync_docs).iter() {
             let _ = writeln!(out, "gridpatrol_sync_docs_total{{status=\"{status}\"}} {n}");
         }
-        let simple: [(&str, &str, &AtomicU64); 8] = [
+        let simple: [(&str, &str, &AtomicU64); 9] = [
+            (
+                "gridpatrol_sync_messages_refused_total",
+                "Sync messages over a limit, refused before Automerge saw them.",
+                &self.sync_messages_refused,
+            ),
             (
                 "gridpatrol_sync_conflict_retries_total",
                 "Sync batches recomputed after a concurrent change.",

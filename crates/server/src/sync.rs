@@ -46,6 +46,9 @@ pub(crate) async fn sync(
     Metrics::add(&state.metrics.sync_bytes_in, body.len() as u64);
     let req: SyncRequest = parse_json(&body)?;
     validate(&req)?;
+    // One worker per account at most: its further requests queue here,
+    // without a worker, while honest devices get the others.
+    let _account = state.lock_account(&caller.user.id).await;
     let _permit = state
         .sync_permits
         .acquire()
@@ -176,21 +179,31 @@ fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncRe
     let ids: Vec<String> = req.docs.iter().map(|d| d.id.clone()).collect();
     let scope = caller.scope();
     let principal = caller.principal();
+    // Sync states belong to an account's device: another account naming the
+    // same device id gets states of its own.
+    let device = format!("{}/{}", caller.user.id, req.device);
+    let bounds =
+        gridpatrol_docs::Bounds::for_district(state.district_bbox, BBOX_PAD_DEG, crate::now_ms());
     for _ in 0..MAX_ATTEMPTS {
         let stored = state.store.load_docs(&ids)?;
-        let states = sync_states(state, &req.device, &ids)?;
+        let states = sync_states(state, &device, &ids)?;
         let mut outcomes = Vec::with_capacity(ids.len());
         for ((d, existing), sync_state) in req.docs.iter().zip(stored).zip(states) {
-            outcomes.push(process_one(
-                state, caller, &principal, &scope, d, existing, sync_state,
-            )?);
+            let ctx = Ctx {
+                state,
+                caller,
+                principal: &principal,
+                scope: &scope,
+                bounds: &bounds,
+            };
+            outcomes.push(process_one(&ctx, d, existing, sync_state)?);
         }
         let writes: Vec<DocWrite> = outcomes.iter().filter_map(|o| o.write.clone()).collect();
         let encoded: Vec<(String, Vec<u8>)> = outcomes
             .iter()
             .filter_map(|o| o.state.as_ref().map(|s| (o.result.id.clone(), s.encode())))
             .collect();
-        match state.store.commit_sync(&req.device, &writes, &encoded) {
+        match state.store.commit_sync(&device, &writes, &encoded) {
             Ok(()) => {
                 Metrics::add(&state.metrics.docs_stored, writes.len() as u64);
                 let mut cache = state.sync_states.lock().unwrap_or_else(|p| p.into_inner());
@@ -201,7 +214,7 @@ fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncRe
                 let mut results = Vec::with_capacity(outcomes.len());
                 for o in outcomes {
                     if let Some(s) = o.state {
-                        cache.insert((req.device.clone(), o.result.id.clone()), s);
+                        cache.insert((device.clone(), o.result.id.clone()), s);
                     }
                     results.push(o.result);
                 }
@@ -250,16 +263,43 @@ fn sync_states(state: &AppState, device: &str, ids: &[String]) -> Result<Vec<Syn
     Ok(out.into_iter().map(Option::unwrap_or_default).collect())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every document of one request is checked against.
+struct Ctx<'a> {
+    state: &'a AppState,
+    caller: &'a Caller,
+    principal: &'a gridpatrol_docs::Principal,
+    scope: &'a Scope,
+    bounds: &'a gridpatrol_docs::Bounds,
+}
+
+/// GPS error allowed around the district's bounding box (~1 km).
+const BBOX_PAD_DEG: f64 = 0.01;
+
+/// Runs Automerge on input that passed the guard; a panic inside it (a bug
+/// the guard did not foresee) refuses this document instead of failing the
+/// whole request with a 500.
+fn contained<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        p.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "internal error".into())
+    })
+}
+
 fn process_one(
-    state: &AppState,
-    caller: &Caller,
-    principal: &gridpatrol_docs::Principal,
-    scope: &Scope,
+    ctx: &Ctx<'_>,
     d: &SyncDocRequest,
     existing: Option<StoredDoc>,
     mut sync_state: SyncState,
 ) -> Result<Outcome, ApiError> {
+    let Ctx {
+        state,
+        caller,
+        principal,
+        scope,
+        bounds,
+    } = *ctx;
     let refused = |status, code: &str, reason: String| Outcome {
         result: result(&d.id, status, code, reason),
         write: None,
@@ -299,14 +339,12 @@ fn process_one(
         }
         _ => {}
     }
-    let msg = match Message::decode(&d.msg) {
+    // Bounded before Automerge touches it (see gridpatrol_docs::guard).
+    let msg = match gridpatrol_docs::guard::check_sync_message(&d.msg) {
         Ok(m) => m,
         Err(e) => {
-            return Ok(refused(
-                SyncStatus::Error,
-                codes::BAD_SYNC_MESSAGE,
-                format!("cannot decode sync message: {e}"),
-            ))
+            Metrics::add(&state.metrics.sync_messages_refused, 1);
+            return Ok(refused(SyncStatus::Error, codes::BAD_SYNC_MESSAGE, e.0));
         }
     };
     let before = match &existing {
@@ -314,7 +352,13 @@ fn process_one(
         None => Automerge::new(),
     };
     let mut after = before.clone();
-    if let Err(e) = after.receive_sync_message(&mut sync_state, msg) {
+    let applied = contained(|| {
+        after
+            .receive_sync_message(&mut sync_state, msg)
+            .map_err(|e| e.to_string())
+    })
+    .and_then(|r| r);
+    if let Err(e) = applied {
         return Ok(refused(
             SyncStatus::Error,
             codes::BAD_SYNC_MESSAGE,
@@ -383,29 +427,63 @@ fn process_one(
             Some(r) => state.store.squad_of(&r)?,
             None => None,
         };
-        if let Err(refusal) = gridpatrol_docs::authorize(
-            principal,
-            prior.as_ref(),
-            &incoming,
-            &parts,
-            reporter_squad.as_deref(),
-        ) {
+        let grid_squad = match &incoming.supervision_grid {
+            Some(g) => state.store.squad_of_grid(g)?,
+            None => None,
+        };
+        let squads = gridpatrol_docs::Squads {
+            reporter: reporter_squad.as_deref(),
+            grid: grid_squad.as_deref(),
+        };
+        if let Err(refusal) =
+            gridpatrol_docs::authorize(principal, prior.as_ref(), &incoming, &parts, &squads)
+        {
             return Ok(refused(SyncStatus::Refused, refusal.code, refusal.reason));
+        }
+        // What is stored must be what every device can read.
+        if let Err(e) = gridpatrol_docs::validate(&after, bounds) {
+            let code = match e {
+                gridpatrol_docs::DocError::TooLarge(_) => codes::DOCUMENT_TOO_LARGE,
+                _ => codes::INVALID_DOCUMENT,
+            };
+            return Ok(refused(
+                SyncStatus::Refused,
+                code,
+                format!("document {} would not be valid: {e}", d.id),
+            ));
+        }
+        let bytes = after.save();
+        if let Err(e) = gridpatrol_docs::check_size(&after, bytes.len()) {
+            return Ok(refused(
+                SyncStatus::Refused,
+                codes::DOCUMENT_TOO_LARGE,
+                format!("document {}: {e}", d.id),
+            ));
         }
         let mut heads: Vec<String> = heads_after.iter().map(|h| h.to_string()).collect();
         heads.sort();
         write = Some(DocWrite {
             id: d.id.clone(),
             kind: d.kind,
-            bytes: after.save(),
+            bytes,
             heads,
             expected_seq: existing.as_ref().map(|e| e.seq),
             index: doc_index(&after, &incoming),
         });
     }
-    let reply = after
-        .generate_sync_message(&mut sync_state)
-        .map(Message::encode);
+    let reply = match contained(|| after.generate_sync_message(&mut sync_state)) {
+        Ok(m) => m.map(Message::encode),
+        Err(e) => {
+            return Ok(refused(
+                SyncStatus::Error,
+                codes::BAD_SYNC_MESSAGE,
+                format!("cannot answer the sync message: {e}"),
+            ))
+        }
+    };
+    // A sync state is kept only for a document that exists: ids the caller
+    // merely named add nothing to storage.
+    let keep_state = existing.is_some() || write.is_some();
     Ok(Outcome {
         result: SyncDocResult {
             id: d.id.clone(),
@@ -415,6 +493,6 @@ fn process_one(
             msg: reply,
         },
         write,
-        state: Some(sync_state),
+        state: keep_state.then_some(sync_state),
     })
 }

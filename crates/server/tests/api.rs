@@ -684,7 +684,7 @@ async fn write_rules_refuse_parts_the_caller_does_not_own() {
         reviewer: "I0001".into(),
         verdict: Verdict::Approved,
         note: "self".into(),
-        at_ms: 1,
+        at_ms: 1_700_000_000_001,
     })
     .unwrap();
     let mut doc = cd.into_doc();
@@ -718,7 +718,7 @@ async fn write_rules_refuse_parts_the_caller_does_not_own() {
         reviewer: "I0003".into(),
         verdict: Verdict::Approved,
         note: "好".into(),
-        at_ms: 2,
+        at_ms: 1_700_000_000_002,
     })
     .unwrap();
     let mut doc = cd.into_doc();
@@ -735,7 +735,8 @@ async fn write_rules_refuse_parts_the_caller_does_not_own() {
     assert_eq!(r.status, SyncStatus::Ok, "{r:?}");
     let (doc, mut st, _) = f.fetch(&centre, "dev-c", "case-1", DocKind::Case).await;
     let mut cd = CaseDoc::from_doc(doc).unwrap();
-    cd.append_step(Action::File, "C0001", 3, "").unwrap();
+    cd.append_step(Action::File, "C0001", 1_700_000_000_003, "")
+        .unwrap();
     let mut doc = cd.into_doc();
     let r = f
         .sync_doc(&centre, "dev-c", "case-1", DocKind::Case, &mut doc, &mut st)
@@ -761,7 +762,7 @@ async fn verification_task_and_result_ownership() {
     let task = Task {
         assignee: "I0001".into(),
         kind: TaskKind::HandlingCheck,
-        due_at_ms: 10,
+        due_at_ms: 1_700_000_000_010,
         created_by: "C0001".into(),
     };
     let mut forged = VerificationDoc::create(ActorId::random(), "v-1", "case-x", &task)
@@ -808,7 +809,7 @@ async fn verification_task_and_result_ownership() {
         photos: vec![photo.clone()],
         lon: 116.4,
         lat: 39.9,
-        at_ms: 5,
+        at_ms: 1_700_000_000_005,
     })
     .unwrap();
     let mut doc = vd.into_doc();
@@ -834,7 +835,7 @@ async fn verification_task_and_result_ownership() {
         photos: vec![],
         lon: 116.4,
         lat: 39.9,
-        at_ms: 6,
+        at_ms: 1_700_000_000_006,
     })
     .unwrap();
     let mut doc = vd.into_doc();
@@ -899,7 +900,7 @@ async fn concurrent_offline_edits_by_reporter_and_leader_both_survive() {
         reviewer: "I0003".into(),
         verdict: Verdict::NeedsFix,
         note: "补照片".into(),
-        at_ms: 9,
+        at_ms: 1_700_000_000_009,
     })
     .unwrap();
     let (mut a, mut b) = (a.into_doc(), b.into_doc());
@@ -969,14 +970,15 @@ async fn part_ownership_matrix() {
                     reviewer: by.into(),
                     verdict: Verdict::Approved,
                     note: String::new(),
-                    at_ms: 1,
+                    at_ms: 1_700_000_000_001,
                 })
                 .unwrap();
                 cd.into_doc()
             }
             Edit::Lifecycle => {
                 let mut cd = CaseDoc::from_doc(doc).unwrap();
-                cd.append_step(Action::File, by, 2, "").unwrap();
+                cd.append_step(Action::File, by, 1_700_000_000_002, "")
+                    .unwrap();
                 cd.into_doc()
             }
             Edit::Task => {
@@ -995,7 +997,7 @@ async fn part_ownership_matrix() {
                     photos: vec![],
                     lon: 116.4,
                     lat: 39.9,
-                    at_ms: 3,
+                    at_ms: 1_700_000_000_003,
                 })
                 .unwrap();
                 vd.into_doc()
@@ -1009,7 +1011,7 @@ async fn part_ownership_matrix() {
     let task = Task {
         assignee: "I0001".into(),
         kind: TaskKind::HandlingCheck,
-        due_at_ms: 10,
+        due_at_ms: 1_700_000_000_010,
         created_by: "C0001".into(),
     };
     let mut v = VerificationDoc::create(ActorId::random(), "ver-x", "case-x", &task)

@@ -122,14 +122,14 @@ pub enum DocKind {
 }
 
 impl DocKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DocKind::Case => "case",
             DocKind::Verification => "verification",
         }
     }
 
-    fn parse(s: &str) -> Result<DocKind, StoreError> {
+    pub(crate) fn parse(s: &str) -> Result<DocKind, StoreError> {
         match s {
             "case" => Ok(DocKind::Case),
             "verification" => Ok(DocKind::Verification),

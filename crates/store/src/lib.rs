@@ -15,6 +15,7 @@ mod meta;
 mod migrate;
 mod patrol;
 mod photos;
+mod quarantine;
 mod taxonomy;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ pub use meta::{Assignment, META_DEVICE_ACTOR_ID};
 pub use migrate::LATEST_SCHEMA_VERSION;
 pub use patrol::PatrolSession;
 pub use photos::PhotoMeta;
+pub use quarantine::Quarantined;
 
 /// How hard each commit is pushed to storage.
 ///

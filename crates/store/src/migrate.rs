@@ -19,11 +19,18 @@ pub(crate) struct Migration {
 }
 
 /// All migrations, in order; `version` equals the position + 1. Append only.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init",
-    sql: include_str!("../../../migrations/device/0001_init.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init",
+        sql: include_str!("../../../migrations/device/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_quarantine",
+        sql: include_str!("../../../migrations/device/0002_quarantine.sql"),
+    },
+];
 
 /// The schema version this build creates and understands.
 pub const LATEST_SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -126,7 +133,10 @@ mod tests {
     /// new numbered file instead (and append its checksum here).
     #[test]
     fn released_migrations_are_unchanged() {
-        let released = ["97142c0191fe368bca6b63f2714139baa0e4897b0f9ee06012d5b7b431feaa6c"];
+        let released = [
+            "97142c0191fe368bca6b63f2714139baa0e4897b0f9ee06012d5b7b431feaa6c",
+            "4ed211b84012f1f8f87c19852d30c02a9eb23bc7e9da0ac4a46addd86c23480f",
+        ];
         for (m, want) in MIGRATIONS.iter().zip(released) {
             assert_eq!(sha256_hex(m.sql), want, "migration {} was edited", m.name);
         }

@@ -103,6 +103,10 @@ pub struct SyncReport {
     pub refused: Vec<(String, String)>,
     /// Documents that failed for another reason (kept for the next session).
     pub failed: Vec<(String, String)>,
+    /// Documents from the server this build cannot read, with the reason:
+    /// kept as bytes in the store's quarantine, not shown, and not allowed
+    /// to stop the session.
+    pub quarantined: Vec<(String, String)>,
     /// Sync rounds (`/v1/sync` requests may be several per round).
     pub rounds: usize,
     /// Photos uploaded in this session.
@@ -166,6 +170,14 @@ enum Outcome {
     Active,
     Refused(String),
     Failed(String),
+    Quarantined(String),
+}
+
+/// Makes Automerge send plain change chunks (sync message V1) whatever the
+/// server advertised: they are all the server's guard accepts
+/// (`gridpatrol_docs::guard`).
+fn speak_v1(state: &mut State) {
+    state.their_capabilities = Some(vec![Capability::SyncReset]);
 }
 
 /// Starts from the persisted state and assumes the server has exactly the
@@ -181,7 +193,7 @@ fn primed_state(persisted: Option<State>) -> State {
         bloom: Default::default(),
     }]);
     s.their_need = Some(Vec::new());
-    s.their_capabilities = Some(vec![Capability::MessageV2, Capability::SyncReset]);
+    speak_v1(&mut s);
     s.needs_reset = true;
     s
 }
@@ -203,10 +215,29 @@ fn settle(
             Ok(()) => {
                 report.pulled += 1;
                 w.stored_heads = heads.clone();
+                store.release_quarantine(id)?;
             }
             Err(e @ SyncError::Store(_)) if w.stored_heads.is_empty() => {
                 // e.g. a verification whose case is not on this device.
                 w.outcome = Outcome::Failed(e.to_string());
+                return Ok(());
+            }
+            Err(e @ (SyncError::Doc { .. } | SyncError::Automerge { .. })) => {
+                // One unreadable document must not stop everyone's sync:
+                // keep its bytes aside and go on with the others.
+                let reason = e.to_string();
+                tracing::warn!(doc = id, %reason, "quarantined a document this build cannot read");
+                store.quarantine(&gridpatrol_store::Quarantined {
+                    doc_id: id.to_string(),
+                    kind: match w.kind {
+                        DocKind::Case => gridpatrol_store::DocKind::Case,
+                        DocKind::Verification => gridpatrol_store::DocKind::Verification,
+                    },
+                    bytes: w.doc.save(),
+                    reason: reason.clone(),
+                    received_at_ms: now_ms(),
+                })?;
+                w.outcome = Outcome::Quarantined(reason);
                 return Ok(());
             }
             Err(e) => return Err(e),
@@ -536,6 +567,7 @@ impl SyncEngine {
                                             .receive_sync_message(&mut w.state, m)
                                             .map_err(|e| e.to_string())
                                     });
+                                speak_v1(&mut w.state);
                                 if let Err(e) = applied {
                                     w.outcome = Outcome::Failed(format!("server message: {e}"));
                                 }
@@ -621,6 +653,13 @@ impl SyncEngine {
                 Outcome::Failed(reason) => {
                     report.failed.push((id.clone(), reason.clone()));
                     if exists {
+                        store.set_sync_state(id, &SyncState::LocalOnly)?;
+                    }
+                }
+                Outcome::Quarantined(reason) => {
+                    report.quarantined.push((id.clone(), reason.clone()));
+                    if exists {
+                        // The last readable version stays; it is not in sync.
                         store.set_sync_state(id, &SyncState::LocalOnly)?;
                     }
                 }

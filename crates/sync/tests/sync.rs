@@ -66,7 +66,7 @@ async fn two_devices_and_the_leader_edit_offline_and_all_edits_survive() {
             reviewer: "I0003".into(),
             verdict: Verdict::NeedsFix,
             note: "补拍照片".into(),
-            at_ms: 3,
+            at_ms: 1_700_000_000_003,
         })
     })
     .unwrap();
@@ -202,14 +202,15 @@ async fn centre_task_and_inspector_result_round_trip_and_a_leader_cannot_write_t
 
     // The centre files the case and sends the inspector to check it.
     local::edit_case(&mut centre.store, "case-v", 2, |c| {
-        c.append_step(Action::File, "C0001", 2, "立案").map(|_| ())
+        c.append_step(Action::File, "C0001", 1_700_000_000_002, "立案")
+            .map(|_| ())
     })
     .unwrap();
     let actor = local::device_actor(&mut centre.store).unwrap();
     let task = Task {
         assignee: "I0001".into(),
         kind: TaskKind::HandlingCheck,
-        due_at_ms: 10,
+        due_at_ms: 1_700_000_000_010,
         created_by: "C0001".into(),
     };
     let v = VerificationDoc::create(actor, "ver-v", "case-v", &task).unwrap();
@@ -236,7 +237,7 @@ async fn centre_task_and_inspector_result_round_trip_and_a_leader_cannot_write_t
             photos: vec![],
             lon: 116.44,
             lat: 39.92,
-            at_ms: 3,
+            at_ms: 1_700_000_000_003,
         })
     })
     .unwrap();
@@ -251,7 +252,8 @@ async fn centre_task_and_inspector_result_round_trip_and_a_leader_cannot_write_t
     // The leader may review but not move the lifecycle.
     lead.engine.sync(&mut lead.store).await.unwrap();
     local::edit_case(&mut lead.store, "case-v", 4, |c| {
-        c.append_step(Action::Dispatch, "I0003", 4, "").map(|_| ())
+        c.append_step(Action::Dispatch, "I0003", 1_700_000_000_004, "")
+            .map(|_| ())
     })
     .unwrap();
     let r = lead.engine.sync(&mut lead.store).await.unwrap();
@@ -302,4 +304,94 @@ async fn https_server_urls_are_spoken_to_in_tls() {
     // The peer hung up mid-handshake: a network failure, nothing stored.
     let err = client.await.unwrap().unwrap_err();
     assert!(err.to_string().contains("network"), "{err}");
+}
+
+/// A malformed case planted straight into server storage (as a server from
+/// before the schema check, or a restored backup, could hold) must not stop
+/// anyone's sync: it is quarantined with its reason and everything else
+/// arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_document_on_the_server_is_quarantined_and_the_rest_syncs() {
+    use automerge::transaction::Transactable;
+    use gridpatrol_server_storage::{DocIndex, DocWrite};
+
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(dir.path()).await;
+    let url = srv.url();
+    let mut a = device(&url, "I0001");
+    for id in ["case-1", "case-2"] {
+        local::create_case(&mut a.store, id, &report("I0001", G1, "井盖破损"), 1).unwrap();
+    }
+    a.engine.sync(&mut a.store).await.unwrap();
+
+    // A case whose `lon` is a string: the device reader refuses it.
+    let good = local::load_case(&mut a.store, "case-1").unwrap().unwrap();
+    let mut bad = gridpatrol_docs::CaseDoc::create(
+        automerge::ActorId::from([5u8; 16]),
+        "case-bad",
+        &report("I0002", G1, "坏数据"),
+    )
+    .unwrap()
+    .into_doc();
+    let r = automerge::ReadDoc::get(&bad, automerge::ROOT, "report")
+        .unwrap()
+        .unwrap()
+        .1;
+    let mut tx = bad.transaction();
+    tx.put(&r, "lon", "116.4").unwrap();
+    tx.commit();
+    let mut heads: Vec<String> = bad.get_heads().iter().map(|h| h.to_string()).collect();
+    heads.sort();
+    srv.state
+        .store
+        .commit_sync(
+            "planted",
+            &[DocWrite {
+                id: "case-bad".into(),
+                kind: gridpatrol_protocol::DocKind::Case,
+                bytes: bad.save(),
+                heads,
+                expected_seq: None,
+                index: DocIndex {
+                    supervision_grid: Some(G1.into()),
+                    reporter: Some("I0002".into()),
+                    assignee: None,
+                    photos: vec![],
+                },
+            }],
+            &[],
+        )
+        .unwrap();
+    assert!(good.read().is_ok());
+
+    // The other inspector of the grid and the squad leader sync normally.
+    for user in ["I0002", "I0003"] {
+        let mut d = device(&url, user);
+        let r = d.engine.sync(&mut d.store).await.unwrap();
+        assert_eq!(r.pulled, 2, "{user}: {r:?}");
+        assert_eq!(r.quarantined.len(), 1, "{user}: {r:?}");
+        assert_eq!(r.quarantined[0].0, "case-bad");
+        assert!(r.quarantined[0].1.contains("lon"), "{:?}", r.quarantined);
+        assert!(r.failed.is_empty(), "{r:?}");
+        for id in ["case-1", "case-2"] {
+            assert!(local::load_case(&mut d.store, id).unwrap().is_some());
+        }
+        assert!(d.store.get_document("case-bad").unwrap().is_none());
+        let q = d.store.quarantined().unwrap();
+        assert_eq!(q.len(), 1);
+        assert!(automerge::Automerge::load(&q[0].bytes).is_ok());
+        // The next session is clean too: nothing new, nothing failing.
+        let again = d.engine.sync(&mut d.store).await.unwrap();
+        assert!(again.failed.is_empty(), "{again:?}");
+    }
+    // The reporter's own later edit still goes through.
+    local::edit_case(&mut a.store, "case-2", 5, |c| {
+        c.edit_report(&ReportEdit {
+            description: Some("井盖破损，已围挡".into()),
+            ..Default::default()
+        })
+    })
+    .unwrap();
+    let r = a.engine.sync(&mut a.store).await.unwrap();
+    assert_eq!(r.synced, 1, "{r:?}");
 }

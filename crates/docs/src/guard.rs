@@ -10,7 +10,7 @@
 //! engine), so that is all the server accepts: no document, bundle or
 //! compressed chunks and no deflated columns.
 
-use automerge::sync::Message;
+use automerge::sync::{Capability, Message, State};
 
 use crate::limits;
 
@@ -21,6 +21,14 @@ pub struct GuardError(pub String);
 
 fn refuse<T>(msg: impl Into<String>) -> Result<T, GuardError> {
     Err(GuardError(msg.into()))
+}
+
+/// Makes Automerge on the sending side speak sync message V1 (plain change
+/// chunks), whatever the other side advertised: call it on the sync state
+/// after every received message (and on a fresh one). It is what the
+/// server's guard accepts.
+pub fn speak_v1(state: &mut State) {
+    state.their_capabilities = Some(vec![Capability::SyncReset]);
 }
 
 /// A cursor over bytes with checked reads.

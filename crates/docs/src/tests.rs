@@ -895,7 +895,7 @@ use automerge::sync::{Message, State as SyncState, SyncDoc};
 /// A sync state that makes Automerge speak V1 (plain change chunks), as
 /// the device engine does.
 fn v1(mut s: SyncState) -> SyncState {
-    s.their_capabilities = Some(vec![automerge::sync::Capability::SyncReset]);
+    guard::speak_v1(&mut s);
     s
 }
 

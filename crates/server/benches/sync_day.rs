@@ -195,6 +195,7 @@ async fn main() {
                         if let Some(m) = r.msg {
                             doc.receive_sync_message(st, Message::decode(&m).unwrap())
                                 .unwrap();
+                            gridpatrol_docs::guard::speak_v1(st);
                         }
                     }
                 }

@@ -985,7 +985,7 @@ async fn part_ownership_matrix() {
                 let mut doc = doc;
                 let (_, task) = doc.get(ROOT, "task").unwrap().unwrap();
                 let mut tx = doc.transaction();
-                tx.put(&task, "due_at_ms", 99_i64).unwrap();
+                tx.put(&task, "due_at_ms", 1_700_000_000_099_i64).unwrap();
                 tx.commit();
                 doc
             }

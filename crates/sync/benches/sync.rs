@@ -251,6 +251,7 @@ async fn run() {
                         let (_, d) = &mut docs[*k];
                         d.receive_sync_message(&mut states[*k], Message::decode(&m).unwrap())
                             .unwrap();
+                        gridpatrol_docs::guard::speak_v1(&mut states[*k]);
                     }
                 }
             }

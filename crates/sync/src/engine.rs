@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
-use automerge::sync::{Capability, Have, Message, State, SyncDoc};
+use automerge::sync::{Have, Message, State, SyncDoc};
 use automerge::{Automerge, ChangeHash};
 use gridpatrol_docs::DocKind;
 use gridpatrol_protocol::{self as proto, limits, SyncDocRequest, SyncStatus, UserInfo};
@@ -173,13 +173,6 @@ enum Outcome {
     Quarantined(String),
 }
 
-/// Makes Automerge send plain change chunks (sync message V1) whatever the
-/// server advertised: they are all the server's guard accepts
-/// (`gridpatrol_docs::guard`).
-fn speak_v1(state: &mut State) {
-    state.their_capabilities = Some(vec![Capability::SyncReset]);
-}
-
 /// Starts from the persisted state and assumes the server has exactly the
 /// shared heads, so the first message already carries our new changes (a new
 /// document goes whole in one message); `needs_reset` makes the server forget
@@ -193,7 +186,7 @@ fn primed_state(persisted: Option<State>) -> State {
         bloom: Default::default(),
     }]);
     s.their_need = Some(Vec::new());
-    speak_v1(&mut s);
+    gridpatrol_docs::guard::speak_v1(&mut s);
     s.needs_reset = true;
     s
 }
@@ -567,7 +560,7 @@ impl SyncEngine {
                                             .receive_sync_message(&mut w.state, m)
                                             .map_err(|e| e.to_string())
                                     });
-                                speak_v1(&mut w.state);
+                                gridpatrol_docs::guard::speak_v1(&mut w.state);
                                 if let Err(e) = applied {
                                     w.outcome = Outcome::Failed(format!("server message: {e}"));
                                 }

@@ -191,6 +191,7 @@ impl Fixture {
             if let Some(m) = &r.msg {
                 doc.receive_sync_message(state, Message::decode(m).unwrap())
                     .unwrap();
+                gridpatrol_docs::guard::speak_v1(state);
             }
             last = Some(r);
         }

@@ -447,3 +447,48 @@ pub async fn spawn_test_server_with(
         .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
     spawn_server(AppState::new(Arc::new(store), settings), "127.0.0.1:0").await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> (tempfile::TempDir, Arc<AppState>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        (dir, AppState::new(Arc::new(store), Settings::default()))
+    }
+
+    /// One account's second sync waits for its first; another account's
+    /// does not, and the table forgets accounts nobody waits for.
+    #[tokio::test]
+    async fn one_account_holds_one_sync_worker_at_most() {
+        let (_dir, st) = state();
+        let first = st.lock_account("I0001").await;
+        let again = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            st.lock_account("I0001"),
+        )
+        .await;
+        assert!(
+            again.is_err(),
+            "a second sync of I0001 ran beside the first"
+        );
+        // Another account goes straight through.
+        let other =
+            tokio::time::timeout(std::time::Duration::from_secs(5), st.lock_account("I0002"))
+                .await
+                .expect("I0002 waited for I0001");
+        drop(other);
+        drop(first);
+        let after =
+            tokio::time::timeout(std::time::Duration::from_secs(5), st.lock_account("I0001"))
+                .await
+                .expect("the lock was released");
+        drop(after);
+        assert!(st
+            .sync_accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty());
+    }
+}

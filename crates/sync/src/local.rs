@@ -32,10 +32,13 @@ fn doc_err(id: &str) -> impl FnOnce(gridpatrol_docs::DocError) -> SyncError + '_
 }
 
 /// Saves a case document with its list projection and an outbox entry, in
-/// one store transaction.
+/// one store transaction. A document over the size limits the server
+/// enforces is refused here, before anything is written.
 pub fn save_case(store: &mut Store, case: &CaseDoc, now_ms: i64) -> Result<(), SyncError> {
     let id = case.id().map_err(doc_err("?"))?;
     let c = case.read().map_err(doc_err(&id))?;
+    let doc_bytes = case.save();
+    gridpatrol_docs::check_size(case.doc(), doc_bytes.len()).map_err(doc_err(&id))?;
     let first_line = c.report.description.lines().next().unwrap_or("").trim();
     let title: String = if first_line.is_empty() {
         c.report.category.clone()
@@ -54,7 +57,7 @@ pub fn save_case(store: &mut Store, case: &CaseDoc, now_ms: i64) -> Result<(), S
         lat: c.report.lat,
         created_at_ms: c.report.created_at_ms,
         updated_at_ms: now_ms,
-        doc_bytes: case.save(),
+        doc_bytes,
         doc_heads: heads_bytes(&case.doc().get_heads()),
     })?;
     Ok(())
@@ -68,10 +71,12 @@ pub fn save_verification(
     now_ms: i64,
 ) -> Result<(), SyncError> {
     let r = v.read().map_err(doc_err("?"))?;
+    let doc_bytes = v.save();
+    gridpatrol_docs::check_size(v.doc(), doc_bytes.len()).map_err(doc_err(&r.id))?;
     store.save_verification(&VerificationWrite {
         id: r.id.clone(),
         case_id: r.case_id,
-        doc_bytes: v.save(),
+        doc_bytes,
         doc_heads: heads_bytes(&v.doc().get_heads()),
         updated_at_ms: now_ms,
     })?;

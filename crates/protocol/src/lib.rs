@@ -111,6 +111,12 @@ pub mod codes {
     pub const LENGTH_MISMATCH: &str = "length_mismatch";
     /// 405: the endpoint exists but not with this HTTP method.
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    /// 429: too many failed logins for this account or client address; the
+    /// `Retry-After` header says in how many seconds to try again.
+    pub const TOO_MANY_ATTEMPTS: &str = "too_many_attempts";
+    /// 429: the account holds as many unfinished photo uploads (count or
+    /// bytes) as allowed; finish or let some expire first.
+    pub const UPLOAD_QUOTA_EXCEEDED: &str = "upload_quota_exceeded";
     /// 500: the server failed; nothing was changed by this request.
     pub const INTERNAL: &str = "internal";
     /// Sync, per doc: the Automerge sync message could not be decoded/applied.

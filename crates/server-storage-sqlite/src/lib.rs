@@ -244,6 +244,17 @@ impl ServerStore for SqliteStore {
         .transpose()
     }
 
+    fn sample_password_hash(&self) -> Result<Option<String>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT password_hash FROM users ORDER BY rowid DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(be)
+    }
+
     fn user_count(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn()

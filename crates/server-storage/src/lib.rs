@@ -223,6 +223,9 @@ pub trait ServerStore: Send + Sync + 'static {
     fn upsert_users(&self, users: &[User]) -> Result<(), StoreError>;
     /// Looks up one account.
     fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
+    /// The password hash of some account (the most recently stored), so the
+    /// server can check passwords of unknown ids at the cost real ones take.
+    fn sample_password_hash(&self) -> Result<Option<String>, StoreError>;
     /// Number of accounts.
     fn user_count(&self) -> Result<u64, StoreError>;
     /// Creates or replaces squads and their grids.

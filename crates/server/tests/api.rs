@@ -1136,3 +1136,121 @@ async fn reports_must_name_a_fine_class_of_the_checklist() {
         .unwrap();
     assert_eq!(read.report.category, "02010102");
 }
+
+/// A client whose connections come from `ip` (any of 127.0.0.0/8 reaches the
+/// server on Linux), to play a second device or a stranger.
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn try_login(
+    f: &Fixture,
+    http: &reqwest::Client,
+    user: &str,
+    password: &str,
+) -> reqwest::Response {
+    http.post(f.url(paths::LOGIN))
+        .json(&json!({"user_id": user, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn failed_logins_back_off_per_account_and_address_without_locking_out_others() {
+    let mut settings = Settings::default();
+    settings.auth.throttle.free_failures = 3;
+    settings.auth.throttle.address_free_failures = 7;
+    let f = start_with(settings).await;
+    let stranger = client_from("127.0.0.7");
+    // Wrong passwords, and unknown ids (the same class: guesses), are free up
+    // to the limit, then the next is refused with a retry-after — without
+    // checking the password, even a right one.
+    for user in ["I0001", "I9999"] {
+        for n in 0..4 {
+            let r = try_login(&f, &stranger, user, "guess").await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{user} try {n}");
+        }
+        let r = try_login(&f, &stranger, user, &format!("patrol-{user}")).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{user}");
+        let retry: u64 = r.headers()[reqwest::header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=300).contains(&retry), "{retry}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(err_code(&v), codes::TOO_MANY_ATTEMPTS);
+    }
+    // The stranger's address is over its budget across accounts: another
+    // account from it is refused too …
+    let r = try_login(&f, &stranger, "I0002", "guess").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // … but the inspector on their own device is not locked out.
+    let own = client_from("127.0.0.8");
+    let r = try_login(&f, &own, "I0001", "patrol-I0001").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = try_login(&f, &own, "I0002", "patrol-I0002").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The wait is short: after Retry-After the right password works and a
+    // success clears the (account, address) failures.
+    let mine = client_from("127.0.0.9");
+    for _ in 0..4 {
+        try_login(&f, &mine, "I0004", "typo").await;
+    }
+    let r = try_login(&f, &mine, "I0004", "patrol-I0004").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()[reqwest::header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(retry * 1000 + 100)).await;
+    let r = try_login(&f, &mine, "I0004", "patrol-I0004").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = try_login(&f, &mine, "I0004", "typo").await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "failures were cleared"
+    );
+    // Counted in /metrics.
+    let m = f.http.get(f.url(paths::METRICS)).send().await.unwrap();
+    let text = m.text().await.unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("gridpatrol_logins_throttled_total "))
+        .unwrap();
+    assert!(!line.ends_with(" 0"), "{line}");
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn unknown_id_is_checked_with_the_accounts_hash_parameters() {
+    let f = start().await;
+    let r = try_login(&f, &f.http, "I9999", "whatever").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let user = f.server.state.store.user("I0001").unwrap().unwrap();
+    let dummy = f.server.state.login_dummy_hash().expect("dummy used");
+    let params = gridpatrol_server::accounts::hash_params;
+    // Same algorithm, version, memory, passes and lanes: the same argon2 work.
+    assert_eq!(params(&dummy), params(&user.password_hash));
+    assert!(params(&dummy).unwrap().contains("m=64,t=1,p=1"));
+    // Accounts re-hashed with another cost: the dummy follows.
+    let store = f.server.state.store.clone();
+    let mut u = user.clone();
+    u.password_hash = gridpatrol_server::accounts::hash_password(
+        "patrol-I0001",
+        gridpatrol_server::accounts::HashCost { m_kib: 256, t: 2 },
+    )
+    .unwrap();
+    store.upsert_users(&[u.clone()]).unwrap();
+    f.login("I0001").await;
+    try_login(&f, &f.http, "I9998", "whatever").await;
+    let dummy = f.server.state.login_dummy_hash().unwrap();
+    assert_eq!(params(&dummy), params(&u.password_hash));
+    f.server.shutdown().await.unwrap();
+}

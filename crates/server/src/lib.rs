@@ -73,6 +73,8 @@ pub struct AppState {
     pub passwords: accounts::PasswordChecker,
     /// Hash checked for unknown ids: same parameters as the accounts' hashes.
     dummy_hash: Mutex<Option<String>>,
+    /// When stale unfinished photo uploads were last purged (ms since epoch).
+    last_upload_purge_ms: std::sync::atomic::AtomicI64,
 }
 
 impl AppState {
@@ -91,6 +93,7 @@ impl AppState {
             throttle: throttle::LoginThrottle::new(settings.auth.throttle.clone()),
             passwords: accounts::PasswordChecker::default(),
             dummy_hash: Mutex::new(None),
+            last_upload_purge_ms: std::sync::atomic::AtomicI64::new(0),
             settings,
         })
     }

@@ -19,6 +19,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod config;
+mod conn;
 pub mod error;
 pub mod metrics;
 mod photos;
@@ -370,18 +371,16 @@ pub enum ServeError {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then finishes
-/// in-flight requests and returns.
+/// in-flight requests and returns. Connections are bounded and timed out as
+/// `[server]` says (see `max_connections`, `header_read_timeout_secs`,
+/// `idle_timeout_secs`).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    let settings = state.settings.server.clone();
+    conn::serve(listener, router(state), &settings, shutdown).await?;
     Ok(())
 }
 

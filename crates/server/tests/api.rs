@@ -1485,3 +1485,49 @@ async fn unfinished_uploads_belong_to_their_owner_have_a_quota_and_expire() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "expired upload gone");
     f.server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_throttled_and_spoofing_is_ignored() {
+    let mut settings = Settings::default();
+    settings.auth.throttle.free_failures = 2;
+    settings.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let f = start_with(settings).await;
+    let attempt = |http: &reqwest::Client, forwarded: &str, password: &str| {
+        http.post(f.url(paths::LOGIN))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"user_id": "I0001", "password": password}))
+            .send()
+    };
+    let proxy = client_from("127.0.0.1");
+    for _ in 0..3 {
+        attempt(&proxy, "203.0.113.9", "guess").await.unwrap();
+    }
+    let r = attempt(&proxy, "203.0.113.9", "patrol-I0001")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the client behind the proxy"
+    );
+    let r = attempt(&proxy, "198.51.100.1, 203.0.113.7", "patrol-I0001")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "another client behind the same proxy"
+    );
+    // A peer that is not a trusted proxy cannot pick its address.
+    let direct = client_from("127.0.0.5");
+    for _ in 0..3 {
+        attempt(&direct, "192.0.2.1", "guess").await.unwrap();
+    }
+    let r = attempt(&direct, "192.0.2.2", "patrol-I0001").await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "spoofed header ignored"
+    );
+    f.server.shutdown().await.unwrap();
+}

@@ -1531,3 +1531,23 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_throttled_and_spoofing_
     );
     f.server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_login_storm_reuses_a_bounded_pool_of_hash_memory() {
+    let mut settings = Settings::default();
+    settings.server.sync_workers = 2;
+    let f = start_with(settings).await;
+    let ids = [
+        "I0001", "I0002", "I0003", "I0004", "I0005", "C0001", "I9999",
+    ];
+    let storm = (0..70).map(|n| {
+        let user = ids[n % ids.len()];
+        try_login(&f, &f.http, user, if n % 2 == 0 { "guess" } else { "x" })
+    });
+    let _ = futures_util::future::join_all(storm).await;
+    let (buffers, kib) = f.server.state.passwords.pooled();
+    // One buffer per concurrent check (the login permits), each 64 KiB here.
+    assert!((1..=2).contains(&buffers), "{buffers} buffers");
+    assert_eq!(kib, buffers * 64);
+    f.server.shutdown().await.unwrap();
+}

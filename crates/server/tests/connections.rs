@@ -173,3 +173,50 @@ async fn shutdown_finishes_the_request_in_progress_and_closes_idle_connections()
         .unwrap();
     assert!(read_until_closed(&mut idle, PATIENCE).await.is_some());
 }
+
+#[tokio::test]
+async fn a_client_that_does_not_take_its_response_is_dropped() {
+    // Larger than what loopback socket buffers hold, so the server's writes stall.
+    let data: Vec<u8> = (0..30_000_000u32).map(|i| (i % 253) as u8).collect();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data));
+    // (Made first: the login's keep-alive connection is closed after 1 s idle.)
+    let f = start_with(settings(30, 1, 100)).await;
+    let token = f.login("C0001").await;
+    let r = f
+        .http
+        .put(f.url(&gridpatrol_protocol::paths::photo(&sha)))
+        .bearer_auth(&token)
+        .header(gridpatrol_protocol::headers::UPLOAD_OFFSET, "0")
+        .header(
+            gridpatrol_protocol::headers::UPLOAD_LENGTH,
+            data.len().to_string(),
+        )
+        .body(data.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let mut s = connect(&f).await;
+    let get = format!(
+        "GET /v1/photos/{sha} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    s.write_all(get.as_bytes()).await.unwrap();
+    // Take nothing for a while …
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    // … by then the server has given up: what arrives is short of the photo
+    // and the connection ends.
+    let got = tokio::time::timeout(PATIENCE, async {
+        let mut n = 0usize;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return n,
+                Ok(k) => n += k,
+            }
+        }
+    })
+    .await
+    .expect("connection still open");
+    assert!(got < data.len(), "{got} bytes: the whole photo was sent");
+    f.server.shutdown().await.unwrap();
+}

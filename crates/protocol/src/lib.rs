@@ -11,20 +11,27 @@
 //! [`paths::LOGIN`], [`paths::HEALTHZ`] and [`paths::METRICS`] require
 //! `Authorization: Bearer <token>`.
 //!
-//! Photo upload is resumable and tus-like (see [`paths::PHOTOS`]):
-//! - `HEAD /v1/photos/{sha256}` → 404 `not_found` if the server has no bytes;
+//! Photo upload is resumable and tus-like (see [`paths::PHOTOS`]). A complete
+//! photo is *visible* to the centre, to a caller with a document in scope
+//! that refers to it, and to an account whose own upload of it completed; to
+//! anyone else it is answered exactly as a missing photo. Each account has
+//! its own unfinished upload of a photo: no one else can see, append to or
+//! reset it; it counts against the account's quota and expires when left
+//! untouched (server settings).
+//! - `HEAD /v1/photos/{sha256}` → 404 `not_found` if the photo is missing or
+//!   not visible and the caller has no upload of it;
 //!   200 with `Upload-Offset: N`, `Upload-Length: TOTAL`, `Upload-Complete: ?0`
-//!   for a partial upload; 200 with `Upload-Offset = Upload-Length = TOTAL`
-//!   and `Upload-Complete: ?1` once the photo is stored.
+//!   for the caller's unfinished upload; 200 with `Upload-Offset =
+//!   Upload-Length = TOTAL` and `Upload-Complete: ?1` for a visible photo.
 //! - `PUT /v1/photos/{sha256}` with `Upload-Offset: N` and `Upload-Length: TOTAL`
 //!   (≤ [`limits::MAX_PHOTO_BYTES`], else 413), body = bytes `N..N+len`.
 //!   Responses: 204 (partial accepted; headers carry the new offset), 201
-//!   (complete, hash verified, stored), 200 (already complete: no-op),
-//!   409 `offset_mismatch` (headers carry the current offset), 422
-//!   `hash_mismatch` (the partial bytes are discarded; restart from 0).
-//! - `GET /v1/photos/{sha256}` → the bytes (`application/octet-stream`) if the
-//!   caller uploaded them, or a document in the caller's scope refers to them
-//!   (the centre may fetch any); otherwise 404.
+//!   (complete, hash verified, stored), 200 (visible and already complete:
+//!   no-op), 409 `offset_mismatch` (headers carry the caller's offset), 422
+//!   `hash_mismatch` (the partial bytes are discarded; restart from 0), 429
+//!   `upload_quota_exceeded` (too many unfinished uploads).
+//! - `GET /v1/photos/{sha256}` → the bytes (`application/octet-stream`) if
+//!   the photo is visible to the caller; otherwise 404.
 #![forbid(unsafe_code)]
 
 use gridpatrol_domain::roles::Role;
@@ -111,6 +118,12 @@ pub mod codes {
     pub const LENGTH_MISMATCH: &str = "length_mismatch";
     /// 405: the endpoint exists but not with this HTTP method.
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    /// 429: too many failed logins for this account or client address; the
+    /// `Retry-After` header says in how many seconds to try again.
+    pub const TOO_MANY_ATTEMPTS: &str = "too_many_attempts";
+    /// 429: the account holds as many unfinished photo uploads (count or
+    /// bytes) as allowed; finish or let some expire first.
+    pub const UPLOAD_QUOTA_EXCEEDED: &str = "upload_quota_exceeded";
     /// 500: the server failed; nothing was changed by this request.
     pub const INTERNAL: &str = "internal";
     /// Sync, per doc: the Automerge sync message could not be decoded/applied.

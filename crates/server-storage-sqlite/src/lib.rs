@@ -18,7 +18,7 @@ use gridpatrol_domain::roles::Role;
 use gridpatrol_protocol::DocKind;
 use gridpatrol_server_storage::{
     DocIndex, DocWrite, ManifestPage, ManifestRow, PhotoStatus, Scope, ServerStore, SquadRecord,
-    StoreError, StoredDoc, TokenRecord, User,
+    StoreError, StoredDoc, TokenRecord, UploadQuota, User,
 };
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
@@ -31,11 +31,18 @@ struct Migration {
 }
 
 /// All migrations in order; append only.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init",
-    sql: include_str!("../../../migrations/server/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init",
+        sql: include_str!("../../../migrations/server/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_photo_uploads",
+        sql: include_str!("../../../migrations/server/0002_photo_uploads.sql"),
+    },
+];
 
 /// The schema version this build creates and understands.
 pub const LATEST_SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -85,6 +92,7 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(be)?;
         migrate(&mut conn)?;
+        remove_ownerless_partials(&partial_dir);
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             photo_dir,
@@ -102,8 +110,25 @@ impl SqliteStore {
         self.photo_dir.join(sha)
     }
 
-    fn partial_path(&self, sha: &str) -> PathBuf {
-        self.partial_dir.join(sha)
+    /// `DIR/photos/partial/<sha256>.<first 32 hex of SHA-256(owner)>`: one
+    /// file per (photo, account), whatever the account id's length.
+    fn partial_path(&self, sha: &str, owner: &str) -> PathBuf {
+        let who = hex::encode(&Sha256::digest(owner.as_bytes())[..16]);
+        self.partial_dir.join(format!("{sha}.{who}"))
+    }
+}
+
+/// Removes partial files of schema version 1 (`partial/<sha256>`, no owner);
+/// migration 2 dropped their rows.
+fn remove_ownerless_partials(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        if name.to_str().is_some_and(|n| !n.contains('.')) {
+            let _ = fs::remove_file(e.path());
+        }
     }
 }
 
@@ -135,6 +160,18 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.commit().map_err(be)?;
     }
     Ok(())
+}
+
+/// Declared total of `owner`'s unfinished upload of a photo.
+fn upload_total(conn: &Connection, sha256: &str, owner: &str) -> Result<Option<u64>, StoreError> {
+    conn.query_row(
+        "SELECT total FROM photo_uploads WHERE sha256 = ?1 AND owner = ?2",
+        params![sha256, owner],
+        |r| r.get::<_, i64>(0),
+    )
+    .optional()
+    .map(|t| t.map(to_u64))
+    .map_err(be)
 }
 
 /// SQL condition (on table alias `d`) and parameters selecting `scope`.
@@ -242,6 +279,17 @@ impl ServerStore for SqliteStore {
             })
         })
         .transpose()
+    }
+
+    fn sample_password_hash(&self) -> Result<Option<String>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT password_hash FROM users ORDER BY rowid DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(be)
     }
 
     fn user_count(&self) -> Result<u64, StoreError> {
@@ -562,71 +610,60 @@ impl ServerStore for SqliteStore {
     }
 
     fn photo_status(&self, sha256: &str) -> Result<PhotoStatus, StoreError> {
-        let row: Option<(i64, bool)> = self
+        let total: Option<i64> = self
             .conn()
             .query_row(
-                "SELECT total, complete FROM photos WHERE sha256 = ?1",
+                "SELECT total FROM photos WHERE sha256 = ?1 AND complete = 1",
                 [sha256],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| r.get(0),
             )
             .optional()
             .map_err(be)?;
-        Ok(match row {
+        Ok(match total {
             None => PhotoStatus::Missing,
-            Some((total, true)) => PhotoStatus::Complete { len: to_u64(total) },
-            Some((total, false)) => {
-                let offset = fs::metadata(self.partial_path(sha256))
+            Some(t) => PhotoStatus::Complete { len: to_u64(t) },
+        })
+    }
+
+    fn photo_upload(&self, sha256: &str, owner: &str) -> Result<PhotoStatus, StoreError> {
+        let conn = self.conn();
+        let total = upload_total(&conn, sha256, owner)?;
+        Ok(match total {
+            None => PhotoStatus::Missing,
+            Some(total) => PhotoStatus::Partial {
+                offset: fs::metadata(self.partial_path(sha256, owner))
                     .map(|m| m.len())
-                    .unwrap_or(0);
-                PhotoStatus::Partial {
-                    offset,
-                    total: to_u64(total),
-                }
-            }
+                    .unwrap_or(0),
+                total,
+            },
         })
     }
 
     fn photo_append(
         &self,
         sha256: &str,
-        user_id: &str,
+        owner: &str,
         offset: u64,
         total: u64,
         bytes: &[u8],
+        quota: UploadQuota,
+        now_ms: i64,
     ) -> Result<PhotoStatus, StoreError> {
         // The connection lock also serialises uploads of the same photo.
         let conn = self.conn();
-        let row: Option<(i64, bool)> = conn
-            .query_row(
-                "SELECT total, complete FROM photos WHERE sha256 = ?1",
-                [sha256],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(be)?;
-        let record_uploader = |conn: &Connection| {
-            conn.execute(
-                "INSERT OR IGNORE INTO photo_uploaders (sha256, user_id) VALUES (?1, ?2)",
-                params![sha256, user_id],
-            )
-            .map_err(be)
-        };
-        if let Some((t, true)) = row {
-            record_uploader(&conn)?;
-            return Ok(PhotoStatus::Complete { len: to_u64(t) });
-        }
-        let partial = self.partial_path(sha256);
-        let held = match row {
-            Some((t, false)) => {
-                if to_u64(t) != total {
+        let partial = self.partial_path(sha256, owner);
+        let existing = upload_total(&conn, sha256, owner)?;
+        let held = match existing {
+            Some(t) => {
+                if t != total {
                     return Err(StoreError::LengthMismatch {
-                        expected: to_u64(t),
+                        expected: t,
                         got: total,
                     });
                 }
                 fs::metadata(&partial).map(|m| m.len()).unwrap_or(0)
             }
-            _ => 0,
+            None => 0,
         };
         if offset != held {
             return Err(StoreError::OffsetMismatch {
@@ -638,14 +675,34 @@ impl ServerStore for SqliteStore {
         if end > total {
             return Err(StoreError::PastEnd { total, got: end });
         }
-        if row.is_none() {
+        if existing.is_none() {
+            let (uploads, sum): (i64, i64) = conn
+                .query_row(
+                    "SELECT COUNT(*), COALESCE(SUM(total), 0) FROM photo_uploads WHERE owner = ?1",
+                    [owner],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(be)?;
+            let (uploads, sum) = (to_u64(uploads), to_u64(sum));
+            if uploads >= quota.max_uploads || sum.saturating_add(total) > quota.max_bytes {
+                return Err(StoreError::QuotaExceeded {
+                    uploads,
+                    bytes: sum,
+                });
+            }
             conn.execute(
-                "INSERT INTO photos (sha256, total, complete) VALUES (?1, ?2, 0)",
-                params![sha256, total as i64],
+                "INSERT INTO photo_uploads (sha256, owner, total, started_at_ms, touched_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![sha256, owner, total as i64, now_ms],
+            )
+            .map_err(be)?;
+        } else {
+            conn.execute(
+                "UPDATE photo_uploads SET touched_at_ms = ?3 WHERE sha256 = ?1 AND owner = ?2",
+                params![sha256, owner, now_ms],
             )
             .map_err(be)?;
         }
-        record_uploader(&conn)?;
         {
             let mut f = OpenOptions::new()
                 .create(true)
@@ -661,20 +718,67 @@ impl ServerStore for SqliteStore {
         if end < total {
             return Ok(PhotoStatus::Partial { offset: end, total });
         }
+        let forget_upload = |conn: &Connection| {
+            let _ = fs::remove_file(&partial);
+            conn.execute(
+                "DELETE FROM photo_uploads WHERE sha256 = ?1 AND owner = ?2",
+                params![sha256, owner],
+            )
+            .map_err(be)
+        };
         let actual = sha256_file(&partial)?;
         if actual != sha256 {
-            let _ = fs::remove_file(&partial);
-            conn.execute("DELETE FROM photos WHERE sha256 = ?1", [sha256])
-                .map_err(be)?;
+            forget_upload(&conn)?;
             return Err(StoreError::HashMismatch {
                 expected: sha256.to_string(),
                 actual,
             });
         }
-        fs::rename(&partial, self.complete_path(sha256)).map_err(be)?;
-        conn.execute("UPDATE photos SET complete = 1 WHERE sha256 = ?1", [sha256])
+        let stored: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM photos WHERE sha256 = ?1 AND complete = 1)",
+                [sha256],
+                |r| r.get(0),
+            )
             .map_err(be)?;
+        if stored {
+            forget_upload(&conn)?;
+        } else {
+            fs::rename(&partial, self.complete_path(sha256)).map_err(be)?;
+            forget_upload(&conn)?;
+            conn.execute(
+                "INSERT INTO photos (sha256, total, complete) VALUES (?1, ?2, 1)
+                 ON CONFLICT (sha256) DO UPDATE SET total = excluded.total, complete = 1",
+                params![sha256, total as i64],
+            )
+            .map_err(be)?;
+        }
+        conn.execute(
+            "INSERT OR IGNORE INTO photo_uploaders (sha256, user_id) VALUES (?1, ?2)",
+            params![sha256, owner],
+        )
+        .map_err(be)?;
         Ok(PhotoStatus::Complete { len: total })
+    }
+
+    fn purge_stale_uploads(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        let stale: Vec<(String, String)> = conn
+            .prepare_cached("SELECT sha256, owner FROM photo_uploads WHERE touched_at_ms < ?1")
+            .map_err(be)?
+            .query_map([before_ms], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(be)?
+            .collect::<Result<_, _>>()
+            .map_err(be)?;
+        for (sha, owner) in &stale {
+            let _ = fs::remove_file(self.partial_path(sha, owner));
+        }
+        conn.execute(
+            "DELETE FROM photo_uploads WHERE touched_at_ms < ?1",
+            [before_ms],
+        )
+        .map_err(be)?;
+        Ok(stale.len() as u64)
     }
 
     fn photo_read(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {

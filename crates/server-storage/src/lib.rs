@@ -59,6 +59,15 @@ pub enum StoreError {
         /// SHA-256 of the received bytes.
         actual: String,
     },
+    /// Starting this upload would take the account past its quota of
+    /// unfinished uploads; nothing was stored.
+    #[error("unfinished uploads of this account: {uploads} holding {bytes} bytes; quota reached")]
+    QuotaExceeded {
+        /// Unfinished uploads the account holds.
+        uploads: u64,
+        /// Sum of their declared lengths.
+        bytes: u64,
+    },
     /// A write referred to something that does not exist.
     #[error("not found: {0}")]
     NotFound(String),
@@ -217,12 +226,24 @@ pub enum PhotoStatus {
     },
 }
 
+/// Limits on one account's unfinished photo uploads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadQuota {
+    /// Most unfinished uploads at once.
+    pub max_uploads: u64,
+    /// Most bytes (sum of declared totals) of unfinished uploads.
+    pub max_bytes: u64,
+}
+
 /// The server's storage. All methods are blocking and atomic.
 pub trait ServerStore: Send + Sync + 'static {
     /// Creates or replaces accounts (password hashes included).
     fn upsert_users(&self, users: &[User]) -> Result<(), StoreError>;
     /// Looks up one account.
     fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
+    /// The password hash of some account (the most recently stored), so the
+    /// server can check passwords of unknown ids at the cost real ones take.
+    fn sample_password_hash(&self) -> Result<Option<String>, StoreError>;
     /// Number of accounts.
     fn user_count(&self) -> Result<u64, StoreError>;
     /// Creates or replaces squads and their grids.
@@ -272,24 +293,38 @@ pub trait ServerStore: Send + Sync + 'static {
     /// Number of documents stored.
     fn doc_count(&self) -> Result<u64, StoreError>;
 
-    /// State of a photo.
+    /// Whether a photo is stored complete: [`PhotoStatus::Complete`] or
+    /// [`PhotoStatus::Missing`] (unfinished uploads belong to their owners,
+    /// see [`ServerStore::photo_upload`]).
     fn photo_status(&self, sha256: &str) -> Result<PhotoStatus, StoreError>;
-    /// Appends `bytes` at `offset` of an upload of `total` bytes by `user_id`.
-    /// When the upload becomes complete, verifies the SHA-256 before keeping it
-    /// (on mismatch the partial bytes are discarded and
-    /// [`StoreError::HashMismatch`] returned). Appending to a complete photo is
-    /// a no-op that records `user_id` as an uploader.
+    /// The unfinished upload of a photo by `owner`: [`PhotoStatus::Partial`]
+    /// or [`PhotoStatus::Missing`]. Nobody else's upload is visible.
+    fn photo_upload(&self, sha256: &str, owner: &str) -> Result<PhotoStatus, StoreError>;
+    /// Appends `bytes` at `offset` of `owner`'s upload of `total` bytes,
+    /// starting it (at offset 0, within `quota`, else
+    /// [`StoreError::QuotaExceeded`]) if `owner` has none. Each account has
+    /// its own upload of a photo: no one appends to or resets another's.
+    /// When the upload becomes complete, verifies the SHA-256 (on mismatch the
+    /// bytes are discarded and [`StoreError::HashMismatch`] returned), keeps
+    /// the photo (or, if it was already stored, just drops the upload) and
+    /// records `owner` as an uploader. `now_ms` stamps the upload for expiry.
+    #[allow(clippy::too_many_arguments)]
     fn photo_append(
         &self,
         sha256: &str,
-        user_id: &str,
+        owner: &str,
         offset: u64,
         total: u64,
         bytes: &[u8],
+        quota: UploadQuota,
+        now_ms: i64,
     ) -> Result<PhotoStatus, StoreError>;
+    /// Deletes unfinished uploads last written before `before_ms`; returns how many.
+    fn purge_stale_uploads(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// Bytes of a complete photo.
     fn photo_read(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Whether `user_id` uploaded the photo or a document in `scope` refers to it.
+    /// Whether a document in `scope` refers to the photo, or `user_id`
+    /// completed an upload of it (so holds its bytes anyway).
     fn photo_visible(&self, sha256: &str, user_id: &str, scope: &Scope)
         -> Result<bool, StoreError>;
 }

@@ -7,8 +7,23 @@
 //! listen = "127.0.0.1:8787"
 //! sync_state_cache = 200000
 //! sync_workers = 0          # 0 = one per CPU
+//! trusted_proxies = []     # peers whose X-Forwarded-For names the client
+//! header_read_timeout_secs = 10
+//! idle_timeout_secs = 60
+//! max_connections = 1024
 //! [auth]
 //! token_ttl_secs = 604800
+//! [auth.throttle]
+//! free_failures = 5
+//! max_lockout_secs = 300
+//! address_free_failures = 50
+//! account_free_failures = 100
+//! account_max_lockout_secs = 60
+//! max_entries = 100000
+//! [photos]
+//! partial_uploads_per_account = 20
+//! partial_bytes_per_account = 209715200
+//! partial_ttl_secs = 259200
 //! ```
 
 use std::path::Path;
@@ -30,6 +45,31 @@ pub struct Settings {
     pub server: ServerSection,
     /// `[auth]`.
     pub auth: AuthSection,
+    /// `[photos]`.
+    pub photos: PhotosSection,
+}
+
+/// `[photos]` section: limits on unfinished uploads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PhotosSection {
+    /// Most unfinished uploads one account may hold at once.
+    pub partial_uploads_per_account: u64,
+    /// Most bytes (sum of declared `Upload-Length`s) of one account's
+    /// unfinished uploads.
+    pub partial_bytes_per_account: u64,
+    /// An unfinished upload untouched for this many seconds is deleted.
+    pub partial_ttl_secs: u64,
+}
+
+impl Default for PhotosSection {
+    fn default() -> Self {
+        PhotosSection {
+            partial_uploads_per_account: 20,
+            partial_bytes_per_account: 5 * gridpatrol_protocol::limits::MAX_PHOTO_BYTES,
+            partial_ttl_secs: 3 * 24 * 3600,
+        }
+    }
 }
 
 /// `[server]` section.
@@ -44,6 +84,21 @@ pub struct ServerSection {
     /// Sync batches processed at once (CPU-bound Automerge work); further
     /// requests wait their turn. 0 means one per CPU.
     pub sync_workers: usize,
+    /// Addresses of reverse proxies (e.g. the TLS terminator) whose
+    /// `X-Forwarded-For` header names the client; the login throttle counts
+    /// per client address, so without this every client behind the proxy
+    /// would share one address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// A client must send a complete request head within this many seconds
+    /// of the connection opening (or of the previous response), else the
+    /// connection is closed.
+    pub header_read_timeout_secs: u64,
+    /// A connection with no request in progress and no bytes moving for this
+    /// many seconds is closed.
+    pub idle_timeout_secs: u64,
+    /// Most client connections served at once; further ones wait in the
+    /// listen backlog until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSection {
@@ -52,6 +107,10 @@ impl Default for ServerSection {
             listen: DEFAULT_LISTEN.into(),
             sync_state_cache: 200_000,
             sync_workers: 0,
+            trusted_proxies: Vec::new(),
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
         }
     }
 }
@@ -63,12 +122,15 @@ pub struct AuthSection {
     /// Lifetime of a bearer token in seconds (default 7 days: a shift plus
     /// days offline).
     pub token_ttl_secs: u64,
+    /// `[auth.throttle]`: backoff on failed logins.
+    pub throttle: crate::throttle::LoginThrottleSettings,
 }
 
 impl Default for AuthSection {
     fn default() -> Self {
         AuthSection {
             token_ttl_secs: 7 * 24 * 3600,
+            throttle: Default::default(),
         }
     }
 }

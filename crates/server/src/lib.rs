@@ -19,10 +19,12 @@
 pub mod accounts;
 pub mod auth;
 pub mod config;
+mod conn;
 pub mod error;
 pub mod metrics;
 mod photos;
 mod sync;
+pub mod throttle;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -71,6 +73,14 @@ pub struct AppState {
     /// memory cost (8–19 MiB), and a shift-start storm of 1,500 logins run
     /// all at once grew the server to 3.5 GB for no gain in throughput.
     login_permits: tokio::sync::Semaphore,
+    /// Backoff on failed logins.
+    pub throttle: throttle::LoginThrottle,
+    /// Password checks with reused argon2 memory (one buffer per login permit).
+    pub passwords: accounts::PasswordChecker,
+    /// Hash checked for unknown ids: same parameters as the accounts' hashes.
+    dummy_hash: Mutex<Option<String>>,
+    /// When stale unfinished photo uploads were last purged (ms since epoch).
+    last_upload_purge_ms: std::sync::atomic::AtomicI64,
 }
 
 impl AppState {
@@ -82,15 +92,56 @@ impl AppState {
         };
         Arc::new(AppState {
             store,
-            settings,
             sync_permits: tokio::sync::Semaphore::new(workers),
             sync_accounts: Mutex::new(HashMap::new()),
             district_bbox: district_bbox(),
             login_permits: tokio::sync::Semaphore::new(workers),
             metrics: Metrics::default(),
             sync_states: Mutex::new(HashMap::new()),
+            throttle: throttle::LoginThrottle::new(settings.auth.throttle.clone()),
+            passwords: accounts::PasswordChecker::default(),
+            dummy_hash: Mutex::new(None),
+            last_upload_purge_ms: std::sync::atomic::AtomicI64::new(0),
+            settings,
         })
     }
+
+    /// The hash that passwords for unknown ids are checked against, once one
+    /// was needed: a hash with the algorithm, version and parameters of the
+    /// accounts' hashes (so "no such id" costs what "wrong password" costs).
+    pub fn login_dummy_hash(&self) -> Option<String> {
+        lock(&self.dummy_hash).clone()
+    }
+
+    /// The dummy hash, derived from a stored account's hash on first use.
+    fn dummy_hash(&self) -> Result<String, StoreError> {
+        if let Some(d) = lock(&self.dummy_hash).clone() {
+            return Ok(d);
+        }
+        let sample = self.store.sample_password_hash()?;
+        let d = sample
+            .as_deref()
+            .and_then(accounts::dummy_hash_like)
+            .or_else(|| accounts::hash_password("no such user", accounts::HashCost::STANDARD).ok())
+            .unwrap_or_default();
+        *lock(&self.dummy_hash) = Some(d.clone());
+        Ok(d)
+    }
+
+    /// Keeps the dummy hash at the parameters of the account just checked.
+    fn follow_account_cost(&self, real: &str) {
+        let current = lock(&self.dummy_hash).clone();
+        let want = accounts::hash_params(real);
+        if want.is_some() && current.as_deref().and_then(accounts::hash_params) != want {
+            if let Some(d) = accounts::dummy_hash_like(real) {
+                *lock(&self.dummy_hash) = Some(d);
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The demo district's bounding box, from its outline.
@@ -217,17 +268,27 @@ async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// A hash to verify against for unknown users, so "no such user" and "wrong
-/// password" take equally long.
-fn dummy_hash() -> &'static str {
-    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    H.get_or_init(|| {
-        accounts::hash_password("no such user", accounts::HashCost::STANDARD).unwrap_or_default()
-    })
+/// 429 `too_many_attempts` with `Retry-After`.
+fn too_many_attempts(state: &AppState, t: throttle::Throttled) -> ApiError {
+    Metrics::add(&state.metrics.logins_throttled, 1);
+    let mut e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        codes::TOO_MANY_ATTEMPTS,
+        format!(
+            "too many failed logins for this account or address; try again in {} s",
+            t.retry_after_secs
+        ),
+    );
+    e.headers.push((
+        header::RETRY_AFTER,
+        header::HeaderValue::from(t.retry_after_secs),
+    ));
+    e
 }
 
 async fn login(
     State(state): State<Arc<AppState>>,
+    throttle::ClientAddr(addr): throttle::ClientAddr,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let body = body.map_err(body_rejection)?;
@@ -238,17 +299,31 @@ async fn login(
     let st = state.clone();
     let ttl_ms =
         i64::try_from(state.settings.auth.token_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    // Refused attempts cost no hash; checked again once a permit is held,
+    // so a burst queued behind the permits is cut off as soon as it fails.
+    state
+        .throttle
+        .check(&req.user_id, addr)
+        .map_err(|t| too_many_attempts(&state, t))?;
     let _permit = state
         .login_permits
         .acquire()
         .await
         .map_err(ApiError::internal)?;
+    state
+        .throttle
+        .check(&req.user_id, addr)
+        .map_err(|t| too_many_attempts(&state, t))?;
+    let account = req.user_id.clone();
     let out = tokio::task::spawn_blocking(move || -> Result<Option<LoginResponse>, ApiError> {
         let user = st.store.user(&req.user_id)?;
         let ok = match &user {
-            Some(u) => accounts::verify_password(&req.password, &u.password_hash),
+            Some(u) => {
+                st.follow_account_cost(&u.password_hash);
+                st.passwords.verify(&req.password, &u.password_hash)
+            }
             None => {
-                let _ = accounts::verify_password(&req.password, dummy_hash());
+                let _ = st.passwords.verify(&req.password, &st.dummy_hash()?);
                 false
             }
         };
@@ -277,10 +352,12 @@ async fn login(
     .await??;
     match out {
         Some(r) => {
+            state.throttle.success(&account, addr);
             Metrics::add(&state.metrics.logins_ok, 1);
             Ok(Json(r))
         }
         None => {
+            state.throttle.failure(&account, addr);
             Metrics::add(&state.metrics.logins_failed, 1);
             Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -352,15 +429,16 @@ pub enum ServeError {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then finishes
-/// in-flight requests and returns.
+/// in-flight requests and returns. Connections are bounded and timed out as
+/// `[server]` says (see `max_connections`, `header_read_timeout_secs`,
+/// `idle_timeout_secs`).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let settings = state.settings.server.clone();
+    conn::serve(listener, router(state), &settings, shutdown).await?;
     Ok(())
 }
 

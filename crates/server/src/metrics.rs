@@ -29,6 +29,8 @@ pub struct Metrics {
     pub logins_ok: AtomicU64,
     /// Failed logins.
     pub logins_failed: AtomicU64,
+    /// Logins refused by the throttle (429 `too_many_attempts`).
+    pub logins_throttled: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -67,7 +69,7 @@ impl Metrics {
         for (status, n) in lock(&self.sync_docs).iter() {
             let _ = writeln!(out, "gridpatrol_sync_docs_total{{status=\"{status}\"}} {n}");
         }
-        let simple: [(&str, &str, &AtomicU64); 9] = [
+        let simple: [(&str, &str, &AtomicU64); 10] = [
             (
                 "gridpatrol_sync_messages_refused_total",
                 "Sync messages over a limit, refused before Automerge saw them.",
@@ -112,6 +114,11 @@ impl Metrics {
                 "gridpatrol_logins_failed_total",
                 "Failed logins.",
                 &self.logins_failed,
+            ),
+            (
+                "gridpatrol_logins_throttled_total",
+                "Logins refused by the failed-login throttle.",
+                &self.logins_throttled,
             ),
         ];
         for (name, help, c) in simple {

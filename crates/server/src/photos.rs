@@ -1,5 +1,14 @@
 //! Resumable photo upload and download by SHA-256 (see `gridpatrol_protocol` docs).
+//!
+//! Who sees what: a complete photo is visible (HEAD reports it, GET returns
+//! it, PUT is a no-op) to the centre, to anyone with a document in scope that
+//! refers to it, and to an account whose own upload of it completed (it sent
+//! every byte, hash verified). To anyone else it looks exactly like a missing
+//! photo: HEAD 404, GET 404, and a PUT starts the caller's own upload. Each
+//! account has its own unfinished upload of a photo (HEAD shows the caller
+//! theirs), within a per-account quota, expiring when left untouched.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -8,12 +17,15 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use gridpatrol_protocol::{codes, headers, is_sha256_hex, limits};
-use gridpatrol_server_storage::{PhotoStatus, Scope, StoreError};
+use gridpatrol_server_storage::{PhotoStatus, Scope, StoreError, UploadQuota};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::AppState;
+use crate::{now_ms, AppState};
+
+/// Stale unfinished uploads are purged at most this often (on a PUT).
+const PURGE_EVERY_MS: i64 = 60 * 1000;
 
 /// Bytes buffered before each write to storage while streaming a PUT body.
 const FLUSH_BYTES: usize = 1024 * 1024;
@@ -48,6 +60,34 @@ fn status_headers(st: PhotoStatus) -> HeaderMap {
     h
 }
 
+/// What `caller` may know of a photo: the complete photo if visible to them,
+/// else their own unfinished upload, else [`PhotoStatus::Missing`].
+async fn status_for(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    sha: &str,
+) -> Result<PhotoStatus, ApiError> {
+    let store = state.store.clone();
+    let scope = caller.scope();
+    let (sha, user) = (sha.to_string(), caller.user.id.clone());
+    let st = tokio::task::spawn_blocking(move || -> Result<PhotoStatus, StoreError> {
+        let complete = store.photo_status(&sha)?;
+        if complete != PhotoStatus::Missing
+            && (scope == Scope::All || store.photo_visible(&sha, &user, &scope)?)
+        {
+            return Ok(complete);
+        }
+        store.photo_upload(&sha, &user)
+    })
+    .await??;
+    Ok(st)
+}
+
+/// The one answer for a photo that is missing or not visible to the caller.
+fn no_such_photo() -> ApiError {
+    ApiError::not_found("no such photo (or not visible to you)")
+}
+
 pub(crate) async fn head_photo(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -55,10 +95,9 @@ pub(crate) async fn head_photo(
 ) -> Result<Response, ApiError> {
     caller.require_case_role()?;
     check_sha(&sha)?;
-    let store = state.store.clone();
-    let st = tokio::task::spawn_blocking(move || store.photo_status(&sha)).await??;
+    let st = status_for(&state, &caller, &sha).await?;
     if st == PhotoStatus::Missing {
-        return Err(ApiError::not_found("no such photo"));
+        return Err(no_such_photo());
     }
     Ok((StatusCode::OK, status_headers(st)).into_response())
 }
@@ -98,6 +137,11 @@ fn store_error(e: StoreError) -> ApiError {
             codes::HASH_MISMATCH,
             format!("uploaded bytes hash to {actual}, not {expected}; nothing was kept, upload again from 0"),
         ),
+        StoreError::QuotaExceeded { uploads, bytes } => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            codes::UPLOAD_QUOTA_EXCEEDED,
+            format!("you hold {uploads} unfinished uploads ({bytes} bytes declared); finish one before starting another"),
+        ),
         other => ApiError::internal(other),
     }
 }
@@ -113,9 +157,16 @@ async fn append(
     let store = state.store.clone();
     let (sha, user) = (sha.to_string(), user.to_string());
     Metrics::add(&state.metrics.photo_bytes_in, bytes.len() as u64);
-    tokio::task::spawn_blocking(move || store.photo_append(&sha, &user, offset, total, &bytes))
-        .await?
-        .map_err(store_error)
+    let photos = &state.settings.photos;
+    let quota = UploadQuota {
+        max_uploads: photos.partial_uploads_per_account,
+        max_bytes: photos.partial_bytes_per_account,
+    };
+    tokio::task::spawn_blocking(move || {
+        store.photo_append(&sha, &user, offset, total, &bytes, quota, now_ms())
+    })
+    .await?
+    .map_err(store_error)
 }
 
 /// Appends the buffered bytes at `pos` and advances `pos` past them.
@@ -132,6 +183,27 @@ async fn flush(
     let status = append(state, sha, user, *pos, total, bytes).await?;
     *pos += n;
     Ok(status)
+}
+
+/// Deletes unfinished uploads untouched for `photos.partial_ttl_secs`, at
+/// most once a minute (or once a TTL, if shorter): a cheap check on every PUT.
+async fn purge_stale_uploads(state: &Arc<AppState>) -> Result<(), ApiError> {
+    let now = now_ms();
+    let ttl_ms = i64::try_from(state.settings.photos.partial_ttl_secs.saturating_mul(1000))
+        .unwrap_or(i64::MAX);
+    let last = state.last_upload_purge_ms.load(Ordering::Relaxed);
+    if now - last < PURGE_EVERY_MS.min(ttl_ms)
+        || state
+            .last_upload_purge_ms
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return Ok(());
+    }
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.purge_stale_uploads(now.saturating_sub(ttl_ms)))
+        .await??;
+    Ok(())
 }
 
 pub(crate) async fn put_photo(
@@ -158,13 +230,13 @@ pub(crate) async fn put_photo(
     if offset > total {
         return Err(ApiError::malformed("Upload-Offset is past Upload-Length"));
     }
-    // Already complete: a no-op that records the caller as an uploader.
-    let store = state.store.clone();
-    let sha2 = sha.clone();
-    let before = tokio::task::spawn_blocking(move || store.photo_status(&sha2)).await??;
+    purge_stale_uploads(&state).await?;
+    // Already complete and visible to the caller: a no-op. (Not visible: the
+    // caller uploads as if it were missing, and only a complete upload of the
+    // right bytes makes them an uploader.)
+    let before = status_for(&state, &caller, &sha).await?;
     if let PhotoStatus::Complete { .. } = before {
-        let st = append(&state, &sha, &caller.user.id, offset, total, Vec::new()).await?;
-        return Ok((StatusCode::OK, status_headers(st)).into_response());
+        return Ok((StatusCode::OK, status_headers(before)).into_response());
     }
     // Stream the body to storage in chunks, so a cut connection keeps what arrived.
     let mut pos = offset;
@@ -229,7 +301,7 @@ pub(crate) async fn get_photo(
     })
     .await??;
     let Some(bytes) = bytes else {
-        return Err(ApiError::not_found("no such photo (or not visible to you)"));
+        return Err(no_such_photo());
     };
     Metrics::add(&state.metrics.photo_bytes_out, bytes.len() as u64);
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())

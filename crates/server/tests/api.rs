@@ -42,7 +42,14 @@ fn new_case(id: &str, reporter: &str, grid: &str) -> Automerge {
 
 /// Creates a case on the server as its reporter; returns the server copy bytes.
 async fn upload_case(f: &Fixture, token: &str, id: &str, reporter: &str, grid: &str) {
-    let mut doc = new_case(id, reporter, grid);
+    upload_report(f, token, id, &report(reporter, grid)).await;
+}
+
+/// Creates a case with this report on the server as its reporter.
+async fn upload_report(f: &Fixture, token: &str, id: &str, report: &Report) {
+    let mut doc = CaseDoc::create(ActorId::random(), id, report)
+        .unwrap()
+        .into_doc();
     let mut st = SyncState::new();
     let r = f
         .sync_doc(token, "dev-up", id, DocKind::Case, &mut doc, &mut st)
@@ -1137,4 +1144,412 @@ async fn reports_must_name_a_fine_class_of_the_checklist() {
         .read()
         .unwrap();
     assert_eq!(read.report.category, "02010102");
+}
+
+/// A client whose connections come from `ip` (any of 127.0.0.0/8 reaches the
+/// server on Linux), to play a second device or a stranger.
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn try_login(
+    f: &Fixture,
+    http: &reqwest::Client,
+    user: &str,
+    password: &str,
+) -> reqwest::Response {
+    http.post(f.url(paths::LOGIN))
+        .json(&json!({"user_id": user, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn failed_logins_back_off_per_account_and_address_without_locking_out_others() {
+    let mut settings = Settings::default();
+    settings.auth.throttle.free_failures = 3;
+    settings.auth.throttle.address_free_failures = 7;
+    let f = start_with(settings).await;
+    let stranger = client_from("127.0.0.7");
+    // Wrong passwords, and unknown ids (the same class: guesses), are free up
+    // to the limit, then the next is refused with a retry-after — without
+    // checking the password, even a right one.
+    for user in ["I0001", "I9999"] {
+        for n in 0..4 {
+            let r = try_login(&f, &stranger, user, "guess").await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{user} try {n}");
+        }
+        let r = try_login(&f, &stranger, user, &format!("patrol-{user}")).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{user}");
+        let retry: u64 = r.headers()[reqwest::header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=300).contains(&retry), "{retry}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(err_code(&v), codes::TOO_MANY_ATTEMPTS);
+    }
+    // The stranger's address is over its budget across accounts: another
+    // account from it is refused too …
+    let r = try_login(&f, &stranger, "I0002", "guess").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // … but the inspector on their own device is not locked out.
+    let own = client_from("127.0.0.8");
+    let r = try_login(&f, &own, "I0001", "patrol-I0001").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = try_login(&f, &own, "I0002", "patrol-I0002").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The wait is short: after Retry-After the right password works and a
+    // success clears the (account, address) failures.
+    let mine = client_from("127.0.0.9");
+    for _ in 0..4 {
+        try_login(&f, &mine, "I0004", "typo").await;
+    }
+    let r = try_login(&f, &mine, "I0004", "patrol-I0004").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()[reqwest::header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(retry * 1000 + 100)).await;
+    let r = try_login(&f, &mine, "I0004", "patrol-I0004").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = try_login(&f, &mine, "I0004", "typo").await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "failures were cleared"
+    );
+    // Counted in /metrics.
+    let m = f.http.get(f.url(paths::METRICS)).send().await.unwrap();
+    let text = m.text().await.unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("gridpatrol_logins_throttled_total "))
+        .unwrap();
+    assert!(!line.ends_with(" 0"), "{line}");
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn unknown_id_is_checked_with_the_accounts_hash_parameters() {
+    let f = start().await;
+    let r = try_login(&f, &f.http, "I9999", "whatever").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let user = f.server.state.store.user("I0001").unwrap().unwrap();
+    let dummy = f.server.state.login_dummy_hash().expect("dummy used");
+    let params = gridpatrol_server::accounts::hash_params;
+    // Same algorithm, version, memory, passes and lanes: the same argon2 work.
+    assert_eq!(params(&dummy), params(&user.password_hash));
+    assert!(params(&dummy).unwrap().contains("m=64,t=1,p=1"));
+    // Accounts re-hashed with another cost: the dummy follows.
+    let store = f.server.state.store.clone();
+    let mut u = user.clone();
+    u.password_hash = gridpatrol_server::accounts::hash_password(
+        "patrol-I0001",
+        gridpatrol_server::accounts::HashCost { m_kib: 256, t: 2 },
+    )
+    .unwrap();
+    store.upsert_users(&[u.clone()]).unwrap();
+    f.login("I0001").await;
+    try_login(&f, &f.http, "I9998", "whatever").await;
+    let dummy = f.server.state.login_dummy_hash().unwrap();
+    assert_eq!(params(&dummy), params(&u.password_hash));
+    f.server.shutdown().await.unwrap();
+}
+
+/// A GET or HEAD of a photo.
+async fn photo_req(
+    f: &Fixture,
+    method: reqwest::Method,
+    token: &str,
+    sha: &str,
+) -> reqwest::Response {
+    f.http
+        .request(method, f.url(&paths::photo(sha)))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A probe of a photo by id, as the outsider.
+type Probe<'a> = Box<dyn Fn(&str) -> reqwest::RequestBuilder + 'a>;
+
+/// A photo PUT with explicit offset and total.
+fn put_photo(
+    f: &Fixture,
+    token: &str,
+    sha: &str,
+    offset: usize,
+    total: usize,
+    bytes: &[u8],
+) -> reqwest::RequestBuilder {
+    f.http
+        .put(f.url(&paths::photo(sha)))
+        .bearer_auth(token)
+        .header(headers::UPLOAD_OFFSET, offset.to_string())
+        .header(headers::UPLOAD_LENGTH, total.to_string())
+        .body(bytes.to_vec())
+}
+
+/// Sends [`put_photo`].
+async fn send_put(
+    f: &Fixture,
+    token: &str,
+    sha: &str,
+    offset: usize,
+    total: usize,
+    bytes: &[u8],
+) -> reqwest::Response {
+    put_photo(f, token, sha, offset, total, bytes)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Status, the upload headers and the body of a response: everything a
+/// caller could tell two answers apart by (the date aside).
+async fn observable(r: reqwest::Response) -> (StatusCode, Vec<(String, String)>, String) {
+    let status = r.status();
+    let mut hs: Vec<(String, String)> = r
+        .headers()
+        .iter()
+        .filter(|(k, _)| k.as_str() != "date")
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+        .collect();
+    hs.sort();
+    (status, hs, r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn photo_access_needs_a_document_in_scope_not_an_empty_or_partial_put() {
+    let f = start().await;
+    let reporter = f.login("I0001").await;
+    let leader = f.login("I0003").await;
+    let outsider = f.login("I0004").await;
+    let centre = f.login("C0001").await;
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i * 31 % 256) as u8).collect();
+    let sha = hex::encode(Sha256::digest(&data));
+    let n = data.len();
+    let r = send_put(&f, &reporter, &sha, 0, n, &data).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // A photo nobody may see, and one that does not exist, look the same to
+    // the outsider, whatever it asks: HEAD, GET, and the PUTs that used to
+    // answer "already complete" (an empty one at the end, one from 0, one in
+    // the middle).
+    let absent = hex::encode(Sha256::digest(b"never uploaded"));
+    let probes: Vec<(&str, Probe)> = vec![
+        (
+            "head",
+            Box::new(|s: &str| f.http.head(f.url(&paths::photo(s))).bearer_auth(&outsider)),
+        ),
+        (
+            "get",
+            Box::new(|s: &str| f.http.get(f.url(&paths::photo(s))).bearer_auth(&outsider)),
+        ),
+        (
+            "empty put at the end",
+            Box::new(|s| put_photo(&f, &outsider, s, n, n, b"")),
+        ),
+        (
+            "put in the middle",
+            Box::new(|s| put_photo(&f, &outsider, s, 10, n, b"xy")),
+        ),
+    ];
+    for (what, probe) in &probes {
+        let a = observable(probe(&sha).send().await.unwrap()).await;
+        let b = observable(probe(&absent).send().await.unwrap()).await;
+        assert_eq!(a, b, "{what}: out of scope vs missing");
+        assert!(a.0.is_client_error(), "{what}: {a:?}");
+    }
+    // Neither an empty nor a partial PUT makes the outsider an uploader.
+    let r = send_put(&f, &outsider, &sha, 0, n, &data[..1000]).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    for token in [&outsider] {
+        let r = photo_req(&f, reqwest::Method::GET, token, &sha).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        // HEAD shows the outsider only its own unfinished upload.
+        let r = photo_req(&f, reqwest::Method::HEAD, token, &sha).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[headers::UPLOAD_COMPLETE], "?0");
+        assert_eq!(r.headers()[headers::UPLOAD_OFFSET], "1000");
+    }
+    // The leader of the reporter's squad sees it once a case in scope refers to it.
+    let r = photo_req(&f, reqwest::Method::GET, &leader, &sha).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "no document refers to it yet"
+    );
+    upload_report(
+        &f,
+        &reporter,
+        "case-photo",
+        &Report {
+            photos: vec![sha.clone()],
+            ..report("I0001", G1)
+        },
+    )
+    .await;
+    for (who, token, expected) in [
+        ("leader", &leader, StatusCode::OK),
+        ("centre", &centre, StatusCode::OK),
+        ("reporter", &reporter, StatusCode::OK),
+        ("outsider", &outsider, StatusCode::NOT_FOUND),
+    ] {
+        let r = photo_req(&f, reqwest::Method::GET, token, &sha).await;
+        assert_eq!(r.status(), expected, "{who}");
+        let r = photo_req(&f, reqwest::Method::HEAD, token, &sha).await;
+        let complete = r
+            .headers()
+            .get(headers::UPLOAD_COMPLETE)
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(
+            complete.as_deref() == Some("?1"),
+            expected == StatusCode::OK,
+            "{who} head"
+        );
+    }
+    // Sending every byte (hash verified) proves possession: then it may fetch it.
+    let r = send_put(&f, &outsider, &sha, 1000, n, &data[1000..]).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = photo_req(&f, reqwest::Method::GET, &outsider, &sha).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &data[..]);
+    drop(probes);
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn unfinished_uploads_belong_to_their_owner_have_a_quota_and_expire() {
+    let mut settings = Settings::default();
+    settings.photos.partial_uploads_per_account = 2;
+    settings.photos.partial_bytes_per_account = 100_000;
+    settings.photos.partial_ttl_secs = 2;
+    let f = start_with(settings).await;
+    let owner = f.login("I0001").await;
+    let other = f.login("I0002").await;
+    let data: Vec<u8> = (0..30_000u32).map(|i| (i % 97) as u8).collect();
+    let sha = hex::encode(Sha256::digest(&data));
+    let n = data.len();
+    let r = send_put(&f, &owner, &sha, 0, n, &data[..10_000]).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    // Someone else cannot append to it (they have no upload, so offset 0) …
+    let r = send_put(&f, &other, &sha, 10_000, n, &data[10_000..]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(r.headers()[headers::UPLOAD_OFFSET], "0");
+    // … nor reset it, with wrong bytes, a wrong length or a fresh start.
+    let r = put_photo(&f, &other, &sha, 0, n, &vec![0u8; n])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = send_put(&f, &other, &sha, 0, 5, b"12345").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = send_put(&f, &other, &sha, 0, n, &data[..10]).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = photo_req(&f, reqwest::Method::HEAD, &owner, &sha).await;
+    assert_eq!(
+        r.headers()[headers::UPLOAD_OFFSET],
+        "10000",
+        "owner's upload untouched"
+    );
+    let r = send_put(&f, &owner, &sha, 10_000, n, &data[10_000..]).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(
+        f.server.state.store.photo_read(&sha).unwrap().unwrap(),
+        data
+    );
+    // Quota: the owner may hold two unfinished uploads, and 100,000 bytes.
+    let fake = |c: char| c.to_string().repeat(64);
+    for c in ['a', 'b'] {
+        let r = send_put(&f, &owner, &fake(c), 0, 1000, b"x").await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "{c}");
+    }
+    let r = send_put(&f, &owner, &fake('c'), 0, 1000, b"x").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(err_code(&v), codes::UPLOAD_QUOTA_EXCEEDED);
+    let r = send_put(&f, &other, &fake('d'), 0, 100_001, b"x").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "bytes quota");
+    // Expiry: left untouched past the TTL they are deleted (on a later PUT).
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let r = send_put(&f, &owner, &fake('c'), 0, 1000, b"x").await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "quota freed by expiry");
+    let r = photo_req(&f, reqwest::Method::HEAD, &owner, &fake('a')).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "expired upload gone");
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_throttled_and_spoofing_is_ignored() {
+    let mut settings = Settings::default();
+    settings.auth.throttle.free_failures = 2;
+    settings.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let f = start_with(settings).await;
+    let attempt = |http: &reqwest::Client, forwarded: &str, password: &str| {
+        http.post(f.url(paths::LOGIN))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"user_id": "I0001", "password": password}))
+            .send()
+    };
+    let proxy = client_from("127.0.0.1");
+    for _ in 0..3 {
+        attempt(&proxy, "203.0.113.9", "guess").await.unwrap();
+    }
+    let r = attempt(&proxy, "203.0.113.9", "patrol-I0001")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the client behind the proxy"
+    );
+    let r = attempt(&proxy, "198.51.100.1, 203.0.113.7", "patrol-I0001")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "another client behind the same proxy"
+    );
+    // A peer that is not a trusted proxy cannot pick its address.
+    let direct = client_from("127.0.0.5");
+    for _ in 0..3 {
+        attempt(&direct, "192.0.2.1", "guess").await.unwrap();
+    }
+    let r = attempt(&direct, "192.0.2.2", "patrol-I0001").await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "spoofed header ignored"
+    );
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_login_storm_reuses_a_bounded_pool_of_hash_memory() {
+    let mut settings = Settings::default();
+    settings.server.sync_workers = 2;
+    let f = start_with(settings).await;
+    let ids = [
+        "I0001", "I0002", "I0003", "I0004", "I0005", "C0001", "I9999",
+    ];
+    let storm = (0..70).map(|n| {
+        let user = ids[n % ids.len()];
+        try_login(&f, &f.http, user, if n % 2 == 0 { "guess" } else { "x" })
+    });
+    let _ = futures_util::future::join_all(storm).await;
+    let (buffers, kib) = f.server.state.passwords.pooled();
+    // One buffer per concurrent check (the login permits), each 64 KiB here.
+    assert!((1..=2).contains(&buffers), "{buffers} buffers");
+    assert_eq!(kib, buffers * 64);
+    f.server.shutdown().await.unwrap();
 }

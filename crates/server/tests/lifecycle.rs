@@ -103,7 +103,7 @@ async fn concurrent_syncs_of_one_case_lose_nothing() {
             reviewer: "I0003".into(),
             verdict: Verdict::NeedsFix,
             note: format!("round {n}"),
-            at_ms: n as i64,
+            at_ms: 1_700_000_000_000 + n as i64,
         })
         .unwrap();
         let (mut da, mut db) = (a.clone().into_doc(), b.clone().into_doc());
@@ -163,6 +163,39 @@ fn settings_layer_defaults_file_and_environment() {
         jail.set_env("GRIDPATROL__AUTH__TOKEN_TTL_SECS", "soon");
         assert!(Settings::load(&dir, None).is_err(), "bad value is an error");
         assert!(Settings::load(&dir, Some(&dir.join("missing.toml"))).is_err());
+        Ok(())
+    });
+}
+
+#[test]
+#[allow(clippy::result_large_err)]
+fn security_settings_load_from_file_and_environment() {
+    figment::Jail::expect_with(|jail| {
+        let dir = jail.directory().to_path_buf();
+        jail.create_file(
+            "gridpatrol.toml",
+            "[server]\nheader_read_timeout_secs = 3\nmax_connections = 7\ntrusted_proxies = [\"10.0.0.1\"]\n\
+             [auth.throttle]\nfree_failures = 2\n[photos]\npartial_ttl_secs = 9\n",
+        )?;
+        jail.set_env("GRIDPATROL__SERVER__IDLE_TIMEOUT_SECS", "4");
+        jail.set_env("GRIDPATROL__AUTH__THROTTLE__ACCOUNT_MAX_LOCKOUT_SECS", "5");
+        jail.set_env("GRIDPATROL__PHOTOS__PARTIAL_UPLOADS_PER_ACCOUNT", "6");
+        let s = Settings::load(&dir, None).unwrap();
+        assert_eq!(s.server.header_read_timeout_secs, 3);
+        assert_eq!(s.server.idle_timeout_secs, 4);
+        assert_eq!(s.server.max_connections, 7);
+        assert_eq!(
+            s.server.trusted_proxies,
+            vec!["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]
+        );
+        assert_eq!(s.auth.throttle.free_failures, 2);
+        assert_eq!(s.auth.throttle.account_max_lockout_secs, 5);
+        assert_eq!(
+            s.auth.throttle.max_lockout_secs, 300,
+            "unset keys keep defaults"
+        );
+        assert_eq!(s.photos.partial_ttl_secs, 9);
+        assert_eq!(s.photos.partial_uploads_per_account, 6);
         Ok(())
     });
 }

@@ -203,6 +203,7 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
     let proxy = FaultProxy::start(upstream, cfg.faults, cfg.seed).await?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
+        .pool_idle_timeout(gridpatrol_sync::IDLE_CONNECTION)
         .build()
         .map_err(|e| SimError::Config(format!("HTTP client: {e}")))?;
     let retry = RetryPolicy {

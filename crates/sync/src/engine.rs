@@ -311,12 +311,18 @@ pub struct SyncEngine {
     user: Option<UserInfo>,
 }
 
+/// How long an idle connection to the server is kept for reuse.
+pub const IDLE_CONNECTION: Duration = Duration::from_secs(30);
+
 impl SyncEngine {
     /// An engine with its own HTTP client (30 s timeout per request).
     pub fn new(cfg: SyncConfig) -> Result<SyncEngine, SyncError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10))
+            // Below the server's 60 s idle timeout, so a request never goes
+            // out on a connection the server is just closing.
+            .pool_idle_timeout(IDLE_CONNECTION)
             .build()
             .map_err(|e| SyncError::Invalid(format!("HTTP client: {e}")))?;
         SyncEngine::with_client(cfg, http)

@@ -18,5 +18,7 @@ mod error;
 pub mod local;
 
 pub use api::Traffic;
-pub use engine::{photo_uploaded, RetryPolicy, SyncConfig, SyncEngine, SyncReport};
+pub use engine::{
+    photo_uploaded, RetryPolicy, SyncConfig, SyncEngine, SyncReport, IDLE_CONNECTION,
+};
 pub use error::SyncError;

@@ -102,9 +102,18 @@ const ACTION_COLUMN: u64 = 4;
 const TYPE_UINT_RLE: u64 = 2;
 const DEFLATE_BIT: u64 = 0x08;
 
+/// A sync message that passed [`check_sync_message`].
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The decoded message.
+    pub message: Message,
+    /// Operations in all its changes (what applying it will cost).
+    pub ops: u64,
+}
+
 /// Decodes `bytes` as a sync message after checking its summary
 /// parameters, hash counts, chunk kinds, columns and operation counts.
-pub fn check_sync_message(bytes: &[u8]) -> Result<Message, GuardError> {
+pub fn check_sync_message(bytes: &[u8]) -> Result<Checked, GuardError> {
     let msg = Message::decode(bytes)
         .map_err(|e| GuardError(format!("cannot decode sync message: {e}")))?;
     if msg.heads.len() > limits::MAX_MSG_HASHES || msg.need.len() > limits::MAX_MSG_HASHES {
@@ -145,7 +154,7 @@ pub fn check_sync_message(bytes: &[u8]) -> Result<Message, GuardError> {
             ));
         }
     }
-    Ok(msg)
+    Ok(Checked { message: msg, ops })
 }
 
 /// Checks a Bloom filter's encoded parameters (empty: no filter).

@@ -42,3 +42,7 @@ pub const MAX_MSG_CHANGES: usize = MAX_DOC_CHANGES;
 pub const MAX_CHANGE_OPS: u64 = 20_000;
 /// Operations in all the changes of one sync message.
 pub const MAX_MSG_OPS: u64 = MAX_DOC_OPS as u64;
+/// Operations in all the sync messages of one request: what one request may
+/// make the server apply (a district-day batch of 500 new cases is ~50,000).
+/// Devices pack their requests to stay under it.
+pub const MAX_REQUEST_OPS: u64 = 200_000;

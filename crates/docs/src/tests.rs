@@ -948,7 +948,8 @@ fn message_with(changes: Vec<Vec<u8>>, have_bloom: Option<Vec<u8>>) -> Vec<u8> {
 fn guard_passes_what_automerge_sends() {
     let bytes = honest_message();
     let m = guard::check_sync_message(&bytes).unwrap();
-    assert!(!m.changes.is_empty());
+    assert!(!m.message.changes.is_empty());
+    assert!(m.ops > 10, "{} ops", m.ops);
     // A message with a real Bloom summary of many changes.
     let mut c = new_case();
     for i in 0..50 {

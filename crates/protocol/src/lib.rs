@@ -148,6 +148,9 @@ pub mod codes {
     /// The document would exceed a size limit (bytes, changes, operations,
     /// list lengths); see `gridpatrol_docs::limits`.
     pub const DOCUMENT_TOO_LARGE: &str = "document_too_large";
+    /// The request's documents together carry more operations than one
+    /// request may; the document named must be sent in a later request.
+    pub const REQUEST_BUDGET: &str = "request_budget";
 }
 
 /// Body of every error response.

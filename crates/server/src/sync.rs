@@ -184,11 +184,14 @@ fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncRe
     let device = format!("{}/{}", caller.user.id, req.device);
     let bounds =
         gridpatrol_docs::Bounds::for_district(state.district_bbox, BBOX_PAD_DEG, crate::now_ms());
+    let checked = check_messages(state, &req.docs);
     for _ in 0..MAX_ATTEMPTS {
         let stored = state.store.load_docs(&ids)?;
         let states = sync_states(state, &device, &ids)?;
         let mut outcomes = Vec::with_capacity(ids.len());
-        for ((d, existing), sync_state) in req.docs.iter().zip(stored).zip(states) {
+        for (((d, msg), existing), sync_state) in
+            req.docs.iter().zip(&checked).zip(stored).zip(states)
+        {
             let ctx = Ctx {
                 state,
                 caller,
@@ -196,7 +199,7 @@ fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncRe
                 scope: &scope,
                 bounds: &bounds,
             };
-            outcomes.push(process_one(&ctx, d, existing, sync_state)?);
+            outcomes.push(process_one(&ctx, d, msg, existing, sync_state)?);
         }
         let writes: Vec<DocWrite> = outcomes.iter().filter_map(|o| o.write.clone()).collect();
         let encoded: Vec<(String, Vec<u8>)> = outcomes
@@ -232,6 +235,35 @@ fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncRe
         codes::INTERNAL,
         "documents kept changing concurrently; retry",
     ))
+}
+
+/// A message refused before any work: the code and the reason.
+type Unchecked = (&'static str, String);
+
+/// Every message of a request through the guard, and the request's
+/// operation budget: messages past it wait for a later request.
+fn check_messages(state: &AppState, docs: &[SyncDocRequest]) -> Vec<Result<Message, Unchecked>> {
+    let mut ops: u64 = 0;
+    docs.iter()
+        .map(|d| {
+            let c = gridpatrol_docs::guard::check_sync_message(&d.msg).map_err(|e| {
+                Metrics::add(&state.metrics.sync_messages_refused, 1);
+                (codes::BAD_SYNC_MESSAGE, e.0)
+            })?;
+            ops = ops.saturating_add(c.ops);
+            if ops > gridpatrol_docs::limits::MAX_REQUEST_OPS {
+                return Err((
+                    codes::REQUEST_BUDGET,
+                    format!(
+                        "this request carries more than {} operations; send document {} again in another request",
+                        gridpatrol_docs::limits::MAX_REQUEST_OPS,
+                        d.id
+                    ),
+                ));
+            }
+            Ok(c.message)
+        })
+        .collect()
 }
 
 /// Current sync states for (device, id): memory first, then storage, else fresh.
@@ -290,6 +322,7 @@ fn contained<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 fn process_one(
     ctx: &Ctx<'_>,
     d: &SyncDocRequest,
+    msg: &Result<Message, Unchecked>,
     existing: Option<StoredDoc>,
     mut sync_state: SyncState,
 ) -> Result<Outcome, ApiError> {
@@ -340,12 +373,9 @@ fn process_one(
         _ => {}
     }
     // Bounded before Automerge touches it (see gridpatrol_docs::guard).
-    let msg = match gridpatrol_docs::guard::check_sync_message(&d.msg) {
-        Ok(m) => m,
-        Err(e) => {
-            Metrics::add(&state.metrics.sync_messages_refused, 1);
-            return Ok(refused(SyncStatus::Error, codes::BAD_SYNC_MESSAGE, e.0));
-        }
+    let msg = match msg {
+        Ok(m) => m.clone(),
+        Err((code, reason)) => return Ok(refused(SyncStatus::Error, code, reason.clone())),
     };
     let before = match &existing {
         Some(ex) => Automerge::load(&ex.bytes).map_err(ApiError::internal)?,

@@ -274,3 +274,62 @@ async fn sync_states_exist_only_for_real_documents_and_per_account() {
     let msg = Message::decode(&empty).unwrap();
     assert!(msg.changes.is_empty());
 }
+
+#[tokio::test]
+async fn a_document_over_a_list_limit_is_refused_with_its_own_code() {
+    let f = start().await;
+    let t = f.login("I0001").await;
+    let (doc, mut st) = own_case(&f, &t, "case-1").await;
+    let stored = f.stored_bytes("case-1").unwrap();
+    let mut cd = CaseDoc::from_doc(doc).unwrap();
+    cd.edit_report(&gridpatrol_docs::ReportEdit {
+        add_photos: (0..21).map(|i| format!("{i:064x}")).collect(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut doc = cd.into_doc();
+    let res = f
+        .sync_doc(&t, "dev-1", "case-1", DocKind::Case, &mut doc, &mut st)
+        .await;
+    assert_eq!(res.status, SyncStatus::Refused, "{res:?}");
+    assert_eq!(res.code.as_deref(), Some(codes::DOCUMENT_TOO_LARGE));
+    assert_eq!(f.stored_bytes("case-1").unwrap(), stored);
+}
+
+#[tokio::test]
+async fn one_request_applies_a_bounded_number_of_operations() {
+    let f = start().await;
+    let t = f.login("I0001").await;
+    // Eleven documents, each with a 20,000-operation change: the eleventh
+    // is over the request's budget and is not even looked at.
+    let docs: Vec<SyncDocRequest> = (0..11)
+        .map(|i| {
+            let id = format!("case-{i}");
+            let mut doc = CaseDoc::create(ActorId::random(), &id, &report("I0001", G1))
+                .unwrap()
+                .into_doc();
+            let r = doc.get(ROOT, "report").unwrap().unwrap().1;
+            let l = doc.get(&r, "photos").unwrap().unwrap().1;
+            let mut tx = doc.transaction();
+            tx.splice(&l, 0, 0, (0..19_900).map(|_| automerge::ScalarValue::Null))
+                .unwrap();
+            tx.commit();
+            let mut st = SyncState::new();
+            let m = doc.generate_sync_message(&mut st).unwrap();
+            let mut theirs = SyncState::new();
+            let mut peer = Automerge::new();
+            peer.receive_sync_message(&mut theirs, m).unwrap();
+            let ask = peer.generate_sync_message(&mut theirs).unwrap();
+            doc.receive_sync_message(&mut st, ask).unwrap();
+            gridpatrol_docs::guard::speak_v1(&mut st);
+            req(&id, doc.generate_sync_message(&mut st).unwrap().encode())
+        })
+        .collect();
+    let res = f.sync_batch(&t, "dev-1", docs).await;
+    assert_eq!(res.len(), 11);
+    for r in &res[..10] {
+        assert_ne!(r.code.as_deref(), Some(codes::REQUEST_BUDGET), "{r:?}");
+    }
+    assert_eq!(res[10].status, SyncStatus::Error, "{:?}", res[10]);
+    assert_eq!(res[10].code.as_deref(), Some(codes::REQUEST_BUDGET));
+}

@@ -303,6 +303,29 @@ fn acked_entries(outbox: &Pending, id: &str, doc: &Automerge) -> Vec<i64> {
         .unwrap_or_default()
 }
 
+/// Splits a round's messages into requests of at most `batch` documents
+/// and at most the server's per-request operation budget (counted by the
+/// server's own guard, so an honest device never meets `request_budget`).
+fn pack(msgs: Vec<SyncDocRequest>, batch: usize) -> Vec<Vec<SyncDocRequest>> {
+    let budget = gridpatrol_docs::limits::MAX_REQUEST_OPS;
+    let mut out: Vec<Vec<SyncDocRequest>> = Vec::new();
+    let mut ops = 0u64;
+    for m in msgs {
+        let n = gridpatrol_docs::guard::check_sync_message(&m.msg).map_or(0, |c| c.ops);
+        match out.last_mut() {
+            Some(last) if last.len() < batch && ops.saturating_add(n) <= budget => {
+                ops += n;
+                last.push(m);
+            }
+            _ => {
+                ops = n;
+                out.push(vec![m]);
+            }
+        }
+    }
+    out
+}
+
 /// The device sync engine for one account.
 #[derive(Debug)]
 pub struct SyncEngine {
@@ -537,9 +560,7 @@ impl SyncEngine {
                 break;
             }
             report.rounds += 1;
-            while !msgs.is_empty() {
-                let rest = msgs.split_off(msgs.len().min(batch));
-                let chunk = std::mem::replace(&mut msgs, rest);
+            for chunk in pack(msgs, batch) {
                 let resp = self.api.sync(&device, chunk).await?;
                 for r in resp.docs {
                     let Some(w) = work.get_mut(&r.id) else {
@@ -778,6 +799,34 @@ mod tests {
             ..p
         };
         assert_eq!(zero.delay(3), Duration::ZERO);
+    }
+
+    #[test]
+    fn requests_are_packed_by_documents_and_by_operations() {
+        use automerge::transaction::Transactable;
+        // A new document of `ops` operations, as its first sync message.
+        let msg = |ops: usize| {
+            let mut doc = Automerge::new();
+            let mut tx = doc.transaction();
+            let l = tx
+                .put_object(automerge::ROOT, "l", automerge::ObjType::List)
+                .unwrap();
+            tx.splice(&l, 0, 0, (1..ops).map(|_| automerge::ScalarValue::Null))
+                .unwrap();
+            tx.commit();
+            let mut s = primed_state(None);
+            SyncDocRequest {
+                id: format!("d{ops}"),
+                kind: proto::DocKind::Case,
+                msg: doc.generate_sync_message(&mut s).unwrap().encode(),
+            }
+        };
+        let sizes = |p: &Vec<Vec<SyncDocRequest>>| p.iter().map(Vec::len).collect::<Vec<_>>();
+        let small: Vec<_> = (0..5).map(|_| msg(10)).collect();
+        assert_eq!(sizes(&pack(small, 2)), vec![2, 2, 1]);
+        // Three documents of 90,000 operations: two fit one request's budget.
+        let big: Vec<_> = (0..3).map(|_| msg(90_000)).collect();
+        assert_eq!(sizes(&pack(big, 500)), vec![2, 1]);
     }
 
     #[test]

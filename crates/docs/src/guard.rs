@@ -98,8 +98,13 @@ const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 const CHUNK_CHANGE: u8 = 1;
 /// Column id of a change's action column (one entry per operation).
 const ACTION_COLUMN: u64 = 4;
-/// Column type of an unsigned-integer run-length-encoded column.
+/// Column types (the low three bits of a column spec).
+const TYPE_GROUP: u64 = 0;
 const TYPE_UINT_RLE: u64 = 2;
+const TYPE_DELTA: u64 = 3;
+const TYPE_BOOLEAN: u64 = 4;
+const TYPE_STRING: u64 = 5;
+const TYPE_RAW: u64 = 7;
 const DEFLATE_BIT: u64 = 0x08;
 
 /// A sync message that passed [`check_sync_message`].
@@ -235,47 +240,76 @@ fn chunk_ops(i: &mut Input<'_>) -> Result<u64, GuardError> {
         }
         cols.push((spec, len));
     }
+    // Every column is decoded by its type and bounded, not only the action
+    // column: Automerge reads each one to its declared length (a pred group
+    // of a billion entries behind a one-operation action column, say).
     let mut ops = 0;
     for (spec, len) in cols {
         let data = b.take(len)?;
-        if spec >> 4 == ACTION_COLUMN && spec & 0x07 == TYPE_UINT_RLE {
-            ops = rle_len(data)?;
+        let ty = spec & 0x07;
+        let (n, sum) = column_len(ty, data)?;
+        let over = n > limits::MAX_CHANGE_OPS || (ty == TYPE_GROUP && sum > limits::MAX_CHANGE_OPS);
+        if over {
+            return refuse(format!(
+                "column {} of a change holds {} entries; at most {}",
+                spec >> 4,
+                n.max(sum),
+                limits::MAX_CHANGE_OPS
+            ));
         }
-    }
-    if ops > limits::MAX_CHANGE_OPS {
-        return refuse(format!(
-            "a change with {ops} operations; at most {}",
-            limits::MAX_CHANGE_OPS
-        ));
+        if spec >> 4 == ACTION_COLUMN && ty == TYPE_UINT_RLE {
+            ops = n;
+        }
     }
     Ok(ops)
 }
 
-/// Number of values an unsigned run-length-encoded column holds.
-fn rle_len(data: &[u8]) -> Result<u64, GuardError> {
+/// Entries a column of type `ty` holds, and for integer-valued columns the
+/// sum of its values (a group column's sum is the number of entries of its
+/// grouped columns). Stops counting once past the limit.
+fn column_len(ty: u64, data: &[u8]) -> Result<(u64, u64), GuardError> {
     let mut i = Input::new(data);
-    let mut n: u64 = 0;
-    while !i.is_empty() {
+    let (mut n, mut sum): (u64, u64) = (0, 0);
+    let cap = limits::MAX_CHANGE_OPS;
+    match ty {
+        TYPE_RAW => return Ok((0, 0)),
+        TYPE_BOOLEAN => {
+            // Alternating run lengths of false and true.
+            while !i.is_empty() && n <= cap {
+                n = n.saturating_add(i.uleb()?);
+            }
+            return Ok((n, 0));
+        }
+        _ => {}
+    }
+    // Run-length encoding: +k then one value repeated k times, -k then k
+    // literal values, 0 then the length of a run of nulls.
+    let value = |i: &mut Input<'_>| -> Result<u64, GuardError> {
+        match ty {
+            TYPE_DELTA => i.sleb().map(|v| v.unsigned_abs()),
+            TYPE_STRING => i.prefixed().map(|_| 0),
+            _ => i.uleb(),
+        }
+    };
+    while !i.is_empty() && n <= cap && sum <= cap {
         let count = i.sleb()?;
-        let add = if count > 0 {
-            i.uleb()?; // the repeated value
-            count as u64
+        if count > 0 {
+            let v = value(&mut i)?;
+            n = n.saturating_add(count as u64);
+            sum = sum.saturating_add(v.saturating_mul(count as u64));
         } else if count < 0 {
             let lit = count.unsigned_abs();
             if lit > data.len() as u64 {
                 return refuse("literal run longer than its column");
             }
             for _ in 0..lit {
-                i.uleb()?;
+                let v = value(&mut i)?;
+                sum = sum.saturating_add(v);
             }
-            lit
+            n = n.saturating_add(lit);
         } else {
-            i.uleb()? // a run of nulls
-        };
-        n = n.saturating_add(add);
-        if n > limits::MAX_CHANGE_OPS {
-            return Ok(n);
+            n = n.saturating_add(i.uleb()?);
         }
     }
-    Ok(n)
+    Ok((n, sum))
 }

@@ -1063,3 +1063,86 @@ fn documents_over_the_size_limits_are_refused() {
     assert!(matches!(err, DocError::TooLarge(_)), "{err}");
     let _ = Message::decode(&honest_message()).unwrap();
 }
+
+/// A plain change chunk with these (spec, data) op columns.
+fn change_chunk(cols: &[(u8, Vec<u8>)]) -> Vec<u8> {
+    let mut body = vec![0u8, 16];
+    body.extend([7u8; 16]); // actor
+    body.extend([1, 1, 0, 0, 0]); // seq, start op, time, message, other actors
+    body.push(cols.len() as u8);
+    for (spec, data) in cols {
+        body.push(*spec);
+        body.push(data.len() as u8);
+    }
+    for (_, data) in cols {
+        body.extend(data);
+    }
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 1, body.len() as u8];
+    chunk.extend(body);
+    chunk
+}
+
+fn leb(mut v: u64, signed: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        let done = if signed {
+            v == 0 && b & 0x40 == 0
+        } else {
+            v == 0
+        };
+        if done {
+            out.push(b);
+            return out;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+#[test]
+fn guard_bounds_every_column_not_only_the_action_column() {
+    let n = 16_000_000u64;
+    // One operation whose pred group declares sixteen million entries.
+    let mut pred_group = vec![1];
+    pred_group.extend(leb(n, false));
+    let mut pred_actor = leb(n, true);
+    pred_actor.push(0);
+    let mut pred_ctr = leb(n, true);
+    pred_ctr.push(1);
+    let bomb = change_chunk(&[
+        (0x15, vec![1, 1, b'a']),
+        (0x34, vec![1]),
+        (0x42, vec![1, 1]),
+        (0x56, vec![1, 0]),
+        (0x70, pred_group),
+        (0x71, pred_actor),
+        (0x73, pred_ctr.clone()),
+    ]);
+    let err = guard::check_sync_message(&message_with(vec![bomb], None)).unwrap_err();
+    assert!(err.0.contains("column"), "{err}");
+    // A long run in a boolean or string column is refused the same way.
+    let mut bools = Vec::new();
+    bools.extend(leb(0, false));
+    bools.extend(leb(n, false));
+    for col in [(0x34u8, bools), (0x73, pred_ctr)] {
+        let chunk = change_chunk(&[(0x42, vec![1, 1]), col]);
+        assert!(guard::check_sync_message(&message_with(vec![chunk], None)).is_err());
+    }
+    // The same shape with honest lengths passes.
+    let ok = change_chunk(&[
+        (0x15, vec![1, 1, b'a']),
+        (0x34, vec![1]),
+        (0x42, vec![1, 1]),
+        (0x56, vec![1, 0]),
+        (0x70, vec![1, 1]),
+        (0x71, vec![1, 0]),
+        (0x73, vec![1, 1]),
+    ]);
+    assert_eq!(
+        guard::check_sync_message(&message_with(vec![ok], None))
+            .unwrap()
+            .ops,
+        1
+    );
+}

@@ -61,9 +61,10 @@ pub struct AppState {
     /// Counters for `/metrics`.
     pub metrics: Metrics,
     /// In-memory Automerge sync states per (account/device, document).
-    sync_states: Mutex<HashMap<(String, String), automerge::sync::State>>,
+    /// (And the bytes they take, bounded in `sync.rs`.)
+    sync_states: Mutex<(HashMap<(String, String), automerge::sync::State>, usize)>,
     /// Bounds concurrent sync batch processing (CPU and memory).
-    sync_permits: tokio::sync::Semaphore,
+    sync_permits: Arc<tokio::sync::Semaphore>,
     /// One lock per account with a sync in progress, so one account holds
     /// at most one sync worker however many requests it sends.
     sync_accounts: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -72,7 +73,7 @@ pub struct AppState {
     /// Bounds concurrent password checks: each argon2 check holds its
     /// memory cost (8–19 MiB), and a shift-start storm of 1,500 logins run
     /// all at once grew the server to 3.5 GB for no gain in throughput.
-    login_permits: tokio::sync::Semaphore,
+    login_permits: Arc<tokio::sync::Semaphore>,
     /// Backoff on failed logins.
     pub throttle: throttle::LoginThrottle,
     /// Password checks with reused argon2 memory (one buffer per login permit).
@@ -92,12 +93,12 @@ impl AppState {
         };
         Arc::new(AppState {
             store,
-            sync_permits: tokio::sync::Semaphore::new(workers),
+            sync_permits: Arc::new(tokio::sync::Semaphore::new(workers)),
             sync_accounts: Mutex::new(HashMap::new()),
             district_bbox: district_bbox(),
-            login_permits: tokio::sync::Semaphore::new(workers),
+            login_permits: Arc::new(tokio::sync::Semaphore::new(workers)),
             metrics: Metrics::default(),
-            sync_states: Mutex::new(HashMap::new()),
+            sync_states: Mutex::new((HashMap::new(), 0)),
             throttle: throttle::LoginThrottle::new(settings.auth.throttle.clone()),
             passwords: accounts::PasswordChecker::default(),
             dummy_hash: Mutex::new(None),
@@ -155,15 +156,24 @@ fn district_bbox() -> [f64; 4] {
 }
 
 impl AppState {
+    /// A sync worker, owned so it can move into the blocking task.
+    pub(crate) async fn sync_worker(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        self.sync_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(ApiError::internal)
+    }
+
     /// Waits until no other sync of `account` runs, then holds its lock.
-    pub(crate) async fn lock_account(&self, account: &str) -> AccountLock<'_> {
+    pub(crate) async fn lock_account(self: &Arc<Self>, account: &str) -> AccountLock {
         let m = {
             let mut map = self.sync_accounts.lock().unwrap_or_else(|p| p.into_inner());
             map.entry(account.to_string()).or_default().clone()
         };
         let guard = m.clone().lock_owned().await;
         AccountLock {
-            state: self,
+            state: self.clone(),
             account: account.to_string(),
             lock: m,
             _guard: Some(guard),
@@ -173,14 +183,14 @@ impl AppState {
 
 /// Held while one account's sync runs; forgets the account's lock when no
 /// one else waits for it, so the table stays as small as the crowd.
-pub(crate) struct AccountLock<'a> {
-    state: &'a AppState,
+pub(crate) struct AccountLock {
+    state: Arc<AppState>,
     account: String,
     lock: Arc<tokio::sync::Mutex<()>>,
     _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
-impl Drop for AccountLock<'_> {
+impl Drop for AccountLock {
     fn drop(&mut self) {
         self._guard = None;
         let mut map = self
@@ -305,9 +315,12 @@ async fn login(
         .throttle
         .check(&req.user_id, addr)
         .map_err(|t| too_many_attempts(&state, t))?;
-    let _permit = state
+    // Owned, and moved into the blocking task: a client that hangs up does
+    // not free the permit while its hash still runs.
+    let permit = state
         .login_permits
-        .acquire()
+        .clone()
+        .acquire_owned()
         .await
         .map_err(ApiError::internal)?;
     state
@@ -316,6 +329,7 @@ async fn login(
         .map_err(|t| too_many_attempts(&state, t))?;
     let account = req.user_id.clone();
     let out = tokio::task::spawn_blocking(move || -> Result<Option<LoginResponse>, ApiError> {
+        let _permit = permit;
         let user = st.store.user(&req.user_id)?;
         let ok = match &user {
             Some(u) => {

@@ -48,14 +48,16 @@ pub(crate) async fn sync(
     validate(&req)?;
     // One worker per account at most: its further requests queue here,
     // without a worker, while honest devices get the others.
-    let _account = state.lock_account(&caller.user.id).await;
-    let _permit = state
-        .sync_permits
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let account = state.lock_account(&caller.user.id).await;
+    let permit = state.sync_worker().await?;
     let st = state.clone();
-    let resp = tokio::task::spawn_blocking(move || process(&st, &caller, req)).await??;
+    // The lock and the permit move into the blocking task: a client that
+    // hangs up does not free them while its batch still runs.
+    let resp = tokio::task::spawn_blocking(move || {
+        let _held = (account, permit);
+        process(&st, &caller, req)
+    })
+    .await??;
     for d in &resp.docs {
         state.metrics.sync_doc(match d.status {
             SyncStatus::Ok => "ok",
@@ -199,7 +201,22 @@ fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncRe
                 scope: &scope,
                 bounds: &bounds,
             };
-            outcomes.push(process_one(&ctx, d, msg, existing, sync_state)?);
+            // A panic inside Automerge (a bug the guard did not foresee)
+            // refuses this document instead of failing the whole request.
+            let outcome = match contained(|| process_one(&ctx, d, msg, existing, sync_state)) {
+                Ok(o) => o?,
+                Err(panic) => Outcome {
+                    result: result(
+                        &d.id,
+                        SyncStatus::Error,
+                        codes::BAD_SYNC_MESSAGE,
+                        format!("cannot process document {}: {panic}", d.id),
+                    ),
+                    write: None,
+                    state: None,
+                },
+            };
+            outcomes.push(outcome);
         }
         let writes: Vec<DocWrite> = outcomes.iter().filter_map(|o| o.write.clone()).collect();
         let encoded: Vec<(String, Vec<u8>)> = outcomes
@@ -210,14 +227,30 @@ fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncRe
             Ok(()) => {
                 Metrics::add(&state.metrics.docs_stored, writes.len() as u64);
                 let mut cache = state.sync_states.lock().unwrap_or_else(|p| p.into_inner());
-                if cache.len() + outcomes.len() > state.settings.server.sync_state_cache {
+                let (map, bytes) = &mut *cache;
+                let adding: usize = outcomes
+                    .iter()
+                    .filter_map(|o| o.state.as_ref().map(state_bytes))
+                    .sum();
+                if map.len() + outcomes.len() > state.settings.server.sync_state_cache
+                    || *bytes + adding > SYNC_STATE_CACHE_BYTES
+                {
                     // Bounded memory: start over; states reload from storage.
-                    cache.clear();
+                    map.clear();
+                    *bytes = 0;
                 }
                 let mut results = Vec::with_capacity(outcomes.len());
                 for o in outcomes {
-                    if let Some(s) = o.state {
-                        cache.insert((device.clone(), o.result.id.clone()), s);
+                    if let Some(mut s) = o.state {
+                        // What the peer said last is replaced by its next
+                        // message before it is read: don't keep it.
+                        s.their_have = None;
+                        s.their_need = None;
+                        s.their_heads = None;
+                        *bytes += state_bytes(&s);
+                        if let Some(old) = map.insert((device.clone(), o.result.id.clone()), s) {
+                            *bytes = bytes.saturating_sub(state_bytes(&old));
+                        }
                     }
                     results.push(o.result);
                 }
@@ -266,12 +299,30 @@ fn check_messages(state: &AppState, docs: &[SyncDocRequest]) -> Vec<Result<Messa
         .collect()
 }
 
+/// Memory the in-memory sync states may take in all.
+const SYNC_STATE_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Roughly what one cached sync state takes (its hashes dominate).
+fn state_bytes(s: &SyncState) -> usize {
+    let hashes = s.shared_heads.len()
+        + s.last_sent_heads.len()
+        + s.sent_hashes.len()
+        + s.their_heads.as_ref().map_or(0, Vec::len)
+        + s.their_need.as_ref().map_or(0, Vec::len);
+    let haves: usize = s.their_have.as_ref().map_or(0, |h| {
+        h.iter()
+            .map(|h| h.last_sync.len() * 32 + h.bloom.to_bytes().len())
+            .sum()
+    });
+    256 + hashes * 48 + haves
+}
+
 /// Current sync states for (device, id): memory first, then storage, else fresh.
 fn sync_states(state: &AppState, device: &str, ids: &[String]) -> Result<Vec<SyncState>, ApiError> {
     let mut out: Vec<Option<SyncState>> = {
         let cache = state.sync_states.lock().unwrap_or_else(|p| p.into_inner());
         ids.iter()
-            .map(|id| cache.get(&(device.to_string(), id.clone())).cloned())
+            .map(|id| cache.0.get(&(device.to_string(), id.clone())).cloned())
             .collect()
     };
     let missing: Vec<String> = ids
@@ -307,9 +358,7 @@ struct Ctx<'a> {
 /// GPS error allowed around the district's bounding box (~1 km).
 const BBOX_PAD_DEG: f64 = 0.01;
 
-/// Runs Automerge on input that passed the guard; a panic inside it (a bug
-/// the guard did not foresee) refuses this document instead of failing the
-/// whole request with a 500.
+/// Runs `f`, turning a panic into its message.
 fn contained<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
         p.downcast_ref::<&str>()
@@ -382,13 +431,7 @@ fn process_one(
         None => Automerge::new(),
     };
     let mut after = before.clone();
-    let applied = contained(|| {
-        after
-            .receive_sync_message(&mut sync_state, msg)
-            .map_err(|e| e.to_string())
-    })
-    .and_then(|r| r);
-    if let Err(e) = applied {
+    if let Err(e) = after.receive_sync_message(&mut sync_state, msg) {
         return Ok(refused(
             SyncStatus::Error,
             codes::BAD_SYNC_MESSAGE,
@@ -501,16 +544,9 @@ fn process_one(
             index: doc_index(&after, &incoming),
         });
     }
-    let reply = match contained(|| after.generate_sync_message(&mut sync_state)) {
-        Ok(m) => m.map(Message::encode),
-        Err(e) => {
-            return Ok(refused(
-                SyncStatus::Error,
-                codes::BAD_SYNC_MESSAGE,
-                format!("cannot answer the sync message: {e}"),
-            ))
-        }
-    };
+    let reply = after
+        .generate_sync_message(&mut sync_state)
+        .map(Message::encode);
     // A sync state is kept only for a document that exists: ids the caller
     // merely named add nothing to storage.
     let keep_state = existing.is_some() || write.is_some();

@@ -811,9 +811,17 @@ mod tests {
             let l = tx
                 .put_object(automerge::ROOT, "l", automerge::ObjType::List)
                 .unwrap();
-            tx.splice(&l, 0, 0, (1..ops).map(|_| automerge::ScalarValue::Null))
-                .unwrap();
             tx.commit();
+            // In changes of at most 18,000 operations (the per-change limit is 20,000).
+            let mut left = ops - 1;
+            while left > 0 {
+                let n = left.min(18_000);
+                let mut tx = doc.transaction();
+                tx.splice(&l, 0, 0, (0..n).map(|_| automerge::ScalarValue::Null))
+                    .unwrap();
+                tx.commit();
+                left -= n;
+            }
             let mut s = primed_state(None);
             SyncDocRequest {
                 id: format!("d{ops}"),

@@ -278,6 +278,53 @@ async fn main() {
         own.generate_sync_message(&mut own_state).unwrap().encode()
     };
     drop(own);
+    let pred_bomb = {
+        // One operation whose pred group declares 16 million entries.
+        let n = 16_000_000u64;
+        let sleb = |v: u64| {
+            let mut out = Vec::new();
+            let mut v = v;
+            loop {
+                let b = (v & 0x7f) as u8;
+                v >>= 7;
+                if v == 0 && b & 0x40 == 0 {
+                    out.push(b);
+                    return out;
+                }
+                out.push(b | 0x80);
+            }
+        };
+        let mut group = vec![1];
+        uleb(&mut group, n);
+        let mut actor = sleb(n);
+        actor.push(0);
+        let mut ctr = sleb(n);
+        ctr.push(1);
+        let cols: Vec<(u8, Vec<u8>)> = vec![
+            (0x15, vec![1, 1, b'a']),
+            (0x34, vec![1]),
+            (0x42, vec![1, 1]),
+            (0x56, vec![1, 0]),
+            (0x70, group),
+            (0x71, actor),
+            (0x73, ctr),
+        ];
+        let mut body = vec![0u8, 16];
+        body.extend([7u8; 16]);
+        body.extend([1, 1, 0, 0, 0]);
+        body.push(cols.len() as u8);
+        for (spec, data) in &cols {
+            body.push(*spec);
+            body.push(data.len() as u8);
+        }
+        for (_, data) in &cols {
+            body.extend(data);
+        }
+        let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 1];
+        uleb(&mut chunk, body.len() as u64);
+        chunk.extend(body);
+        message(None, &[chunk])
+    };
 
     let attacks: Vec<(&str, Vec<u8>, &str)> = vec![
         ("summary with 2^28 probes", probes.clone(), "case-own"),
@@ -286,6 +333,11 @@ async fn main() {
         (
             "1,000,000-operation edit of one's own case",
             bomb,
+            "case-own",
+        ),
+        (
+            "one operation declaring 16 million preds",
+            pred_bomb,
             "case-own",
         ),
     ];

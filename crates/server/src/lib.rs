@@ -52,6 +52,9 @@ use crate::config::Settings;
 use crate::error::{body_rejection, parse_json, ApiError};
 use crate::metrics::Metrics;
 
+/// Cached sync states by (account/device, document) and the bytes they take.
+type StateCache = (HashMap<(String, String), automerge::sync::State>, usize);
+
 /// Shared state of one server instance.
 pub struct AppState {
     /// The storage backend.
@@ -62,7 +65,7 @@ pub struct AppState {
     pub metrics: Metrics,
     /// In-memory Automerge sync states per (account/device, document).
     /// (And the bytes they take, bounded in `sync.rs`.)
-    sync_states: Mutex<(HashMap<(String, String), automerge::sync::State>, usize)>,
+    sync_states: Mutex<StateCache>,
     /// Bounds concurrent sync batch processing (CPU and memory).
     sync_permits: Arc<tokio::sync::Semaphore>,
     /// One lock per account with a sync in progress, so one account holds

@@ -480,6 +480,36 @@ impl ServerStore for SqliteStore {
             .collect()
     }
 
+    fn prune_sync_devices(
+        &self,
+        account_prefix: &str,
+        keep_device: &str,
+        max_devices: usize,
+    ) -> Result<u64, StoreError> {
+        // Keys of one account lie in [prefix, prefix with its last byte + 1).
+        let mut end = account_prefix.as_bytes().to_vec();
+        if let Some(last) = end.last_mut() {
+            *last = last.saturating_add(1);
+        }
+        let end = String::from_utf8_lossy(&end).into_owned();
+        let n = self
+            .conn()
+            .execute(
+                "DELETE FROM sync_states WHERE device IN (
+                     SELECT DISTINCT device FROM sync_states
+                     WHERE device >= ?1 AND device < ?2 AND device <> ?3
+                     ORDER BY device LIMIT -1 OFFSET ?4)",
+                params![
+                    account_prefix,
+                    end,
+                    keep_device,
+                    max_devices.saturating_sub(1) as i64
+                ],
+            )
+            .map_err(be)?;
+        Ok(n as u64)
+    }
+
     fn commit_sync(
         &self,
         device: &str,

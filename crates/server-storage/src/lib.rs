@@ -288,6 +288,15 @@ pub trait ServerStore: Send + Sync + 'static {
         writes: &[DocWrite],
         states: &[(String, Vec<u8>)],
     ) -> Result<(), StoreError>;
+    /// Keeps the sync states of at most `max_devices` devices whose keys
+    /// start with `account_prefix` (always including `keep_device`),
+    /// deleting the others; returns how many rows went.
+    fn prune_sync_devices(
+        &self,
+        account_prefix: &str,
+        keep_device: &str,
+        max_devices: usize,
+    ) -> Result<u64, StoreError>;
     /// Documents in `scope` changed after `cursor`, at most `limit`.
     fn manifest(&self, scope: &Scope, cursor: u64, limit: u32) -> Result<ManifestPage, StoreError>;
     /// Number of documents stored.

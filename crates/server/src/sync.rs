@@ -33,6 +33,11 @@ use crate::error::{body_rejection, parse_json, ApiError};
 use crate::metrics::Metrics;
 use crate::AppState;
 
+/// Devices per account whose sync states the server keeps (phones, a
+/// reinstall or two); an older device's states go and cost it one extra
+/// round trip when it comes back.
+const MAX_DEVICES_PER_ACCOUNT: usize = 8;
+
 /// How often a batch is recomputed after concurrent writes before giving up.
 const MAX_ATTEMPTS: usize = 8;
 
@@ -223,6 +228,15 @@ fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncRe
             .iter()
             .filter_map(|o| o.state.as_ref().map(|s| (o.result.id.clone(), s.encode())))
             .collect();
+        if !encoded.is_empty() {
+            // Device ids are the client's to choose: keep states for a few
+            // devices per account, not for every id it ever named.
+            state.store.prune_sync_devices(
+                &format!("{}/", caller.user.id),
+                &device,
+                MAX_DEVICES_PER_ACCOUNT,
+            )?;
+        }
         match state.store.commit_sync(&device, &writes, &encoded) {
             Ok(()) => {
                 Metrics::add(&state.metrics.docs_stored, writes.len() as u64);

@@ -333,3 +333,38 @@ async fn one_request_applies_a_bounded_number_of_operations() {
     assert_eq!(res[10].status, SyncStatus::Error, "{:?}", res[10]);
     assert_eq!(res[10].code.as_deref(), Some(codes::REQUEST_BUDGET));
 }
+
+#[tokio::test]
+async fn an_account_keeps_sync_states_for_a_few_devices_only() {
+    let f = start().await;
+    let t = f.login("I0001").await;
+    own_case(&f, &t, "case-1").await;
+    // The same case fetched under twenty invented device ids.
+    for i in 0..20 {
+        let (_, _, r) = f
+            .fetch(&t, &format!("dev-{i:02}"), "case-1", DocKind::Case)
+            .await;
+        assert_eq!(r.status, SyncStatus::Ok);
+    }
+    let store = &f.server.state.store;
+    let kept = (0..20)
+        .filter(|i| {
+            store
+                .load_sync_states(&format!("I0001/dev-{i:02}"), &["case-1".into()])
+                .unwrap()[0]
+                .is_some()
+        })
+        .count()
+        + usize::from(
+            store
+                .load_sync_states("I0001/dev-1", &["case-1".into()])
+                .unwrap()[0]
+                .is_some(),
+        );
+    assert_eq!(kept, 8);
+    // The latest device is among them.
+    assert!(store
+        .load_sync_states("I0001/dev-19", &["case-1".into()])
+        .unwrap()[0]
+        .is_some());
+}

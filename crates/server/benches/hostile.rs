@@ -109,9 +109,17 @@ fn uleb(out: &mut Vec<u8>, mut v: u64) {
     }
 }
 
-/// V1 sync message: no heads or needs, optional one `have`, these changes.
+/// V1 sync message: with a `have`, one head the server does not know (so
+/// it checks its changes against the summary), no needs, these changes.
 fn message(bloom: Option<&[u8]>, changes: &[Vec<u8>]) -> Vec<u8> {
-    let mut m = vec![0x42, 0, 0];
+    let mut m = vec![0x42];
+    if bloom.is_some() {
+        m.push(1);
+        m.extend([0xab; 32]);
+    } else {
+        m.push(0);
+    }
+    m.push(0);
     match bloom {
         Some(b) => {
             m.extend([1, 0]);

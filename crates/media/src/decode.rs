@@ -152,6 +152,157 @@ fn jpeg_decoder(data: &[u8]) -> JpegDecoder<ZCursor<&[u8]>> {
     JpegDecoder::new_with_options(ZCursor::new(data), options)
 }
 
+/// 128 one-bits as entropy-coded bytes (0xFF is stuffed as `FF 00`).
+const ONE_BITS: [u8; 32] = [
+    0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00,
+    0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00,
+];
+
+/// A copy of the JPEG with [`ONE_BITS`] inserted wherever entropy-coded data
+/// ends (before each RSTn inside a scan, before whatever follows a scan, and
+/// at the end of the file), after checking that the scans cover every
+/// coefficient of every component. `Err` says why the file is damaged.
+///
+/// Why: zune-jpeg, like libjpeg, pads a scan that stops at a marker with
+/// 0-bits, and 0-bits decode as valid flat blocks, so a file cut short and
+/// given an EOI, or whose SOF declares more rows than the scan holds,
+/// decodes "fine" with grey bands even in strict mode. JPEG never assigns an
+/// all-ones Huffman code (T.81 C.2), so with 1-bits as the padding, reading
+/// past the real data is a decode error instead. A complete scan consumes
+/// only its own bits and decodes to the same pixels as the original.
+///
+/// zune-jpeg insists on finding the marker right after a progressive
+/// file's first scan, so that one scan is not padded; a progressive file cut
+/// inside it has lost its later scans, which the coverage check catches.
+fn mark_scan_ends(data: &[u8]) -> Result<Vec<u8>, String> {
+    let broken = || "the marker structure is broken".to_string();
+    let be16 = |at: usize| -> Result<usize, String> {
+        match (data.get(at), data.get(at + 1)) {
+            (Some(&a), Some(&b)) => Ok(usize::from(u16::from_be_bytes([a, b]))),
+            _ => Err(broken()),
+        }
+    };
+    let byte = |at: usize| data.get(at).copied().ok_or_else(broken);
+    let mut out = Vec::with_capacity(data.len() + 64 * ONE_BITS.len());
+    out.extend_from_slice(data.get(..2).ok_or_else(broken)?);
+    // Per frame component (id): the lowest successive-approximation bit
+    // position reached so far for each of the 64 coefficients.
+    let mut coverage: Vec<(u8, [u8; 64])> = Vec::new();
+    let mut progressive = false;
+    let mut scans = 0usize;
+    let mut pos = 2;
+    let complete = |coverage: &[(u8, [u8; 64])]| {
+        if coverage.is_empty() || coverage.iter().any(|(_, c)| c.iter().any(|&al| al != 0)) {
+            Err("scans are missing: part of the picture was never sent".to_string())
+        } else {
+            Ok(())
+        }
+    };
+    loop {
+        // At a marker: 0xFF, optional fill bytes, the marker code.
+        if byte(pos)? != 0xFF {
+            return Err(broken());
+        }
+        let mut code_at = pos + 1;
+        while byte(code_at)? == 0xFF {
+            code_at += 1;
+        }
+        let code = data[code_at];
+        let body = code_at + 1;
+        match code {
+            // EOI: anything after it (a motion photo's video) is not ours.
+            0xD9 => {
+                complete(&coverage)?;
+                out.extend_from_slice(&data[pos..]);
+                return Ok(out);
+            }
+            0x01 | 0xD0..=0xD7 => {
+                out.extend_from_slice(&data[pos..body]);
+                pos = body;
+            }
+            // SOF0–SOF2 (baseline, extended, progressive): the components.
+            0xC0..=0xC2 => {
+                let end = body + be16(body)?;
+                let n = usize::from(byte(body + 7)?);
+                progressive = code == 0xC2;
+                coverage = (0..n)
+                    .map(|k| Ok((byte(body + 8 + 3 * k)?, [u8::MAX; 64])))
+                    .collect::<Result<_, String>>()?;
+                out.extend_from_slice(data.get(pos..end).ok_or_else(broken)?);
+                pos = end;
+            }
+            0xDA => {
+                let header_end = body + be16(body)?;
+                let ns = usize::from(byte(body + 2)?);
+                let spectral = body + 3 + 2 * ns;
+                let (ss, se, al) = (
+                    usize::from(byte(spectral)?),
+                    usize::from(byte(spectral + 1)?),
+                    byte(spectral + 2)? & 0x0F,
+                );
+                let (ss, se, al) = if progressive {
+                    (ss, se, al)
+                } else {
+                    (0, 63, 0)
+                };
+                for k in 0..ns {
+                    let id = byte(body + 3 + 2 * k)?;
+                    let (_, c) = coverage
+                        .iter_mut()
+                        .find(|(cid, _)| *cid == id)
+                        .ok_or("a scan names a component the frame does not have")?;
+                    for v in c.get_mut(ss..=se.min(63)).unwrap_or_default() {
+                        *v = (*v).min(al);
+                    }
+                }
+                scans += 1;
+                let pad = !(progressive && scans == 1);
+                out.extend_from_slice(data.get(pos..header_end).ok_or_else(broken)?);
+                // Entropy-coded data until a marker that is not stuffing.
+                let mut i = header_end;
+                loop {
+                    let rest = data.get(i..).ok_or_else(broken)?;
+                    let Some(ff) = rest.iter().position(|&b| b == 0xFF).map(|r| i + r) else {
+                        // Cut off without any marker: pad the end too.
+                        out.extend_from_slice(rest);
+                        if pad {
+                            out.extend_from_slice(&ONE_BITS);
+                        }
+                        complete(&coverage)?;
+                        return Ok(out);
+                    };
+                    let mut next = ff + 1;
+                    while data.get(next) == Some(&0xFF) {
+                        next += 1;
+                    }
+                    let m = byte(next)?;
+                    out.extend_from_slice(&data[i..ff]);
+                    if m == 0x00 {
+                        out.extend_from_slice(&data[ff..=next]);
+                        i = next + 1;
+                        continue;
+                    }
+                    if pad {
+                        out.extend_from_slice(&ONE_BITS);
+                    }
+                    if (0xD0..=0xD7).contains(&m) {
+                        out.extend_from_slice(&data[ff..=next]);
+                        i = next + 1;
+                        continue;
+                    }
+                    pos = ff;
+                    break;
+                }
+            }
+            _ => {
+                let end = body + be16(body)?;
+                out.extend_from_slice(data.get(pos..end).ok_or_else(broken)?);
+                pos = end;
+            }
+        }
+    }
+}
+
 fn image_format(format: SourceFormat) -> image::ImageFormat {
     match format {
         SourceFormat::Jpeg => image::ImageFormat::Jpeg,
@@ -180,7 +331,19 @@ fn decode_jpeg(data: &[u8], limits: &Limits) -> Result<Decoded, MediaError> {
     check_pixels(width, height, limits)?;
     let exif = dec.exif().cloned();
     let icc = dec.icc_profile();
-    let rgb = dec.decode().map_err(|e| corrupt(format, e))?;
+    drop(dec);
+    // Decode a copy whose compressed data is followed by 1-bits wherever it
+    // ends (see `mark_scan_ends`): a complete scan never reads them, a scan
+    // that ends early does and fails on the first all-ones (invalid) code.
+    let marked = mark_scan_ends(data).map_err(|e| corrupt(format, e))?;
+    let mut dec = jpeg_decoder(&marked);
+    let rgb = dec.decode().map_err(|e| {
+        corrupt(
+            format,
+            format!("the compressed data ends before the image does ({e})"),
+        )
+    })?;
+    drop(marked);
     let expected = width as usize * height as usize * 3;
     if rgb.len() != expected {
         return Err(corrupt(format, "decoder returned a short pixel buffer"));
@@ -274,6 +437,38 @@ mod tests {
             sniff(b"GIF89a\x01\x00\x01\x00"),
             Err(MediaError::Unsupported { format: "GIF", .. })
         ));
+    }
+
+    #[test]
+    fn padding_the_scan_ends_does_not_change_a_complete_photo() {
+        use crate::synth::{jpeg_with, street_scene, JpegSpec, Layout};
+        let rgb = street_scene(120, 90, 3);
+        for spec in [
+            JpegSpec::default(),
+            JpegSpec {
+                restart_interval: Some(3),
+                ..JpegSpec::default()
+            },
+            JpegSpec {
+                progressive: true,
+                ..JpegSpec::default()
+            },
+            JpegSpec {
+                layout: Layout::Luma,
+                ..JpegSpec::default()
+            },
+        ] {
+            let px = if spec.layout == Layout::Luma {
+                rgb.iter().step_by(3).copied().collect()
+            } else {
+                rgb.clone()
+            };
+            let file = jpeg_with(&px, 120, 90, 85, &spec).unwrap();
+            let plain = jpeg_decoder(&file).decode().unwrap();
+            let marked = mark_scan_ends(&file).unwrap();
+            assert!(marked.len() > file.len(), "{spec:?}");
+            assert_eq!(jpeg_decoder(&marked).decode().unwrap(), plain, "{spec:?}");
+        }
     }
 
     #[test]

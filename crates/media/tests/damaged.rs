@@ -1,0 +1,155 @@
+//! Damaged and hostile inputs (issue 7 §6): what is stored must be what the
+//! camera took, so every one of these is refused, never stored with bands.
+
+use gridpatrol_media::synth::{self, JpegSpec, Layout};
+use gridpatrol_media::{process, Capture, MediaError, Options};
+
+fn opts() -> Options {
+    Options {
+        stamp: false,
+        ..Options::default()
+    }
+}
+
+fn scene(w: u32, h: u32, layout: Layout) -> Vec<u8> {
+    let rgb = synth::street_scene(w, h, 11);
+    match layout {
+        Layout::Rgb => rgb,
+        Layout::Luma => rgb.chunks_exact(3).map(|p| p[1]).collect(),
+        Layout::Cmyk => rgb
+            .chunks_exact(3)
+            .flat_map(|p| [255 - p[0], 255 - p[1], 255 - p[2], 0])
+            .collect(),
+    }
+}
+
+/// Every scan layout a phone or an editor produces.
+fn layouts() -> Vec<(&'static str, JpegSpec)> {
+    vec![
+        ("baseline", JpegSpec::default()),
+        (
+            "restart markers",
+            JpegSpec {
+                restart_interval: Some(4),
+                ..JpegSpec::default()
+            },
+        ),
+        (
+            "progressive",
+            JpegSpec {
+                progressive: true,
+                ..JpegSpec::default()
+            },
+        ),
+        (
+            "grey",
+            JpegSpec {
+                layout: Layout::Luma,
+                ..JpegSpec::default()
+            },
+        ),
+    ]
+}
+
+fn make(spec: &JpegSpec, w: u32, h: u32) -> Vec<u8> {
+    synth::jpeg_with(&scene(w, h, spec.layout), w, h, 85, spec).unwrap()
+}
+
+/// Byte range of the last scan's entropy-coded data (after its SOS header,
+/// up to the final EOI).
+fn last_scan(jpeg: &[u8]) -> std::ops::Range<usize> {
+    let sos = jpeg
+        .windows(2)
+        .rposition(|w| w == [0xFF, 0xDA])
+        .expect("a scan");
+    let len = usize::from(u16::from_be_bytes([jpeg[sos + 2], jpeg[sos + 3]]));
+    assert_eq!(&jpeg[jpeg.len() - 2..], &[0xFF, 0xD9]);
+    sos + 2 + len..jpeg.len() - 2
+}
+
+fn assert_damaged(data: &[u8], what: &str) {
+    match process(data, &Capture::default(), &opts()) {
+        Err(e @ MediaError::Corrupt { .. }) => assert!(e.is_refusal()),
+        Err(e) => panic!("{what}: refused for the wrong reason: {e}"),
+        Ok(p) => panic!(
+            "{what}: stored as {}×{} instead of refused",
+            p.photo.width, p.photo.height
+        ),
+    }
+}
+
+#[test]
+fn complete_files_of_every_layout_are_accepted() {
+    for (name, spec) in layouts() {
+        let out = process(&make(&spec, 160, 120), &Capture::default(), &opts())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((out.photo.width, out.photo.height), (160, 120), "{name}");
+    }
+}
+
+/// Entropy data cut anywhere (also right after a stuffed byte or an RST
+/// marker) and an EOI appended: the decoder pads with zeros and, before the
+/// fix, stored the rest of the picture as grey.
+#[test]
+fn entropy_data_cut_short_with_an_eoi_appended_is_refused() {
+    for (name, spec) in layouts() {
+        let good = make(&spec, 160, 120);
+        let scan = last_scan(&good);
+        let mut cuts: Vec<usize> = (1..20).map(|k| scan.start + scan.len() * k / 20).collect();
+        // Cuts at structure boundaries: after `FF 00` and after an RSTn.
+        for i in scan.clone() {
+            if good[i] == 0xFF && i + 2 < scan.end {
+                cuts.push(i + 2);
+            }
+        }
+        cuts.truncate(60);
+        // And inside the first scan (for a progressive file: all later
+        // scans are lost).
+        let first = good.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        cuts.extend([first + 20, first + 60]);
+        for cut in cuts {
+            let mut bad = good[..cut].to_vec();
+            bad.extend_from_slice(&[0xFF, 0xD9]);
+            assert_damaged(&bad, &format!("{name}, cut at {cut}/{}", good.len()));
+        }
+    }
+}
+
+/// A frame header that declares more rows than the scan holds.
+#[test]
+fn a_header_declaring_more_rows_than_the_data_holds_is_refused() {
+    for (name, spec) in layouts() {
+        let mut bad = make(&spec, 160, 120);
+        let sof = bad
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0] || w == [0xFF, 0xC2])
+            .expect("frame header");
+        for h in [136u16, 240, 1200] {
+            bad[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+            assert_damaged(&bad, &format!("{name}, SOF height {h} for 120 rows"));
+        }
+    }
+}
+
+/// One restart interval's data cut short while the following RST marker and
+/// intervals are kept: a grey band in the middle.
+#[test]
+fn a_restart_interval_cut_short_is_refused() {
+    let spec = JpegSpec {
+        restart_interval: Some(2),
+        ..JpegSpec::default()
+    };
+    let good = make(&spec, 160, 120);
+    let scan = last_scan(&good);
+    let rst: Vec<usize> = scan
+        .clone()
+        .filter(|&i| good[i] == 0xFF && (0xD0..=0xD7).contains(&good[i + 1]))
+        .collect();
+    assert!(rst.len() > 4);
+    for pair in rst.windows(2).take(6) {
+        let (a, b) = (pair[0] + 2, pair[1]);
+        let mut bad = good[..a + (b - a) / 2].to_vec();
+        bad.extend_from_slice(&good[b..]);
+        assert_damaged(&bad, &format!("interval after RST at {}", pair[0]));
+    }
+}

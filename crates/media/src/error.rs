@@ -47,6 +47,15 @@ pub enum MediaError {
         /// The decoder's own words.
         detail: String,
     },
+    /// The input path is not a regular file (a FIFO, device, socket or
+    /// directory): refused before it is opened, so a FIFO cannot hang us.
+    #[error("not a photo file: {path} is a {kind}, only regular files are read")]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead ("FIFO", "character device", …).
+        kind: &'static str,
+    },
     /// An option is out of its allowed range.
     #[error("invalid option: {0}")]
     InvalidOption(String),

@@ -360,16 +360,48 @@ impl Processed {
     }
 }
 
-/// Reads a file, refusing it from its size alone when it is over
-/// `limits.max_bytes` (nothing beyond the limit is read).
+/// Refuses anything but a regular file, naming what it is.
+fn require_regular(path: &Path, meta: &std::fs::Metadata) -> Result<(), MediaError> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let kind = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "FIFO"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    };
+    Err(MediaError::NotAFile {
+        path: path.to_path_buf(),
+        kind,
+    })
+}
+
+/// Reads a regular file, refusing it from its size alone when it is over
+/// `limits.max_bytes` (nothing beyond the limit is read). FIFOs, devices,
+/// sockets and directories are refused before they are opened.
 pub fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>, MediaError> {
     let io = |source| MediaError::Io {
         action: "reading",
         path: path.to_path_buf(),
         source,
     };
+    // Opening a FIFO for reading blocks until a writer appears, so look
+    // first (following symlinks, like open does), then check again on the
+    // opened file in case the path was swapped in between.
+    require_regular(path, &std::fs::metadata(path).map_err(io)?)?;
     let file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
+    let meta = file.metadata().map_err(io)?;
+    require_regular(path, &meta)?;
+    let len = meta.len();
     if len > limits.max_bytes {
         return Err(MediaError::TooManyBytes {
             bytes: len,

@@ -153,3 +153,49 @@ fn a_restart_interval_cut_short_is_refused() {
         assert_damaged(&bad, &format!("interval after RST at {}", pair[0]));
     }
 }
+
+/// Runs `process_file` on a thread and gives up after 10 s, so a hang is a
+/// test failure rather than a stuck test run.
+fn process_file_within_10s(input: &std::path::Path) -> Result<(), MediaError> {
+    let input = input.to_path_buf();
+    let out = input.with_file_name("store");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = gridpatrol_media::process_file(&input, &out, &Capture::default(), &opts());
+        let _ = tx.send(r.map(|_| ()));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("refused at once, not hanging")
+}
+
+#[test]
+fn fifos_devices_sockets_and_directories_are_refused_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("upload.jpg");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let link = tmp.path().join("link-to-fifo.jpg");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    let sock = tmp.path().join("upload.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    for (path, kind) in [
+        (fifo.as_path(), "FIFO"),
+        (link.as_path(), "FIFO"),
+        (std::path::Path::new("/dev/zero"), "character device"),
+        (std::path::Path::new("/dev/null"), "character device"),
+        (sock.as_path(), "socket"),
+        (tmp.path(), "directory"),
+    ] {
+        match process_file_within_10s(path) {
+            Err(e @ MediaError::NotAFile { .. }) => {
+                assert!(e.is_refusal());
+                assert!(e.to_string().contains(kind), "{}: {e}", path.display());
+            }
+            other => panic!("{}: {other:?}", path.display()),
+        }
+    }
+    assert!(!tmp.path().join("store").exists());
+}

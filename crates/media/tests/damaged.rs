@@ -199,3 +199,77 @@ fn fifos_devices_sockets_and_directories_are_refused_at_once() {
     }
     assert!(!tmp.path().join("store").exists());
 }
+
+/// EXIF with orientation 6 and everything else the camera writes, then
+/// damaged in each place other than IFD0's orientation entry.
+#[test]
+fn exif_damaged_elsewhere_still_yields_its_orientation() {
+    let spec = synth::ExifSpec {
+        orientation: Some(6),
+        taken_at: Some("2026:11:27 09:15:02".into()),
+        offset: Some("+08:00".into()),
+        gps: Some((116.4432, 39.9219)),
+        make: Some("ACME-PHONE".into()),
+        serial: Some("SN-4711".into()),
+    };
+    let good = synth::exif_tiff(&spec);
+    // IFD0 at 8: count, then 12-byte entries sorted by tag: Make, Orientation,
+    // ExifIFDPointer, GPSInfoIFDPointer.
+    let entry = |k: usize| 10 + 12 * k;
+    let value = |k: usize| entry(k) + 8..entry(k) + 12;
+    let exif_ifd = u32::from_le_bytes(good[value(2)].try_into().unwrap()) as usize;
+    let gps_ifd = u32::from_le_bytes(good[value(3)].try_into().unwrap()) as usize;
+    let far = 0xFFFF_FF00u32.to_le_bytes();
+    let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+    let mut patch = |name, at: std::ops::Range<usize>, bytes: &[u8]| {
+        let mut bad = good.clone();
+        bad[at].copy_from_slice(bytes);
+        cases.push((name, bad));
+    };
+    patch("Exif IFD pointer past the end", value(2), &far);
+    patch("GPS IFD pointer past the end", value(3), &far);
+    patch("Make value past the end", value(0), &far);
+    patch("IFD0 claims 65535 entries", 8..10, &[0xFF, 0xFF]);
+    patch(
+        "Exif IFD claims 65535 entries",
+        exif_ifd..exif_ifd + 2,
+        &[0xFF, 0xFF],
+    );
+    patch(
+        "GPS IFD claims 65535 entries",
+        gps_ifd..gps_ifd + 2,
+        &[0xFF, 0xFF],
+    );
+    patch("next-IFD link past the end", entry(4)..entry(4) + 4, &far);
+    cases.push(("cut after the orientation entry", good[..entry(2)].to_vec()));
+    cases.push(("cut inside the Exif IFD", good[..exif_ifd + 8].to_vec()));
+    for (name, bad) in &cases {
+        assert_eq!(
+            gridpatrol_media::read_exif(Some(bad)).orientation,
+            6,
+            "{name}"
+        );
+    }
+
+    // End to end: the stored photo is upright (portrait), not on its side.
+    let (w, h) = (160u32, 120u32);
+    let rgb = synth::street_scene(w, h, 2);
+    let file = synth::jpeg(&rgb, w, h, 85, None).unwrap();
+    for (name, bad) in &cases {
+        let mut app1 = b"\xFF\xE1".to_vec();
+        app1.extend_from_slice(&((bad.len() + 8) as u16).to_be_bytes());
+        app1.extend_from_slice(b"Exif\0\0");
+        app1.extend_from_slice(bad);
+        let mut jpeg = file[..2].to_vec();
+        jpeg.extend_from_slice(&app1);
+        jpeg.extend_from_slice(&file[2..]);
+        let out = process(&jpeg, &Capture::default(), &opts()).unwrap();
+        assert_eq!((out.photo.width, out.photo.height), (h, w), "{name}");
+    }
+
+    // The orientation entry itself damaged: no guess, the photo stays as stored.
+    let mut bad = good.clone();
+    bad[entry(1) + 2..entry(1) + 4].copy_from_slice(&7u16.to_le_bytes());
+    bad[8..10].copy_from_slice(&[0xFF, 0xFF]);
+    assert_eq!(gridpatrol_media::read_exif(Some(&bad)).orientation, 1);
+}

@@ -330,7 +330,11 @@ fn decode_jpeg(data: &[u8], limits: &Limits) -> Result<Decoded, MediaError> {
     let (width, height) = (u32::from(info.width), u32::from(info.height));
     check_pixels(width, height, limits)?;
     let exif = dec.exif().cloned();
-    let icc = dec.icc_profile();
+    let rgb_source = matches!(
+        dec.input_colorspace(),
+        Some(ColorSpace::YCbCr | ColorSpace::RGB)
+    );
+    let icc = rgb_profile(dec.icc_profile(), rgb_source);
     drop(dec);
     // Decode a copy whose compressed data is followed by 1-bits wherever it
     // ends (see `mark_scan_ends`): a complete scan never reads them, a scan
@@ -374,7 +378,8 @@ fn decode_with_image(
     dec.set_limits(decoder_limits)
         .map_err(|e| corrupt(format, e))?;
     let exif = dec.exif_metadata().ok().flatten();
-    let icc = dec.icc_profile().ok().flatten();
+    let rgb_source = dec.color_type().has_color();
+    let icc = rgb_profile(dec.icc_profile().ok().flatten(), rgb_source);
     let img = image::DynamicImage::from_decoder(dec).map_err(|e| match e {
         image::ImageError::Limits(_) => MediaError::TooManyPixels {
             width: width.into(),
@@ -396,6 +401,26 @@ fn decode_with_image(
         exif,
         icc,
     })
+}
+
+/// The profile to carry over to the RGB output, if it describes it: only an
+/// RGB profile (data colour space `RGB `) on a source whose pixels were RGB.
+/// A grey or CMYK profile, or any profile on a grey or CMYK source (whose
+/// pixels the decoder has converted to RGB), would make viewers recolour
+/// the evidence, so it is dropped and the pixels are read as sRGB.
+fn rgb_profile(icc: Option<Vec<u8>>, rgb_source: bool) -> Option<Vec<u8>> {
+    let icc = icc?;
+    let declared = icc
+        .get(0..4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let fits = icc.len() >= 128 && declared == Some(icc.len() as u32);
+    let ok = rgb_source
+        && fits
+        && &icc[36..40] == b"acsp"
+        && &icc[16..20] == b"RGB "
+        && matches!(&icc[20..24], b"XYZ " | b"Lab ")
+        && matches!(&icc[12..16], b"mntr" | b"scnr" | b"spac");
+    ok.then_some(icc)
 }
 
 /// Composites RGBA over white: transparent parts of a screenshot or sticker

@@ -273,3 +273,118 @@ fn exif_damaged_elsewhere_still_yields_its_orientation() {
     bad[8..10].copy_from_slice(&[0xFF, 0xFF]);
     assert_eq!(gridpatrol_media::read_exif(Some(&bad)).orientation, 1);
 }
+
+/// The ICC profile embedded in a stored JPEG, if any.
+fn stored_icc(jpeg: &[u8]) -> Option<Vec<u8>> {
+    let mut dec = zune_jpeg::JpegDecoder::new(zune_core::bytestream::ZCursor::new(jpeg));
+    dec.decode_headers().unwrap();
+    dec.icc_profile()
+}
+
+fn icc_space(icc: &[u8]) -> &[u8] {
+    &icc[16..20]
+}
+
+/// Mid-grey-free test colours, as (R, G, B).
+const PATCHES: [[u8; 3]; 4] = [[220, 30, 30], [30, 200, 40], [30, 40, 220], [240, 230, 40]];
+
+fn patches(w: u32, h: u32, layout: Layout) -> Vec<u8> {
+    let mut out = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            let [r, g, b] = PATCHES[usize::from(x >= w / 2) + 2 * usize::from(y >= h / 2)];
+            match layout {
+                Layout::Rgb => out.extend_from_slice(&[r, g, b]),
+                Layout::Luma => out.push(g),
+                Layout::Cmyk => out.extend_from_slice(&[255 - r, 255 - g, 255 - b, 0]),
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_stored_photo_never_carries_a_profile_that_does_not_match_its_pixels() {
+    let (w, h) = (64, 64);
+    let cases: [(&str, Layout, &[u8; 4], bool); 6] = [
+        ("RGB photo, RGB profile", Layout::Rgb, b"RGB ", true),
+        ("RGB photo, CMYK profile", Layout::Rgb, b"CMYK", false),
+        ("RGB photo, grey profile", Layout::Rgb, b"GRAY", false),
+        ("grey photo, grey profile", Layout::Luma, b"GRAY", false),
+        ("grey photo, RGB profile", Layout::Luma, b"RGB ", false),
+        ("CMYK photo, CMYK profile", Layout::Cmyk, b"CMYK", false),
+    ];
+    for (name, layout, space, kept) in cases {
+        let spec = JpegSpec {
+            layout,
+            icc: Some(synth::icc_header(space)),
+            ..JpegSpec::default()
+        };
+        let file = synth::jpeg_with(&patches(w, h, layout), w, h, 95, &spec).unwrap();
+        let out = process(&file, &Capture::default(), &opts()).unwrap();
+        let icc = stored_icc(&out.photo.bytes);
+        if kept {
+            assert_eq!(icc.as_deref().map(icc_space), Some(&b"RGB "[..]), "{name}");
+        } else {
+            assert_eq!(icc, None, "{name}");
+        }
+        // And the pixels are the colours the camera saw.
+        let img = image::load_from_memory(&out.photo.bytes).unwrap().to_rgb8();
+        for (k, want) in PATCHES.iter().enumerate() {
+            let (x, y) = (
+                w / 4 + (w / 2) * (k as u32 % 2),
+                h / 4 + (h / 2) * (k as u32 / 2),
+            );
+            let got = img.get_pixel(x, y).0;
+            let want = if layout == Layout::Luma {
+                [want[1]; 3]
+            } else {
+                *want
+            };
+            let off = got
+                .iter()
+                .zip(want)
+                .map(|(a, b)| a.abs_diff(b))
+                .max()
+                .unwrap();
+            assert!(off < 24, "{name}: patch {k} is {got:?}, want {want:?}");
+        }
+    }
+
+    // PNG: a grey PNG with a grey profile, an RGB PNG with an RGB profile.
+    for (name, colour, space, kept) in [
+        (
+            "grey PNG, grey profile",
+            image::ExtendedColorType::L8,
+            b"GRAY",
+            false,
+        ),
+        (
+            "RGB PNG, CMYK profile",
+            image::ExtendedColorType::Rgb8,
+            b"CMYK",
+            false,
+        ),
+        (
+            "RGB PNG, RGB profile",
+            image::ExtendedColorType::Rgb8,
+            b"RGB ",
+            true,
+        ),
+    ] {
+        use image::ImageEncoder;
+        let layout = if colour == image::ExtendedColorType::L8 {
+            Layout::Luma
+        } else {
+            Layout::Rgb
+        };
+        let mut png = Vec::new();
+        let mut enc = image::codecs::png::PngEncoder::new(&mut png);
+        enc.set_icc_profile(synth::icc_header(space)).unwrap();
+        enc.write_image(&patches(w, h, layout), w, h, colour)
+            .unwrap();
+        let out = process(&png, &Capture::default(), &opts()).unwrap();
+        let icc = stored_icc(&out.photo.bytes);
+        assert_eq!(icc.is_some(), kept, "{name}");
+    }
+}

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use gridpatrol_media::{Capture, GridCode, Limits, LonLat, MediaError, Options};
+use gridpatrol_media::{Capture, GridCode, Limits, LonLat, Options};
 
 /// Photo evidence commands.
 #[derive(clap::Subcommand)]
@@ -147,9 +147,13 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(e @ MediaError::Io { .. }) => Err(e.into()),
         Err(e) if e.is_refusal() => refuse(e.to_string()),
-        Err(e) => Err(e.into()),
+        // Said here, once: through anyhow, main's `{:#}` would print the OS
+        // error twice (it ends the message and is also its source).
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
     }
 }
 

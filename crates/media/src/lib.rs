@@ -324,16 +324,26 @@ impl Processed {
     /// Writes photo and thumbnail into `dir` (created if missing) as
     /// `<sha256>.jpg`, each through a temporary file renamed into place, so a
     /// reader never sees a half-written photo.
+    ///
+    /// `dir` is used as given (not normalised). The directories it names
+    /// that do not exist yet are created, and removed again if storing
+    /// fails, so a failed run leaves no empty folders; a `..` that would step
+    /// out of a directory created only for it is refused (see
+    /// [`check_out_dir`]).
     pub fn store(&self, dir: &Path) -> Result<Stored, MediaError> {
-        let io = |action, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| MediaError::Io {
-                action,
-                path,
-                source,
+        let missing = check_out_dir(dir)?;
+        let mut created = Vec::with_capacity(missing.len());
+        let result = create_dirs(&missing, &mut created).and_then(|()| self.store_in(dir));
+        if result.is_err() {
+            // Innermost first; a folder someone else filled meanwhile stays.
+            for d in created.iter().rev() {
+                let _ = std::fs::remove_dir(d);
             }
-        };
-        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+        }
+        result
+    }
+
+    fn store_in(&self, dir: &Path) -> Result<Stored, MediaError> {
         // Write both temp files first, then rename: a failure while writing
         // leaves no stored file behind.
         let mut temps = Vec::with_capacity(2);
@@ -358,6 +368,56 @@ impl Processed {
         let photo = paths.pop().expect("two paths");
         Ok(Stored { photo, thumb })
     }
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> MediaError {
+    let path = path.to_path_buf();
+    move |source| MediaError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Creates `dirs` (outermost first), recording in `created` each one this
+/// call made; one that appeared meanwhile is not ours to remove later.
+fn create_dirs(dirs: &[PathBuf], created: &mut Vec<PathBuf>) -> Result<(), MediaError> {
+    for d in dirs {
+        match std::fs::create_dir(d) {
+            Ok(()) => created.push(d.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => {}
+            Err(e) => return Err(io("creating", d)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Checks an output directory before anything is read or written and
+/// returns the directories that storing into it would create, outermost
+/// first. The path is used as given; what is refused is a `..` right after
+/// a directory that does not exist yet (`new/../store`): creating `new` only
+/// to step out of it would leave a stray empty folder and put the photos
+/// somewhere other than where the path seems to point.
+pub fn check_out_dir(dir: &Path) -> Result<Vec<PathBuf>, MediaError> {
+    use std::path::Component;
+    let mut missing = Vec::new();
+    let mut cur = dir;
+    while !cur.as_os_str().is_empty() && !cur.exists() {
+        match cur.components().next_back() {
+            Some(Component::Normal(_)) => missing.push(cur.to_path_buf()),
+            Some(Component::CurDir) => {}
+            _ => {
+                return Err(MediaError::InvalidOption(format!(
+                    "output directory {}: `..` steps out of {}, which does not exist",
+                    dir.display(),
+                    cur.parent().unwrap_or(cur).display()
+                )))
+            }
+        }
+        cur = cur.parent().unwrap_or(Path::new(""));
+    }
+    missing.reverse();
+    Ok(missing)
 }
 
 /// Refuses anything but a regular file, naming what it is.
@@ -431,6 +491,8 @@ pub fn process_file(
     opts: &Options,
 ) -> Result<(Processed, Stored), MediaError> {
     opts.validate()?;
+    // A bad output path is refused before the photo is read or decoded.
+    check_out_dir(dir)?;
     let data = read_limited(input, &opts.limits)?;
     let processed = process(&data, capture, opts)?;
     let stored = processed.store(dir)?;

@@ -9,7 +9,7 @@ use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
 
-use crate::{Limits, MediaError};
+use crate::{Limits, MediaError, Options};
 
 /// Image formats the pipeline decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -161,7 +161,8 @@ const ONE_BITS: [u8; 32] = [
 /// A copy of the JPEG with [`ONE_BITS`] inserted wherever entropy-coded data
 /// ends (before each RSTn inside a scan, before whatever follows a scan, and
 /// at the end of the file), after checking that the scans cover every
-/// coefficient of every component. `Err` says why the file is damaged.
+/// coefficient of every component; also the number of scans. `Err` says why
+/// the file is damaged.
 ///
 /// Why: zune-jpeg, like libjpeg, pads a scan that stops at a marker with
 /// 0-bits, and 0-bits decode as valid flat blocks, so a file cut short and
@@ -174,7 +175,7 @@ const ONE_BITS: [u8; 32] = [
 /// zune-jpeg insists on finding the marker right after a progressive
 /// file's first scan, so that one scan is not padded; a progressive file cut
 /// inside it has lost its later scans, which the coverage check catches.
-fn mark_scan_ends(data: &[u8]) -> Result<Vec<u8>, String> {
+fn mark_scan_ends(data: &[u8]) -> Result<(Vec<u8>, usize), String> {
     let broken = || "the marker structure is broken".to_string();
     let be16 = |at: usize| -> Result<usize, String> {
         match (data.get(at), data.get(at + 1)) {
@@ -214,7 +215,7 @@ fn mark_scan_ends(data: &[u8]) -> Result<Vec<u8>, String> {
             0xD9 => {
                 complete(&coverage)?;
                 out.extend_from_slice(&data[pos..]);
-                return Ok(out);
+                return Ok((out, scans));
             }
             0x01 | 0xD0..=0xD7 => {
                 out.extend_from_slice(&data[pos..body]);
@@ -269,7 +270,7 @@ fn mark_scan_ends(data: &[u8]) -> Result<Vec<u8>, String> {
                             out.extend_from_slice(&ONE_BITS);
                         }
                         complete(&coverage)?;
-                        return Ok(out);
+                        return Ok((out, scans));
                     };
                     let mut next = ff + 1;
                     while data.get(next) == Some(&0xFF) {
@@ -311,16 +312,49 @@ fn image_format(format: SourceFormat) -> image::ImageFormat {
     }
 }
 
-/// Decodes `data` to RGB after checking the header against `limits`.
-pub(crate) fn decode(data: &[u8], limits: &Limits) -> Result<Decoded, MediaError> {
+/// Decodes `data` to RGB after checking the header against `opts.limits`
+/// (pixels, then the memory the whole pipeline will need).
+pub(crate) fn decode(data: &[u8], opts: &Options) -> Result<Decoded, MediaError> {
     let format = sniff(data)?;
     match format {
-        SourceFormat::Jpeg => decode_jpeg(data, limits),
-        SourceFormat::Png | SourceFormat::Webp => decode_with_image(data, format, limits),
+        SourceFormat::Jpeg => decode_jpeg(data, opts),
+        SourceFormat::Png | SourceFormat::Webp => decode_with_image(data, format, opts),
     }
 }
 
-fn decode_jpeg(data: &[u8], limits: &Limits) -> Result<Decoded, MediaError> {
+/// Refuses a photo whose processing would need more than
+/// `limits.max_memory`, estimated from its header: the peak of the decode
+/// (`held` input bytes, the decoder's own `scratch`, the RGB output) and of
+/// the resize (input, RGB, fast_image_resize's intermediate image of the
+/// target width × source height or the other way round, the output).
+fn check_memory(
+    what: impl FnOnce() -> String,
+    (width, height): (u32, u32),
+    (input, held, scratch): (u64, u64, u64),
+    opts: &Options,
+) -> Result<(), MediaError> {
+    let (w, h) = (u64::from(width), u64::from(height));
+    let (tw, th) = crate::fit(width, height, opts.max_edge);
+    let (tw, th) = (u64::from(tw), u64::from(th));
+    let rgb = 3 * w * h;
+    let decode = held + scratch + rgb;
+    let resize = input + rgb + 3 * (tw * h).max(w * th) + 3 * tw * th;
+    let need = decode.max(resize);
+    let limit = opts.limits.max_memory;
+    if need <= limit {
+        return Ok(());
+    }
+    Err(MediaError::TooMuchMemory {
+        what: what(),
+        width,
+        height,
+        needed_mb: need.div_ceil(1_000_000),
+        limit_mb: limit / 1_000_000,
+    })
+}
+
+fn decode_jpeg(data: &[u8], opts: &Options) -> Result<Decoded, MediaError> {
+    let limits = &opts.limits;
     let format = SourceFormat::Jpeg;
     let mut dec = jpeg_decoder(data);
     dec.decode_headers().map_err(|e| corrupt(format, e))?;
@@ -335,11 +369,36 @@ fn decode_jpeg(data: &[u8], limits: &Limits) -> Result<Decoded, MediaError> {
         Some(ColorSpace::YCbCr | ColorSpace::RGB)
     );
     let icc = rgb_profile(dec.icc_profile(), rgb_source);
+    let progressive = info.sof.is_progressive();
+    let components = u64::from(info.components);
     drop(dec);
     // Decode a copy whose compressed data is followed by 1-bits wherever it
     // ends (see `mark_scan_ends`): a complete scan never reads them, a scan
     // that ends early does and fails on the first all-ones (invalid) code.
-    let marked = mark_scan_ends(data).map_err(|e| corrupt(format, e))?;
+    let (marked, scans) = mark_scan_ends(data).map_err(|e| corrupt(format, e))?;
+    // A progressive or multi-scan file is decoded whole: zune-jpeg keeps
+    // every coefficient (an i16 per pixel and component, at most).
+    let buffered = progressive || scans > 1;
+    let scratch = if buffered {
+        2 * components * u64::from(width) * u64::from(height)
+    } else {
+        0
+    };
+    let len = data.len() as u64;
+    let what = || {
+        let kind = if progressive {
+            "progressive"
+        } else {
+            "baseline"
+        };
+        format!("{kind} JPEG")
+    };
+    check_memory(
+        what,
+        (width, height),
+        (len, len + marked.len() as u64, scratch),
+        opts,
+    )?;
     let mut dec = jpeg_decoder(&marked);
     let rgb = dec.decode().map_err(|e| {
         corrupt(
@@ -365,12 +424,44 @@ fn decode_jpeg(data: &[u8], limits: &Limits) -> Result<Decoded, MediaError> {
 fn decode_with_image(
     data: &[u8],
     format: SourceFormat,
-    limits: &Limits,
+    opts: &Options,
 ) -> Result<Decoded, MediaError> {
+    let limits = &opts.limits;
     let reader = image::ImageReader::with_format(Cursor::new(data), image_format(format));
     let mut dec = reader.into_decoder().map_err(|e| corrupt(format, e))?;
     let (width, height) = dec.dimensions();
     check_pixels(width, height, limits)?;
+    // `image` decodes into the file's own layout (8 bytes a pixel for
+    // 16-bit RGBA), which `to_rgb` then turns into RGB in one pass; WebP's
+    // decoder holds a YUV frame as well.
+    let colour = dec.color_type();
+    let webp_frame = if format == SourceFormat::Webp {
+        2 * u64::from(width) * u64::from(height)
+    } else {
+        0
+    };
+    let len = data.len() as u64;
+    let what = || {
+        use image::ColorType as C;
+        let layout = match colour {
+            C::L8 => "8-bit grey ",
+            C::La8 => "8-bit grey+alpha ",
+            C::Rgb8 => "8-bit RGB ",
+            C::Rgba8 => "8-bit RGBA ",
+            C::L16 => "16-bit grey ",
+            C::La16 => "16-bit grey+alpha ",
+            C::Rgb16 => "16-bit RGB ",
+            C::Rgba16 => "16-bit RGBA ",
+            _ => "",
+        };
+        format!("{layout}{}", format.name())
+    };
+    check_memory(
+        what,
+        (width, height),
+        (len, len, dec.total_bytes() + webp_frame),
+        opts,
+    )?;
     // Belt and braces: cap what the decoder may allocate to what the
     // header-checked size needs (16-bit RGBA is the widest layout).
     let mut decoder_limits = image::Limits::default();
@@ -388,11 +479,7 @@ fn decode_with_image(
         },
         other => corrupt(format, other),
     })?;
-    let rgb = if img.color().has_alpha() {
-        flatten_on_white(img.into_rgba8().into_raw())
-    } else {
-        img.into_rgb8().into_raw()
-    };
+    let rgb = to_rgb(img);
     Ok(Decoded {
         format,
         width,
@@ -423,16 +510,45 @@ fn rgb_profile(icc: Option<Vec<u8>>, rgb_source: bool) -> Option<Vec<u8>> {
     ok.then_some(icc)
 }
 
-/// Composites RGBA over white: transparent parts of a screenshot or sticker
-/// should not turn black in the stored JPEG.
-fn flatten_on_white(rgba: Vec<u8>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(rgba.len() / 4 * 3);
-    for px in rgba.chunks_exact(4) {
-        let a = u32::from(px[3]);
-        for &c in &px[..3] {
-            let v = (u32::from(c) * a + 255 * (255 - a) + 127) / 255;
-            out.push(v as u8);
+/// Packed 8-bit RGB from any decoded layout in one pass (no intermediate
+/// 8-bit RGBA copy of a 16-bit image), transparency flattened on white.
+fn to_rgb(img: image::DynamicImage) -> Vec<u8> {
+    use image::DynamicImage as D;
+    match img {
+        D::ImageRgb8(b) => b.into_raw(),
+        D::ImageLuma8(b) => flatten_on_white(b.as_raw(), 1, 255),
+        D::ImageLumaA8(b) => flatten_on_white(b.as_raw(), 2, 255),
+        D::ImageRgba8(b) => flatten_on_white(b.as_raw(), 4, 255),
+        D::ImageLuma16(b) => flatten_on_white(b.as_raw(), 1, 65535),
+        D::ImageLumaA16(b) => flatten_on_white(b.as_raw(), 2, 65535),
+        D::ImageRgb16(b) => flatten_on_white(b.as_raw(), 3, 65535),
+        D::ImageRgba16(b) => flatten_on_white(b.as_raw(), 4, 65535),
+        // Float layouts do not come out of PNG or WebP.
+        other => flatten_on_white(other.into_rgba8().as_raw(), 4, 255),
+    }
+}
+
+/// Grey or RGB samples (`channels` 1–4, alpha last when 2 or 4) with maximum
+/// `max` to 8-bit RGB, composited over white: transparent parts of a
+/// screenshot or sticker should not turn black in the stored JPEG.
+fn flatten_on_white<T: Copy + Into<u32>>(samples: &[T], channels: usize, max: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(samples.len() / channels * 3);
+    let alpha = channels == 2 || channels == 4;
+    let colour = if channels >= 3 { 3 } else { 1 };
+    let (max, max2) = (u64::from(max), u64::from(max) * u64::from(max));
+    for px in samples.chunks_exact(channels) {
+        let a = if alpha {
+            u64::from(px[channels - 1].into())
+        } else {
+            max
+        };
+        let mut rgb = [0u8; 3];
+        for (k, v) in rgb.iter_mut().enumerate() {
+            let c = u64::from(px[k.min(colour - 1)].into());
+            // c·a + max·(max − a), scaled from max² to 255, rounded.
+            *v = (((c * a + max * (max - a)) * 255 + max2 / 2) / max2) as u8;
         }
+        out.extend_from_slice(&rgb);
     }
     out
 }
@@ -490,7 +606,7 @@ mod tests {
             };
             let file = jpeg_with(&px, 120, 90, 85, &spec).unwrap();
             let plain = jpeg_decoder(&file).decode().unwrap();
-            let marked = mark_scan_ends(&file).unwrap();
+            let (marked, _) = mark_scan_ends(&file).unwrap();
             assert!(marked.len() > file.len(), "{spec:?}");
             assert_eq!(jpeg_decoder(&marked).decode().unwrap(), plain, "{spec:?}");
         }
@@ -498,7 +614,11 @@ mod tests {
 
     #[test]
     fn transparent_pixels_become_white() {
-        let out = flatten_on_white(vec![0, 0, 0, 0, 10, 20, 30, 255]);
+        let out = flatten_on_white(&[0u8, 0, 0, 0, 10, 20, 30, 255], 4, 255);
         assert_eq!(out, vec![255, 255, 255, 10, 20, 30]);
+        let out = flatten_on_white(&[0u16, 0, 0, 0, 2570, 5140, 7710, 65535], 4, 65535);
+        assert_eq!(out, vec![255, 255, 255, 10, 20, 30]);
+        assert_eq!(flatten_on_white(&[7u8, 9], 1, 255), vec![7, 7, 7, 9, 9, 9]);
+        assert_eq!(flatten_on_white(&[0u16, 0], 2, 65535), vec![255; 3]);
     }
 }

@@ -38,6 +38,11 @@ pub struct Limits {
     pub max_bytes: u64,
     /// Largest accepted width × height from the header (default 64 MP).
     pub max_pixels: u64,
+    /// Most memory one photo may need, estimated from the header before
+    /// decoding: input, decoded pixels, decoder scratch and the resize's
+    /// intermediate image (default 110 MB, which keeps a whole `media
+    /// process` run under 150 MB of peak RSS).
+    pub max_memory: u64,
 }
 
 impl Default for Limits {
@@ -45,6 +50,7 @@ impl Default for Limits {
         Limits {
             max_bytes: 40_000_000,
             max_pixels: 64_000_000,
+            max_memory: 110_000_000,
         }
     }
 }
@@ -100,7 +106,8 @@ impl Options {
                 return bad(format!("JPEG quality {q} is not in 1..=100"));
             }
         }
-        if self.limits.max_bytes == 0 || self.limits.max_pixels == 0 {
+        let l = &self.limits;
+        if l.max_bytes == 0 || l.max_pixels == 0 || l.max_memory == 0 {
             return bad("limits must be positive".into());
         }
         Ok(())
@@ -494,7 +501,10 @@ pub fn process_file(
     // A bad output path is refused before the photo is read or decoded.
     check_out_dir(dir)?;
     let data = read_limited(input, &opts.limits)?;
-    let processed = process(&data, capture, opts)?;
+    let decoded = decode::decode(&data, opts)?;
+    // The file is not needed past decoding: free it before resizing.
+    drop(data);
+    let processed = process_decoded(decoded, capture, opts)?;
     let stored = processed.store(dir)?;
     Ok((processed, stored))
 }
@@ -512,7 +522,16 @@ pub fn process(input: &[u8], capture: &Capture, opts: &Options) -> Result<Proces
             limit: opts.limits.max_bytes,
         });
     }
-    let decoded = decode::decode(input, &opts.limits)?;
+    let decoded = decode::decode(input, opts)?;
+    process_decoded(decoded, capture, opts)
+}
+
+/// The pipeline after decoding (the input bytes are no longer needed).
+fn process_decoded(
+    decoded: decode::Decoded,
+    capture: &Capture,
+    opts: &Options,
+) -> Result<Processed, MediaError> {
     let exif = read_exif(decoded.exif.as_deref());
     let (source_width, source_height) = (decoded.width, decoded.height);
 

@@ -211,6 +211,30 @@ pub fn icc_header(space: &[u8; 4]) -> Vec<u8> {
     p
 }
 
+/// Patches a PNG's IHDR to claim `width`×`height` (CRC fixed), for header
+/// bombs: the rest of the file still holds the original pixels.
+pub fn set_png_size(png: &mut [u8], width: u32, height: u32) {
+    png[16..20].copy_from_slice(&width.to_be_bytes());
+    png[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
 /// One TIFF directory entry: tag, type, count and the value bytes.
 struct Entry {
     tag: u16,

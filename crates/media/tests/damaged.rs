@@ -388,3 +388,75 @@ fn the_stored_photo_never_carries_a_profile_that_does_not_match_its_pixels() {
         assert_eq!(icc.is_some(), kept, "{name}");
     }
 }
+
+fn png_of(pixels: &[u8], w: u32, h: u32, colour: image::ExtendedColorType) -> Vec<u8> {
+    use image::ImageEncoder;
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(pixels, w, h, colour)
+        .unwrap();
+    png
+}
+
+/// What cannot be processed within the memory limit is refused from its
+/// header, saying how much it would need (before the fix a 16-bit RGBA PNG
+/// of 8000² was decoded, peaking at 739 MB).
+#[test]
+fn photos_that_cannot_fit_in_memory_are_refused_from_the_header_saying_why() {
+    let rgba16 = image::ExtendedColorType::Rgba16;
+    let mut png = png_of(&[0x80; 8 * 8 * 8], 8, 8, rgba16);
+    synth::set_png_size(&mut png, 8000, 8000);
+    let mut progressive = make(
+        &JpegSpec {
+            progressive: true,
+            ..JpegSpec::default()
+        },
+        64,
+        64,
+    );
+    let sof = progressive
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC2])
+        .unwrap();
+    progressive[sof + 5..sof + 9].copy_from_slice(&[0x1F, 0x40, 0x1F, 0x40]);
+    for (file, what) in [
+        (png, "16-bit RGBA PNG of 8000×8000"),
+        (progressive, "progressive JPEG of 8000×8000"),
+    ] {
+        match process(&file, &Capture::default(), &opts()) {
+            Err(e @ MediaError::TooMuchMemory { .. }) => {
+                let msg = e.to_string();
+                assert!(
+                    msg.contains(what) && msg.contains("the limit is 110 MB"),
+                    "{msg}"
+                );
+                assert!(e.is_refusal());
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+
+    // The estimate follows the configured limit ...
+    let jpeg = make(&JpegSpec::default(), 640, 480);
+    let tight = Options {
+        limits: gridpatrol_media::Limits {
+            max_memory: 1_000_000,
+            ..Default::default()
+        },
+        ..opts()
+    };
+    let err = process(&jpeg, &Capture::default(), &tight).unwrap_err();
+    assert!(matches!(err, MediaError::TooMuchMemory { .. }), "{err}");
+    assert!(process(&jpeg, &Capture::default(), &opts()).is_ok());
+
+    // ... and a 16-bit RGBA PNG that fits is converted in one pass, right.
+    let mut px = Vec::new();
+    for i in 0..(600 * 400) {
+        let a: u16 = if i % 2 == 0 { 65535 } else { 0 };
+        for v in [0xDC00u16, 0x1E00, 0x1E00, a] {
+            px.extend_from_slice(&v.to_ne_bytes());
+        }
+    }
+    let out = process(&png_of(&px, 600, 400, rgba16), &Capture::default(), &opts()).unwrap();
+    assert_eq!((out.photo.width, out.photo.height), (600, 400));
+}

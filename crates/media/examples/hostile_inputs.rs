@@ -8,17 +8,18 @@ use std::path::PathBuf;
 use gridpatrol_media::synth::{self, JpegSpec};
 use image::ImageEncoder;
 
-/// A smooth picture: big, yet small enough as PNG to pass the byte limit.
+/// A blocky gradient: big, yet small enough as PNG to pass the byte limit.
 fn gradient(w: u32, h: u32, channels: usize, wide: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(w as usize * h as usize * channels * (1 + usize::from(wide)));
     for y in 0..h {
         for x in 0..w {
             for c in 0..channels {
+                // Flat runs of 500 px: PNG's Sub filter makes them zeros.
                 let v = match c {
-                    0 => x * 65535 / w,
+                    0 => (x / 500) * 4000,
                     1 => y * 65535 / h,
-                    2 => (x + y) * 32767 / (w + h) * 2,
-                    _ => 65535 - (x % 1024) * 16,
+                    2 => 30000,
+                    _ => 65535 - (x / 500) * 1000,
                 } as u16;
                 if wide {
                     out.extend_from_slice(&v.to_be_bytes());
@@ -81,6 +82,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut cut = base[..base.len() / 10].to_vec();
     cut.extend_from_slice(&[0xFF, 0xD9]);
     write("jpeg-cut-eoi-8000.jpg", &cut)?;
+
+    // The largest of each kind the memory estimate accepts at the defaults.
+    let (bw, bh) = (5400u32, 4050u32);
+    let big = synth::street_scene(bw, bh, 8);
+    write(
+        "jpeg-baseline-5400x4050.jpg",
+        &synth::jpeg(&big, bw, bh, 95, None)?,
+    )?;
+    let (qw, qh) = (3600u32, 2700u32);
+    let prog = synth::street_scene(qw, qh, 8);
+    let file = synth::jpeg_with(&prog, qw, qh, 95, &spec)?;
+    write("jpeg-progressive-3600x2700.jpg", &file)?;
+    let colour = image::ExtendedColorType::Rgba16;
+    write(
+        "png16-rgba-3100.png",
+        &png(&gradient(3100, 3100, 4, true), 3100, 3100, colour),
+    )?;
+    let colour = image::ExtendedColorType::Rgba8;
+    write(
+        "png8-rgba-3900.png",
+        &png(&gradient(3900, 3900, 4, false), 3900, 3900, colour),
+    )?;
 
     let (pw, ph) = (4000u32, 3000u32);
     let phone = synth::street_scene(pw, ph, 6);

@@ -152,6 +152,17 @@ fn jpeg_decoder(data: &[u8]) -> JpegDecoder<ZCursor<&[u8]>> {
     JpegDecoder::new_with_options(ZCursor::new(data), options)
 }
 
+/// A JPEG prepared by [`mark_scan_ends`].
+struct Scans {
+    /// The padded copy to decode.
+    data: Vec<u8>,
+    /// Number of scans (SOS segments).
+    count: usize,
+    /// Bytes of DCT coefficients in the frame (what a decoder that buffers
+    /// the whole image holds).
+    coefficient_bytes: u64,
+}
+
 /// 128 one-bits as entropy-coded bytes (0xFF is stuffed as `FF 00`).
 const ONE_BITS: [u8; 32] = [
     0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0xFF, 0x00,
@@ -161,8 +172,7 @@ const ONE_BITS: [u8; 32] = [
 /// A copy of the JPEG with [`ONE_BITS`] inserted wherever entropy-coded data
 /// ends (before each RSTn inside a scan, before whatever follows a scan, and
 /// at the end of the file), after checking that the scans cover every
-/// coefficient of every component; also the number of scans. `Err` says why
-/// the file is damaged.
+/// coefficient of every component. `Err` says why the file is damaged.
 ///
 /// Why: zune-jpeg, like libjpeg, pads a scan that stops at a marker with
 /// 0-bits, and 0-bits decode as valid flat blocks, so a file cut short and
@@ -175,7 +185,7 @@ const ONE_BITS: [u8; 32] = [
 /// zune-jpeg insists on finding the marker right after a progressive
 /// file's first scan, so that one scan is not padded; a progressive file cut
 /// inside it has lost its later scans, which the coverage check catches.
-fn mark_scan_ends(data: &[u8]) -> Result<(Vec<u8>, usize), String> {
+fn mark_scan_ends(data: &[u8]) -> Result<Scans, String> {
     let broken = || "the marker structure is broken".to_string();
     let be16 = |at: usize| -> Result<usize, String> {
         match (data.get(at), data.get(at + 1)) {
@@ -191,6 +201,7 @@ fn mark_scan_ends(data: &[u8]) -> Result<(Vec<u8>, usize), String> {
     let mut coverage: Vec<(u8, [u8; 64])> = Vec::new();
     let mut progressive = false;
     let mut scans = 0usize;
+    let mut coefficient_bytes = 0u64;
     let mut pos = 2;
     let complete = |coverage: &[(u8, [u8; 64])]| {
         if coverage.is_empty() || coverage.iter().any(|(_, c)| c.iter().any(|&al| al != 0)) {
@@ -215,7 +226,11 @@ fn mark_scan_ends(data: &[u8]) -> Result<(Vec<u8>, usize), String> {
             0xD9 => {
                 complete(&coverage)?;
                 out.extend_from_slice(&data[pos..]);
-                return Ok((out, scans));
+                return Ok(Scans {
+                    data: out,
+                    count: scans,
+                    coefficient_bytes,
+                });
             }
             0x01 | 0xD0..=0xD7 => {
                 out.extend_from_slice(&data[pos..body]);
@@ -229,6 +244,16 @@ fn mark_scan_ends(data: &[u8]) -> Result<(Vec<u8>, usize), String> {
                 coverage = (0..n)
                     .map(|k| Ok((byte(body + 8 + 3 * k)?, [u8::MAX; 64])))
                     .collect::<Result<_, String>>()?;
+                // What a decoder that buffers the whole image keeps: 64 i16
+                // coefficients per block, blocks padded to whole MCUs.
+                let sampling = (0..n)
+                    .map(|k| byte(body + 9 + 3 * k).map(|b| (u64::from(b >> 4), u64::from(b & 15))))
+                    .collect::<Result<Vec<_>, String>>()?;
+                let hmax = sampling.iter().map(|s| s.0).max().unwrap_or(1).max(1);
+                let vmax = sampling.iter().map(|s| s.1).max().unwrap_or(1).max(1);
+                let (rows, cols) = (be16(body + 3)? as u64, be16(body + 5)? as u64);
+                let mcus = cols.div_ceil(8 * hmax) * rows.div_ceil(8 * vmax);
+                coefficient_bytes = sampling.iter().map(|(h, v)| mcus * h * v * 128).sum();
                 out.extend_from_slice(data.get(pos..end).ok_or_else(broken)?);
                 pos = end;
             }
@@ -270,7 +295,11 @@ fn mark_scan_ends(data: &[u8]) -> Result<(Vec<u8>, usize), String> {
                             out.extend_from_slice(&ONE_BITS);
                         }
                         complete(&coverage)?;
-                        return Ok((out, scans));
+                        return Ok(Scans {
+                            data: out,
+                            count: scans,
+                            coefficient_bytes,
+                        });
                     };
                     let mut next = ff + 1;
                     while data.get(next) == Some(&0xFF) {
@@ -370,20 +399,19 @@ fn decode_jpeg(data: &[u8], opts: &Options) -> Result<Decoded, MediaError> {
     );
     let icc = rgb_profile(dec.icc_profile(), rgb_source);
     let progressive = info.sof.is_progressive();
-    let components = u64::from(info.components);
     drop(dec);
     // Decode a copy whose compressed data is followed by 1-bits wherever it
     // ends (see `mark_scan_ends`): a complete scan never reads them, a scan
     // that ends early does and fails on the first all-ones (invalid) code.
-    let (marked, scans) = mark_scan_ends(data).map_err(|e| corrupt(format, e))?;
+    let scans = mark_scan_ends(data).map_err(|e| corrupt(format, e))?;
     // A progressive or multi-scan file is decoded whole: zune-jpeg keeps
-    // every coefficient (an i16 per pixel and component, at most).
-    let buffered = progressive || scans > 1;
-    let scratch = if buffered {
-        2 * components * u64::from(width) * u64::from(height)
+    // every coefficient.
+    let scratch = if progressive || scans.count > 1 {
+        scans.coefficient_bytes
     } else {
         0
     };
+    let marked = scans.data;
     let len = data.len() as u64;
     let what = || {
         let kind = if progressive {
@@ -606,7 +634,7 @@ mod tests {
             };
             let file = jpeg_with(&px, 120, 90, 85, &spec).unwrap();
             let plain = jpeg_decoder(&file).decode().unwrap();
-            let (marked, _) = mark_scan_ends(&file).unwrap();
+            let marked = mark_scan_ends(&file).unwrap().data;
             assert!(marked.len() > file.len(), "{spec:?}");
             assert_eq!(jpeg_decoder(&marked).decode().unwrap(), plain, "{spec:?}");
         }

@@ -285,6 +285,15 @@ fn icc_space(icc: &[u8]) -> &[u8] {
     &icc[16..20]
 }
 
+/// Largest per-channel difference between two RGB pixels.
+fn max_diff(a: [u8; 3], b: [u8; 3]) -> u8 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.abs_diff(y))
+        .max()
+        .unwrap_or(0)
+}
+
 /// Mid-grey-free test colours, as (R, G, B).
 const PATCHES: [[u8; 3]; 4] = [[220, 30, 30], [30, 200, 40], [30, 40, 220], [240, 230, 40]];
 
@@ -341,12 +350,7 @@ fn the_stored_photo_never_carries_a_profile_that_does_not_match_its_pixels() {
             } else {
                 *want
             };
-            let off = got
-                .iter()
-                .zip(want)
-                .map(|(a, b)| a.abs_diff(b))
-                .max()
-                .unwrap();
+            let off = max_diff(got, want);
             assert!(off < 24, "{name}: patch {k} is {got:?}, want {want:?}");
         }
     }
@@ -450,13 +454,20 @@ fn photos_that_cannot_fit_in_memory_are_refused_from_the_header_saying_why() {
     assert!(process(&jpeg, &Capture::default(), &opts()).is_ok());
 
     // ... and a 16-bit RGBA PNG that fits is converted in one pass, right.
+    // Left half opaque red, right half transparent (white once flattened).
     let mut px = Vec::new();
     for i in 0..(600 * 400) {
-        let a: u16 = if i % 2 == 0 { 65535 } else { 0 };
+        let a: u16 = if i % 600 < 300 { 65535 } else { 0 };
         for v in [0xDC00u16, 0x1E00, 0x1E00, a] {
             px.extend_from_slice(&v.to_ne_bytes());
         }
     }
     let out = process(&png_of(&px, 600, 400, rgba16), &Capture::default(), &opts()).unwrap();
     assert_eq!((out.photo.width, out.photo.height), (600, 400));
+    let img = image::load_from_memory(&out.photo.bytes).unwrap().to_rgb8();
+    for (x, want) in [(150, [220, 30, 30]), (450, [255, 255, 255])] {
+        let got = img.get_pixel(x, 200).0;
+        let off = max_diff(got, want);
+        assert!(off < 8, "x {x}: {got:?}, want {want:?}");
+    }
 }

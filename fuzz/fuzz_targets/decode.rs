@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
         limits: Limits {
             max_bytes: 1 << 20,
             max_pixels: 2_000_000,
+            ..Limits::default()
         },
         ..Options::default()
     };

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use gridpatrol_media::{Capture, GridCode, Limits, LonLat, MediaError, Options};
+use gridpatrol_media::{Capture, GridCode, Limits, LonLat, Options};
 
 /// Photo evidence commands.
 #[derive(clap::Subcommand)]
@@ -51,6 +51,10 @@ pub enum Cmd {
         /// Largest accepted image in pixels (width × height from the header).
         #[arg(long, default_value_t = 64_000_000)]
         max_pixels: u64,
+        /// Most memory one photo may need to decode and resize, in bytes
+        /// (estimated from the header; the default keeps a run under 150 MB).
+        #[arg(long, default_value_t = 110_000_000)]
+        max_memory: u64,
     },
 }
 
@@ -70,6 +74,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         thumb_edge,
         max_bytes,
         max_pixels,
+        max_memory,
     } = cmd;
     let refuse = |reason: String| {
         eprintln!("refused: {reason}");
@@ -112,6 +117,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         limits: Limits {
             max_bytes,
             max_pixels,
+            max_memory,
         },
         ..Options::default()
     };
@@ -147,9 +153,13 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(e @ MediaError::Io { .. }) => Err(e.into()),
         Err(e) if e.is_refusal() => refuse(e.to_string()),
-        Err(e) => Err(e.into()),
+        // Said here, once: through anyhow, main's `{:#}` would print the OS
+        // error twice (it ends the message and is also its source).
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
     }
 }
 

@@ -28,6 +28,21 @@ pub enum MediaError {
         /// Configured limit in pixels.
         limit: u64,
     },
+    /// Decoding the image would need more memory than the configured limit
+    /// (estimated from the header, before any pixel buffer is allocated).
+    #[error("image too large to process: this {what} of {width}×{height} px needs about {needed_mb} MB to decode and resize, the limit is {limit_mb} MB; send it at a lower resolution (a 12 MP JPEG needs about 50 MB)")]
+    TooMuchMemory {
+        /// What the file is ("progressive JPEG", "16-bit RGBA PNG", …).
+        what: String,
+        /// Width from the header.
+        width: u32,
+        /// Height from the header.
+        height: u32,
+        /// Estimated need, MB.
+        needed_mb: u64,
+        /// Configured limit, MB.
+        limit_mb: u64,
+    },
     /// The bytes are not an image in any format we recognise.
     #[error("not an image: the file is not JPEG, PNG or WebP")]
     NotAnImage,
@@ -46,6 +61,15 @@ pub enum MediaError {
         format: &'static str,
         /// The decoder's own words.
         detail: String,
+    },
+    /// The input path is not a regular file (a FIFO, device, socket or
+    /// directory): refused before it is opened, so a FIFO cannot hang us.
+    #[error("not a photo file: {path} is a {kind}, only regular files are read")]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead ("FIFO", "character device", …).
+        kind: &'static str,
     },
     /// An option is out of its allowed range.
     #[error("invalid option: {0}")]

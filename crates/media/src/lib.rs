@@ -38,6 +38,11 @@ pub struct Limits {
     pub max_bytes: u64,
     /// Largest accepted width × height from the header (default 64 MP).
     pub max_pixels: u64,
+    /// Most memory one photo may need, estimated from the header before
+    /// decoding: input, decoded pixels, decoder scratch and the resize's
+    /// intermediate image (default 110 MB, which keeps a whole `media
+    /// process` run under 150 MB of peak RSS).
+    pub max_memory: u64,
 }
 
 impl Default for Limits {
@@ -45,6 +50,7 @@ impl Default for Limits {
         Limits {
             max_bytes: 40_000_000,
             max_pixels: 64_000_000,
+            max_memory: 110_000_000,
         }
     }
 }
@@ -100,7 +106,8 @@ impl Options {
                 return bad(format!("JPEG quality {q} is not in 1..=100"));
             }
         }
-        if self.limits.max_bytes == 0 || self.limits.max_pixels == 0 {
+        let l = &self.limits;
+        if l.max_bytes == 0 || l.max_pixels == 0 || l.max_memory == 0 {
             return bad("limits must be positive".into());
         }
         Ok(())
@@ -324,16 +331,26 @@ impl Processed {
     /// Writes photo and thumbnail into `dir` (created if missing) as
     /// `<sha256>.jpg`, each through a temporary file renamed into place, so a
     /// reader never sees a half-written photo.
+    ///
+    /// `dir` is used as given (not normalised). The directories it names
+    /// that do not exist yet are created, and removed again if storing
+    /// fails, so a failed run leaves no empty folders; a `..` that would step
+    /// out of a directory created only for it is refused (see
+    /// [`check_out_dir`]).
     pub fn store(&self, dir: &Path) -> Result<Stored, MediaError> {
-        let io = |action, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| MediaError::Io {
-                action,
-                path,
-                source,
+        let missing = check_out_dir(dir)?;
+        let mut created = Vec::with_capacity(missing.len());
+        let result = create_dirs(&missing, &mut created).and_then(|()| self.store_in(dir));
+        if result.is_err() {
+            // Innermost first; a folder someone else filled meanwhile stays.
+            for d in created.iter().rev() {
+                let _ = std::fs::remove_dir(d);
             }
-        };
-        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+        }
+        result
+    }
+
+    fn store_in(&self, dir: &Path) -> Result<Stored, MediaError> {
         // Write both temp files first, then rename: a failure while writing
         // leaves no stored file behind.
         let mut temps = Vec::with_capacity(2);
@@ -360,16 +377,98 @@ impl Processed {
     }
 }
 
-/// Reads a file, refusing it from its size alone when it is over
-/// `limits.max_bytes` (nothing beyond the limit is read).
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> MediaError {
+    let path = path.to_path_buf();
+    move |source| MediaError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Creates `dirs` (outermost first), recording in `created` each one this
+/// call made; one that appeared meanwhile is not ours to remove later.
+fn create_dirs(dirs: &[PathBuf], created: &mut Vec<PathBuf>) -> Result<(), MediaError> {
+    for d in dirs {
+        match std::fs::create_dir(d) {
+            Ok(()) => created.push(d.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => {}
+            Err(e) => return Err(io("creating", d)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Checks an output directory before anything is read or written and
+/// returns the directories that storing into it would create, outermost
+/// first. The path is used as given; what is refused is a `..` right after
+/// a directory that does not exist yet (`new/../store`): creating `new` only
+/// to step out of it would leave a stray empty folder and put the photos
+/// somewhere other than where the path seems to point.
+pub fn check_out_dir(dir: &Path) -> Result<Vec<PathBuf>, MediaError> {
+    use std::path::Component;
+    let mut missing = Vec::new();
+    let mut cur = dir;
+    while !cur.as_os_str().is_empty() && !cur.exists() {
+        match cur.components().next_back() {
+            Some(Component::Normal(_)) => missing.push(cur.to_path_buf()),
+            Some(Component::CurDir) => {}
+            _ => {
+                return Err(MediaError::InvalidOption(format!(
+                    "output directory {}: `..` steps out of {}, which does not exist",
+                    dir.display(),
+                    cur.parent().unwrap_or(cur).display()
+                )))
+            }
+        }
+        cur = cur.parent().unwrap_or(Path::new(""));
+    }
+    missing.reverse();
+    Ok(missing)
+}
+
+/// Refuses anything but a regular file, naming what it is.
+fn require_regular(path: &Path, meta: &std::fs::Metadata) -> Result<(), MediaError> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let kind = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "FIFO"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    };
+    Err(MediaError::NotAFile {
+        path: path.to_path_buf(),
+        kind,
+    })
+}
+
+/// Reads a regular file, refusing it from its size alone when it is over
+/// `limits.max_bytes` (nothing beyond the limit is read). FIFOs, devices,
+/// sockets and directories are refused before they are opened.
 pub fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>, MediaError> {
     let io = |source| MediaError::Io {
         action: "reading",
         path: path.to_path_buf(),
         source,
     };
+    // Opening a FIFO for reading blocks until a writer appears, so look
+    // first (following symlinks, like open does), then check again on the
+    // opened file in case the path was swapped in between.
+    require_regular(path, &std::fs::metadata(path).map_err(io)?)?;
     let file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
+    let meta = file.metadata().map_err(io)?;
+    require_regular(path, &meta)?;
+    let len = meta.len();
     if len > limits.max_bytes {
         return Err(MediaError::TooManyBytes {
             bytes: len,
@@ -399,8 +498,13 @@ pub fn process_file(
     opts: &Options,
 ) -> Result<(Processed, Stored), MediaError> {
     opts.validate()?;
+    // A bad output path is refused before the photo is read or decoded.
+    check_out_dir(dir)?;
     let data = read_limited(input, &opts.limits)?;
-    let processed = process(&data, capture, opts)?;
+    let decoded = decode::decode(&data, opts)?;
+    // The file is not needed past decoding: free it before resizing.
+    drop(data);
+    let processed = process_decoded(decoded, capture, opts)?;
     let stored = processed.store(dir)?;
     Ok((processed, stored))
 }
@@ -418,7 +522,16 @@ pub fn process(input: &[u8], capture: &Capture, opts: &Options) -> Result<Proces
             limit: opts.limits.max_bytes,
         });
     }
-    let decoded = decode::decode(input, &opts.limits)?;
+    let decoded = decode::decode(input, opts)?;
+    process_decoded(decoded, capture, opts)
+}
+
+/// The pipeline after decoding (the input bytes are no longer needed).
+fn process_decoded(
+    decoded: decode::Decoded,
+    capture: &Capture,
+    opts: &Options,
+) -> Result<Processed, MediaError> {
     let exif = read_exif(decoded.exif.as_deref());
     let (source_width, source_height) = (decoded.width, decoded.height);
 

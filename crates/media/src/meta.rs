@@ -80,19 +80,63 @@ pub fn read_exif(raw: Option<&[u8]>) -> ExifEvidence {
     let Some(raw) = raw else { return out };
     // Some writers keep the "Exif\0\0" prefix inside the returned block.
     let raw = raw.strip_prefix(b"Exif\0\0").unwrap_or(raw);
-    let Ok(exif) = exif::Reader::new().read_raw(raw.to_vec()) else {
-        return out;
-    };
-    if let Some(o) = exif
-        .get_field(Tag::Orientation, In::PRIMARY)
+    // Keep what parses when something elsewhere is broken (a maker note, a
+    // GPS IFD pointing past the end); a hard error still leaves IFD0's own
+    // orientation entry to the direct reader below.
+    let exif = exif::Reader::new()
+        .continue_on_error(true)
+        .read_raw(raw.to_vec())
+        .or_else(|e| e.distill_partial_result(|_| {}))
+        .ok();
+    let orientation = exif
+        .as_ref()
+        .and_then(|exif| exif.get_field(Tag::Orientation, In::PRIMARY))
         .and_then(|f| f.value.get_uint(0))
-        .filter(|o| (1..=8).contains(o))
-    {
+        .or_else(|| ifd0_orientation(raw).map(u32::from));
+    if let Some(o) = orientation.filter(|o| (1..=8).contains(o)) {
         out.orientation = o as u8;
     }
+    let Some(exif) = exif else { return out };
     out.taken_at = taken_at(&exif);
     out.gps = gps(&exif);
     out
+}
+
+/// IFD0's orientation entry (tag 0x0112, one SHORT) read straight from the
+/// TIFF structure with bounded reads: a sideways photo is wrong evidence
+/// even when the rest of its EXIF is unreadable. Entries past the end of the
+/// block are simply not there.
+fn ifd0_orientation(tiff: &[u8]) -> Option<u16> {
+    let le = match tiff.get(..4)? {
+        b"II*\0" => true,
+        b"MM\0*" => false,
+        _ => return None,
+    };
+    // Big-endian value of `n` bytes at `at`, in the block's byte order.
+    let uint = |at: usize, n: usize| {
+        let b = tiff.get(at..at.checked_add(n)?)?;
+        let fold = |v: u32, &x: &u8| v << 8 | u32::from(x);
+        Some(if le {
+            b.iter().rev().fold(0, fold)
+        } else {
+            b.iter().fold(0, fold)
+        })
+    };
+    let u16_at = |at: usize| uint(at, 2).map(|v| v as u16);
+    let u32_at = |at: usize| uint(at, 4);
+    let ifd = usize::try_from(u32_at(4)?).ok()?;
+    let count = usize::from(u16_at(ifd)?);
+    for k in 0..count {
+        let entry = ifd.checked_add(2 + 12 * k)?;
+        if u16_at(entry)? != 0x0112 {
+            continue;
+        }
+        // SHORT (3), count 1, value in the first two bytes of the field.
+        return (u16_at(entry + 2)? == 3 && u32_at(entry + 4)? == 1)
+            .then(|| u16_at(entry + 8))
+            .flatten();
+    }
+    None
 }
 
 fn ascii(exif: &exif::Exif, tag: Tag) -> Option<&[u8]> {

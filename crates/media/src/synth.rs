@@ -141,6 +141,100 @@ pub fn jpeg(
     Ok(out)
 }
 
+/// Pixel layout of a synthetic JPEG made by [`jpeg_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// 3 bytes per pixel, stored as YCbCr.
+    #[default]
+    Rgb,
+    /// 1 byte per pixel, one grey component.
+    Luma,
+    /// 4 bytes per pixel (C, M, Y, K), stored as Adobe CMYK.
+    Cmyk,
+}
+
+/// Encoder choices for [`jpeg_with`], to cover decoder paths.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JpegSpec {
+    /// Pixel layout of the input buffer and the file.
+    pub layout: Layout,
+    /// Progressive instead of baseline.
+    pub progressive: bool,
+    /// Restart interval in MCUs (RSTn markers in the scan).
+    pub restart_interval: Option<u16>,
+    /// ICC profile to embed.
+    pub icc: Option<Vec<u8>>,
+}
+
+/// Encodes `pixels` (laid out as `spec.layout`) as a JPEG with the given
+/// scan structure and profile.
+pub fn jpeg_with(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    quality: u8,
+    spec: &JpegSpec,
+) -> Result<Vec<u8>, MediaError> {
+    let err = |e: jpeg_encoder::EncodingError| MediaError::Encode(e.to_string());
+    let mut out = Vec::new();
+    let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
+    enc.set_progressive(spec.progressive);
+    if let Some(n) = spec.restart_interval {
+        enc.set_restart_interval(n);
+    }
+    if let Some(icc) = &spec.icc {
+        enc.add_icc_profile(icc).map_err(err)?;
+    }
+    let color = match spec.layout {
+        Layout::Rgb => jpeg_encoder::ColorType::Rgb,
+        Layout::Luma => jpeg_encoder::ColorType::Luma,
+        Layout::Cmyk => jpeg_encoder::ColorType::Cmyk,
+    };
+    let (w, h) = (
+        u16::try_from(width).map_err(|_| MediaError::Encode("width".into()))?,
+        u16::try_from(height).map_err(|_| MediaError::Encode("height".into()))?,
+    );
+    enc.encode(pixels, w, h, color).map_err(err)?;
+    Ok(out)
+}
+
+/// A minimal ICC profile header (128 bytes, no tags) declaring the data
+/// colour space `space` (`b"RGB "`, `b"GRAY"`, `b"CMYK"`): enough for a
+/// reader that looks at the header, which is what the pipeline checks.
+pub fn icc_header(space: &[u8; 4]) -> Vec<u8> {
+    let mut p = vec![0u8; 132];
+    p[0..4].copy_from_slice(&132u32.to_be_bytes());
+    p[12..16].copy_from_slice(b"mntr");
+    p[16..20].copy_from_slice(space);
+    p[20..24].copy_from_slice(b"XYZ ");
+    p[36..40].copy_from_slice(b"acsp");
+    p
+}
+
+/// Patches a PNG's IHDR to claim `width`×`height` (CRC fixed), for header
+/// bombs: the rest of the file still holds the original pixels.
+pub fn set_png_size(png: &mut [u8], width: u32, height: u32) {
+    png[16..20].copy_from_slice(&width.to_be_bytes());
+    png[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
 /// One TIFF directory entry: tag, type, count and the value bytes.
 struct Entry {
     tag: u16,

@@ -196,9 +196,29 @@ fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncRe
         let stored = state.store.load_docs(&ids)?;
         let states = sync_states(state, &device, &ids)?;
         let mut outcomes = Vec::with_capacity(ids.len());
+        let mut loaded = 0usize;
         for (((d, msg), existing), sync_state) in
             req.docs.iter().zip(&checked).zip(stored).zip(states)
         {
+            // What the stored documents cost to load is bounded per request too.
+            loaded += existing.as_ref().map_or(0, |e| e.bytes.len());
+            if loaded > gridpatrol_docs::limits::MAX_REQUEST_STORED_BYTES {
+                outcomes.push(Outcome {
+                    result: result(
+                        &d.id,
+                        SyncStatus::Error,
+                        codes::REQUEST_BUDGET,
+                        format!(
+                            "this request's documents are over {} bytes; send document {} again in another request",
+                            gridpatrol_docs::limits::MAX_REQUEST_STORED_BYTES,
+                            d.id
+                        ),
+                    ),
+                    write: None,
+                    state: None,
+                });
+                continue;
+            }
             let ctx = Ctx {
                 state,
                 caller,

@@ -300,7 +300,7 @@ async fn a_document_over_a_list_limit_is_refused_with_its_own_code() {
 async fn one_request_applies_a_bounded_number_of_operations() {
     let f = start().await;
     let t = f.login("I0001").await;
-    // Eleven documents, each with a 20,000-operation change: the eleventh
+    // Eleven documents, each with a 10,000-operation change: the eleventh
     // is over the request's budget and is not even looked at.
     let docs: Vec<SyncDocRequest> = (0..11)
         .map(|i| {
@@ -311,7 +311,7 @@ async fn one_request_applies_a_bounded_number_of_operations() {
             let r = doc.get(ROOT, "report").unwrap().unwrap().1;
             let l = doc.get(&r, "photos").unwrap().unwrap().1;
             let mut tx = doc.transaction();
-            tx.splice(&l, 0, 0, (0..19_900).map(|_| automerge::ScalarValue::Null))
+            tx.splice(&l, 0, 0, (0..9_900).map(|_| automerge::ScalarValue::Null))
                 .unwrap();
             tx.commit();
             let mut st = SyncState::new();

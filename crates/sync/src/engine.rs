@@ -162,6 +162,8 @@ struct Work {
     /// Heads as stored on the device when the session began (or after the
     /// last save), to know whether the server's changes need storing.
     stored_heads: Vec<ChangeHash>,
+    /// Saved size on the device, to pack requests within the server's budget.
+    bytes: usize,
     outcome: Outcome,
 }
 
@@ -303,22 +305,28 @@ fn acked_entries(outbox: &Pending, id: &str, doc: &Automerge) -> Vec<i64> {
         .unwrap_or_default()
 }
 
-/// Splits a round's messages into requests of at most `batch` documents
-/// and at most the server's per-request operation budget (counted by the
-/// server's own guard, so an honest device never meets `request_budget`).
-fn pack(msgs: Vec<SyncDocRequest>, batch: usize) -> Vec<Vec<SyncDocRequest>> {
-    let budget = gridpatrol_docs::limits::MAX_REQUEST_OPS;
+/// Splits a round's messages (with each document's saved size) into
+/// requests of at most `batch` documents, the server's per-request operation
+/// budget (counted by the server's own guard) and its stored-bytes budget,
+/// so an honest device never meets `request_budget`.
+fn pack(msgs: Vec<(SyncDocRequest, usize)>, batch: usize) -> Vec<Vec<SyncDocRequest>> {
+    use gridpatrol_docs::limits::{MAX_REQUEST_OPS, MAX_REQUEST_STORED_BYTES};
     let mut out: Vec<Vec<SyncDocRequest>> = Vec::new();
-    let mut ops = 0u64;
-    for m in msgs {
+    let (mut ops, mut bytes) = (0u64, 0usize);
+    for (m, size) in msgs {
         let n = gridpatrol_docs::guard::check_sync_message(&m.msg).map_or(0, |c| c.ops);
         match out.last_mut() {
-            Some(last) if last.len() < batch && ops.saturating_add(n) <= budget => {
+            Some(last)
+                if last.len() < batch
+                    && ops.saturating_add(n) <= MAX_REQUEST_OPS
+                    && bytes.saturating_add(size) <= MAX_REQUEST_STORED_BYTES =>
+            {
                 ops += n;
+                bytes += size;
                 last.push(m);
             }
             _ => {
-                ops = n;
+                (ops, bytes) = (n, size);
                 out.push(vec![m]);
             }
         }
@@ -515,6 +523,7 @@ impl SyncEngine {
                     // Nothing local: let the server send everything.
                     state: State::new(),
                     stored_heads: Vec::new(),
+                    bytes: 0,
                     outcome: Outcome::Active,
                 },
             };
@@ -534,24 +543,25 @@ impl SyncEngine {
         };
         let batch = self.cfg.batch_docs.clamp(1, limits::MAX_SYNC_DOCS);
         loop {
-            let mut msgs: Vec<SyncDocRequest> = Vec::new();
+            let mut msgs: Vec<(SyncDocRequest, usize)> = Vec::new();
             for (id, w) in work.iter_mut() {
                 if w.outcome != Outcome::Active {
                     continue;
                 }
                 if let Some(m) = w.doc.generate_sync_message(&mut w.state) {
-                    msgs.push(SyncDocRequest {
+                    let req = SyncDocRequest {
                         id: id.clone(),
                         kind: to_proto_kind(w.kind),
                         msg: m.encode(),
-                    });
+                    };
+                    msgs.push((req, w.bytes));
                 }
             }
             if msgs.is_empty() {
                 break;
             }
             if report.rounds >= self.cfg.max_rounds {
-                for m in &msgs {
+                for (m, _) in &msgs {
                     if let Some(w) = work.get_mut(&m.id) {
                         w.outcome =
                             Outcome::Failed("did not converge within the round limit".into());
@@ -715,6 +725,7 @@ impl SyncEngine {
             .and_then(|b| State::decode(&b).ok());
         Ok(Some(Work {
             kind: store_kind(d.kind),
+            bytes: d.bytes.len(),
             stored_heads: doc.get_heads(),
             doc,
             state: primed_state(persisted),
@@ -812,10 +823,10 @@ mod tests {
                 .put_object(automerge::ROOT, "l", automerge::ObjType::List)
                 .unwrap();
             tx.commit();
-            // In changes of at most 18,000 operations (the per-change limit is 20,000).
+            // In changes of at most 9,000 operations (the per-change limit is 10,000).
             let mut left = ops - 1;
             while left > 0 {
-                let n = left.min(18_000);
+                let n = left.min(9_000);
                 let mut tx = doc.transaction();
                 tx.splice(&l, 0, 0, (0..n).map(|_| automerge::ScalarValue::Null))
                     .unwrap();
@@ -823,18 +834,22 @@ mod tests {
                 left -= n;
             }
             let mut s = primed_state(None);
-            SyncDocRequest {
+            let req = SyncDocRequest {
                 id: format!("d{ops}"),
                 kind: proto::DocKind::Case,
                 msg: doc.generate_sync_message(&mut s).unwrap().encode(),
-            }
+            };
+            (req, 1_000)
         };
         let sizes = |p: &Vec<Vec<SyncDocRequest>>| p.iter().map(Vec::len).collect::<Vec<_>>();
         let small: Vec<_> = (0..5).map(|_| msg(10)).collect();
         assert_eq!(sizes(&pack(small, 2)), vec![2, 2, 1]);
-        // Three documents of 90,000 operations: two fit one request's budget.
-        let big: Vec<_> = (0..3).map(|_| msg(90_000)).collect();
-        assert_eq!(sizes(&pack(big, 500)), vec![2, 1]);
+        // Six documents of 18,000 operations: five fit one request's budget.
+        let big: Vec<_> = (0..6).map(|_| msg(18_000)).collect();
+        assert_eq!(sizes(&pack(big, 500)), vec![5, 1]);
+        // Documents of 1.5 MB saved: two fit the stored-bytes budget.
+        let heavy: Vec<_> = (0..3).map(|_| (msg(10).0, 1_500_000)).collect();
+        assert_eq!(sizes(&pack(heavy, 500)), vec![2, 1]);
     }
 
     #[test]

@@ -281,11 +281,17 @@ pub struct ManifestEntry {
     pub heads: Vec<String>,
 }
 
-/// `POST /v1/sync` body: one Automerge sync message per document.
+/// `POST /v1/sync` body: one Automerge sync message per document. Messages
+/// must be sync message V1 with plain change chunks (a client calls
+/// `gridpatrol_docs::guard::speak_v1` on its sync state after every answer)
+/// and stay within `gridpatrol_docs::limits`; anything else is answered per
+/// document with `bad_sync_message`, and documents past a request's budget
+/// with `request_budget`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncRequest {
-    /// Stable id of the device install (the server keys sync state by it).
+    /// Stable id of the device install (the server keys sync state by
+    /// account and this id, for a few devices per account).
     pub device: String,
     /// At most [`limits::MAX_SYNC_DOCS`] documents.
     pub docs: Vec<SyncDocRequest>,

@@ -372,6 +372,50 @@ async fn main() {
         );
     }
 
+    // The most work a request may still ask for: ten new cases, each with a
+    // change just under the per-change limit (the server applies them all,
+    // then refuses the documents as invalid).
+    let heavy: Vec<SyncDocRequest> = (0..10)
+        .map(|i| {
+            let id = format!("case-heavy-{i}");
+            let mut doc = CaseDoc::create(ActorId::random(), &id, &report("I0001"))
+                .unwrap()
+                .into_doc();
+            let r = doc.get(ROOT, "report").unwrap().unwrap().1;
+            let l = doc.get(&r, "photos").unwrap().unwrap().1;
+            let mut tx = doc.transaction();
+            tx.splice(&l, 0, 0, (0..9_900).map(|_| automerge::ScalarValue::Null))
+                .unwrap();
+            tx.commit();
+            let mut st = SyncState::new();
+            let m = doc.generate_sync_message(&mut st).unwrap();
+            let mut peer = Automerge::new();
+            let mut ps = SyncState::new();
+            peer.receive_sync_message(&mut ps, m).unwrap();
+            let ask = peer.generate_sync_message(&mut ps).unwrap();
+            doc.receive_sync_message(&mut st, ask).unwrap();
+            v1(&mut st);
+            req(&id, doc.generate_sync_message(&mut st).unwrap().encode())
+        })
+        .collect();
+    let bytes: usize = heavy.iter().map(|d| d.msg.len()).sum();
+    let base = status_kib("VmRSS:");
+    reset_peak();
+    let cpu = cpu_seconds();
+    let t = Instant::now();
+    let (status, body) = c.sync(&attacker, heavy).await;
+    println!(
+        "{}",
+        serde_json::json!({
+            "attack": "10 new cases of ~10,000 operations each in one request",
+            "request_bytes": bytes,
+            "answer": outcome(status, &body),
+            "wall_s": (t.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+            "cpu_s": cpu_seconds() - cpu,
+            "peak_above_baseline_mib": status_kib("VmHWM:").saturating_sub(base) / 1024,
+        })
+    );
+
     // Fairness: one account sends 8 costly requests at once while an honest
     // device uploads 5 new cases one after the other.
     let flood: Vec<_> = (0..8)

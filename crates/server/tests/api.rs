@@ -6,7 +6,7 @@ use automerge::sync::State as SyncState;
 use automerge::{ActorId, Automerge};
 use common::*;
 use gridpatrol_docs::{
-    CaseDoc, Outcome, Report, ReportEdit, Review, Source, Task, TaskKind, Verdict, VerificationDoc,
+    CaseDoc, Outcome, Report, ReportEdit, Review, Task, TaskKind, Verdict, VerificationDoc,
     VerificationResult,
 };
 use gridpatrol_domain::lifecycle::Action;
@@ -15,24 +15,6 @@ use gridpatrol_server::config::Settings;
 use reqwest::StatusCode;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-
-fn report(reporter: &str, grid: &str) -> Report {
-    Report {
-        category: "02010101".into(),
-        lon: 116.48,
-        lat: 39.95,
-        accuracy_m: 5.0,
-        technical_grid: format!("{grid}001"),
-        supervision_grid: grid.into(),
-        street: grid[..9].into(),
-        address: "朝阳路1号".into(),
-        description: "井盖破损".into(),
-        photos: vec![],
-        reporter: reporter.into(),
-        source: Source::Patrol,
-        created_at_ms: 1_700_000_000_000,
-    }
-}
 
 fn new_case(id: &str, reporter: &str, grid: &str) -> Automerge {
     CaseDoc::create(ActorId::random(), id, &report(reporter, grid))

@@ -9,26 +9,8 @@ use automerge::sync::{Message, State as SyncState, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, ReadDoc, ROOT};
 use common::*;
-use gridpatrol_docs::{CaseDoc, Report, Source};
+use gridpatrol_docs::CaseDoc;
 use gridpatrol_protocol::{codes, DocKind, SyncDocRequest, SyncStatus};
-
-fn report(reporter: &str, grid: &str) -> Report {
-    Report {
-        category: "02010101".into(),
-        lon: 116.48,
-        lat: 39.95,
-        accuracy_m: 5.0,
-        technical_grid: format!("{grid}001"),
-        supervision_grid: grid.into(),
-        street: grid[..9].into(),
-        address: "朝阳路1号".into(),
-        description: "井盖破损".into(),
-        photos: vec![],
-        reporter: reporter.into(),
-        source: Source::Patrol,
-        created_at_ms: 1_700_000_000_000,
-    }
-}
 
 fn req(id: &str, msg: Vec<u8>) -> SyncDocRequest {
     SyncDocRequest {

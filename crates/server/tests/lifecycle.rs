@@ -5,33 +5,14 @@ mod common;
 use automerge::sync::State as SyncState;
 use automerge::ActorId;
 use common::*;
-use gridpatrol_docs::{CaseDoc, Report, ReportEdit, Review, Source, Verdict};
+use gridpatrol_docs::{CaseDoc, ReportEdit, Review, Verdict};
 use gridpatrol_protocol::{paths, DocKind, SyncStatus};
 use gridpatrol_server::config::Settings;
 use reqwest::StatusCode;
 use serde_json::json;
 
 fn new_case(id: &str, reporter: &str, grid: &str) -> CaseDoc {
-    CaseDoc::create(
-        ActorId::random(),
-        id,
-        &Report {
-            category: "02010101".into(),
-            lon: 116.48,
-            lat: 39.95,
-            accuracy_m: 5.0,
-            technical_grid: format!("{grid}001"),
-            supervision_grid: grid.into(),
-            street: grid[..9].into(),
-            address: "朝阳路1号".into(),
-            description: "井盖破损".into(),
-            photos: vec![],
-            reporter: reporter.into(),
-            source: Source::Patrol,
-            created_at_ms: 1_700_000_000_000,
-        },
-    )
-    .unwrap()
+    CaseDoc::create(ActorId::random(), id, &report(reporter, grid)).unwrap()
 }
 
 #[tokio::test]

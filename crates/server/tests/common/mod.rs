@@ -17,6 +17,26 @@ use gridpatrol_server::{spawn_test_server_with, RunningServer};
 use gridpatrol_server_storage::{ServerStore, User};
 use reqwest::StatusCode;
 
+/// A patrol report by `reporter` in supervision grid `grid` (a real fine
+/// class, a point inside Chaoyang).
+pub fn report(reporter: &str, grid: &str) -> gridpatrol_docs::Report {
+    gridpatrol_docs::Report {
+        category: "02010101".into(),
+        lon: 116.48,
+        lat: 39.95,
+        accuracy_m: 5.0,
+        technical_grid: format!("{grid}001"),
+        supervision_grid: grid.into(),
+        street: grid[..9].into(),
+        address: "朝阳路1号".into(),
+        description: "井盖破损".into(),
+        photos: vec![],
+        reporter: reporter.into(),
+        source: gridpatrol_docs::Source::Patrol,
+        created_at_ms: 1_700_000_000_000,
+    }
+}
+
 /// Cheapest argon2 cost: tests exercise the flow, not the hash strength.
 pub const TEST_COST: HashCost = HashCost { m_kib: 64, t: 1 };
 

@@ -169,6 +169,9 @@ pub enum DocError {
     /// A value is outside what the layout allows.
     #[error("invalid value: {0}")]
     Invalid(String),
+    /// A report names a category that is not a fine class of the checklist.
+    #[error("category `{0}` is not a fine class of the checklist")]
+    UnknownCategory(String),
     /// The document is over one of the [`limits`].
     #[error("too large: {0}")]
     TooLarge(String),

@@ -270,10 +270,9 @@ fn check_case(doc: &Automerge, c: &Case, b: &Bounds) -> Result<(), DocError> {
         .get(&r.category)
         .is_some_and(|n| n.level == Level::Fine);
     if !fine {
-        return Err(DocError::Invalid(format!(
-            "category `{}` is not a fine class of the checklist",
-            r.category.chars().take(40).collect::<String>()
-        )));
+        return Err(DocError::UnknownCategory(
+            r.category.chars().take(40).collect(),
+        ));
     }
     b.check_position("report position", r.lon, r.lat)?;
     if !(r.accuracy_m.is_finite() && (0.0..=limits::MAX_ACCURACY_M).contains(&r.accuracy_m)) {

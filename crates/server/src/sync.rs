@@ -22,7 +22,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use gridpatrol_domain::roles::Role;
-use gridpatrol_domain::taxonomy::{Level, Taxonomy};
 use gridpatrol_protocol::{
     codes, limits, DocKind, SyncDocRequest, SyncDocResult, SyncRequest, SyncResponse, SyncStatus,
 };
@@ -262,6 +261,13 @@ fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncRe
                 Metrics::add(&state.metrics.docs_stored, writes.len() as u64);
                 let mut cache = state.sync_states.lock().unwrap_or_else(|p| p.into_inner());
                 let (map, bytes) = &mut *cache;
+                for s in outcomes.iter_mut().filter_map(|o| o.state.as_mut()) {
+                    // What the peer said last is replaced by its next
+                    // message before it is read: don't keep it.
+                    s.their_have = None;
+                    s.their_need = None;
+                    s.their_heads = None;
+                }
                 let adding: usize = outcomes
                     .iter()
                     .filter_map(|o| o.state.as_ref().map(state_bytes))
@@ -275,12 +281,7 @@ fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncRe
                 }
                 let mut results = Vec::with_capacity(outcomes.len());
                 for o in outcomes {
-                    if let Some(mut s) = o.state {
-                        // What the peer said last is replaced by its next
-                        // message before it is read: don't keep it.
-                        s.their_have = None;
-                        s.their_need = None;
-                        s.their_heads = None;
+                    if let Some(s) = o.state {
                         *bytes += state_bytes(&s);
                         if let Some(old) = map.insert((device.clone(), o.result.id.clone()), s) {
                             *bytes = bytes.saturating_sub(state_bytes(&old));
@@ -336,19 +337,10 @@ fn check_messages(state: &AppState, docs: &[SyncDocRequest]) -> Vec<Result<Messa
 /// Memory the in-memory sync states may take in all.
 const SYNC_STATE_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
-/// Roughly what one cached sync state takes (its hashes dominate).
+/// Roughly what one cached sync state takes (its hashes dominate; what the
+/// peer said last is dropped before caching).
 fn state_bytes(s: &SyncState) -> usize {
-    let hashes = s.shared_heads.len()
-        + s.last_sent_heads.len()
-        + s.sent_hashes.len()
-        + s.their_heads.as_ref().map_or(0, Vec::len)
-        + s.their_need.as_ref().map_or(0, Vec::len);
-    let haves: usize = s.their_have.as_ref().map_or(0, |h| {
-        h.iter()
-            .map(|h| h.last_sync.len() * 32 + h.bloom.to_bytes().len())
-            .sum()
-    });
-    256 + hashes * 48 + haves
+    256 + (s.shared_heads.len() + s.last_sent_heads.len() + s.sent_hashes.len()) * 48
 }
 
 /// Current sync states for (device, id): memory first, then storage, else fresh.
@@ -501,27 +493,6 @@ fn process_one(
                 incoming.id
             ));
         }
-        // A report is filed against a fine class of the checklist; anything
-        // else could never be dispatched, so refuse it while the reporter is
-        // still around to fix it.
-        if parts.contains(&gridpatrol_docs::Part::Report) {
-            let fine = incoming.category.as_deref().and_then(|c| {
-                Taxonomy::builtin()
-                    .get(c)
-                    .filter(|n| n.level == Level::Fine)
-            });
-            if fine.is_none() {
-                return Ok(refused(
-                    SyncStatus::Refused,
-                    codes::UNKNOWN_CATEGORY,
-                    format!(
-                        "case {} names category {:?}, which is not a fine class of the checklist",
-                        d.id,
-                        incoming.category.as_deref().unwrap_or("")
-                    ),
-                ));
-            }
-        }
         let prior = match &existing {
             Some(_) => Some(gridpatrol_docs::facts(&before).map_err(ApiError::internal)?),
             None => None,
@@ -547,10 +518,13 @@ fn process_one(
         {
             return Ok(refused(SyncStatus::Refused, refusal.code, refusal.reason));
         }
-        // What is stored must be what every device can read.
+        // What is stored must be what every device can read. (A report
+        // against anything but a fine class could never be dispatched: its
+        // reporter hears so while still around to fix it.)
         if let Err(e) = gridpatrol_docs::validate(&after, bounds) {
             let code = match e {
                 gridpatrol_docs::DocError::TooLarge(_) => codes::DOCUMENT_TOO_LARGE,
+                gridpatrol_docs::DocError::UnknownCategory(_) => codes::UNKNOWN_CATEGORY,
                 _ => codes::INVALID_DOCUMENT,
             };
             return Ok(refused(

@@ -140,6 +140,13 @@ fn to_proto_kind(k: DocKind) -> proto::DocKind {
     }
 }
 
+fn to_store_kind(k: DocKind) -> gridpatrol_store::DocKind {
+    match k {
+        DocKind::Case => gridpatrol_store::DocKind::Case,
+        DocKind::Verification => gridpatrol_store::DocKind::Verification,
+    }
+}
+
 fn store_kind(k: gridpatrol_store::DocKind) -> DocKind {
     match k {
         gridpatrol_store::DocKind::Case => DocKind::Case,
@@ -224,10 +231,7 @@ fn settle(
                 tracing::warn!(doc = id, %reason, "quarantined a document this build cannot read");
                 store.quarantine(&gridpatrol_store::Quarantined {
                     doc_id: id.to_string(),
-                    kind: match w.kind {
-                        DocKind::Case => gridpatrol_store::DocKind::Case,
-                        DocKind::Verification => gridpatrol_store::DocKind::Verification,
-                    },
+                    kind: to_store_kind(w.kind),
                     bytes: w.doc.save(),
                     reason: reason.clone(),
                     received_at_ms: now_ms(),

@@ -61,6 +61,32 @@ str_enum! {
     }
 }
 
+str_enum! {
+    /// Why a squad leader returned a report (the glossary's return reasons).
+    ReturnReason {
+        /// The fine class is wrong (类别错误).
+        WrongCategory => "wrong_category",
+        /// Not a problem at all (非问题).
+        NotAProblem => "not_a_problem",
+        /// The photo does not show it (照片不清).
+        PhotoUnclear => "photo_unclear",
+        /// The position is wrong (位置错误).
+        WrongLocation => "wrong_location",
+        /// Already reported (重复上报); `duplicate_of` names the case.
+        Duplicate => "duplicate",
+    }
+}
+
+str_enum! {
+    /// Something the reporter's device knew about the position's origin.
+    PositionFlag {
+        /// Placed by hand on the map: there was no usable fix.
+        Manual => "manual",
+        /// The platform said the fix came from a mock location provider.
+        Mock => "mock",
+    }
+}
+
 /// A case's report part, as created by the reporter and read back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -105,6 +131,10 @@ pub struct ReportEdit {
     pub description: Option<String>,
     /// Photos to append (sha256 hex).
     pub add_photos: Vec<String>,
+    /// Replaces the position flags (with a new `location`).
+    pub position_flags: Option<Vec<PositionFlag>>,
+    /// Marks the correction as a resubmission after the leader's return.
+    pub revised_at_ms: Option<i64>,
 }
 
 /// The squad leader's review.
@@ -118,6 +148,10 @@ pub struct Review {
     pub note: String,
     /// When reviewed, Unix ms.
     pub at_ms: i64,
+    /// Why it was returned (with `needs_fix` / `rejected`).
+    pub reason: Option<ReturnReason>,
+    /// The case this one duplicates (with [`ReturnReason::Duplicate`]).
+    pub duplicate_of: Option<String>,
 }
 
 /// One recorded lifecycle step after the report.
@@ -150,6 +184,21 @@ pub struct Case {
     pub state: CaseState,
     /// Steps recorded after the report, in list order.
     pub steps: Vec<LifecycleStep>,
+    /// Where the report's position came from, when not a plain fix.
+    pub position_flags: Vec<PositionFlag>,
+    /// When the reporter last resubmitted a correction, Unix ms.
+    pub revised_at_ms: Option<i64>,
+}
+
+impl Case {
+    /// Corrected by the reporter after the leader's latest review, so it
+    /// waits for another look.
+    pub fn resubmitted(&self) -> bool {
+        match (&self.review, self.revised_at_ms) {
+            (Some(r), Some(t)) => t > r.at_ms,
+            _ => false,
+        }
+    }
 }
 
 /// A Case document with typed edits. Every edit is one Automerge change.
@@ -244,6 +293,16 @@ impl CaseDoc {
     /// Creates a new case as `actor` (the device's actor id) with the report,
     /// plus the empty review and lifecycle containers.
     pub fn create(actor: ActorId, id: &str, report: &Report) -> Result<CaseDoc, DocError> {
+        CaseDoc::create_flagged(actor, id, report, &[])
+    }
+
+    /// [`CaseDoc::create`] with the position's flags, in the same change.
+    pub fn create_flagged(
+        actor: ActorId,
+        id: &str,
+        report: &Report,
+        flags: &[PositionFlag],
+    ) -> Result<CaseDoc, DocError> {
         check_location(report.lon, report.lat, report.accuracy_m)?;
         check_photos(&report.photos)?;
         if id.is_empty() || report.reporter.is_empty() {
@@ -270,6 +329,10 @@ impl CaseDoc {
             tx.put(&r, "reporter", report.reporter.as_str())?;
             tx.put(&r, "source", report.source.as_str())?;
             tx.put(&r, "created_at_ms", report.created_at_ms)?;
+            if !flags.is_empty() {
+                let f: Vec<String> = flags.iter().map(|f| f.as_str().to_string()).collect();
+                put_str_list(tx, &r, "position_flags", &f)?;
+            }
             tx.put_object(ROOT, "review", ObjType::Map)?;
             let l = tx.put_object(ROOT, "lifecycle", ObjType::Map)?;
             tx.put_object(&l, "steps", ObjType::List)?;
@@ -338,6 +401,13 @@ impl CaseDoc {
                 if let Some(d) = &edit.description {
                     update_text_at(tx, &r, "description", d)?;
                 }
+                if let Some(flags) = &edit.position_flags {
+                    let f: Vec<String> = flags.iter().map(|f| f.as_str().to_string()).collect();
+                    put_str_list(tx, &r, "position_flags", &f)?;
+                }
+                if let Some(t) = edit.revised_at_ms {
+                    tx.put(&r, "revised_at_ms", t)?;
+                }
                 if !edit.add_photos.is_empty() {
                     let l = match obj(tx, &r, "photos", ObjType::List) {
                         Some(l) => l,
@@ -363,6 +433,20 @@ impl CaseDoc {
                 tx.put(&r, "verdict", review.verdict.as_str())?;
                 update_text_at(tx, &r, "note", &review.note)?;
                 tx.put(&r, "at_ms", review.at_ms)?;
+                // Absent, not empty, when there is none: a later verdict
+                // clears an earlier reason.
+                match review.reason {
+                    Some(reason) => tx.put(&r, "reason", reason.as_str())?,
+                    None if tx.get(&r, "reason")?.is_some() => tx.delete(&r, "reason")?,
+                    None => {}
+                }
+                match &review.duplicate_of {
+                    Some(d) => tx.put(&r, "duplicate_of", d.as_str())?,
+                    None if tx.get(&r, "duplicate_of")?.is_some() => {
+                        tx.delete(&r, "duplicate_of")?
+                    }
+                    None => {}
+                }
                 Ok(())
             })
             .map_err(|f| f.error)?;
@@ -449,6 +533,14 @@ pub(crate) fn read_case(d: &Automerge) -> Result<Case, DocError> {
                     .ok_or_else(|| DocError::Field("review.verdict".into()))?,
                 note: str_opt(d, &rv, "note").unwrap_or_default(),
                 at_ms: i64_opt(d, &rv, "at_ms").unwrap_or_default(),
+                reason: match str_opt(d, &rv, "reason") {
+                    Some(r) => Some(
+                        ReturnReason::parse(&r)
+                            .ok_or_else(|| DocError::Field("review.reason".into()))?,
+                    ),
+                    None => None,
+                },
+                duplicate_of: str_opt(d, &rv, "duplicate_of"),
             }),
             _ => None,
         },
@@ -467,6 +559,14 @@ pub(crate) fn read_case(d: &Automerge) -> Result<Case, DocError> {
         flow,
         state,
         steps: read_steps(d)?,
+        position_flags: str_list(d, &r, "position_flags")
+            .iter()
+            .map(|f| {
+                PositionFlag::parse(f)
+                    .ok_or_else(|| DocError::Field("report.position_flags".into()))
+            })
+            .collect::<Result<_, _>>()?,
+        revised_at_ms: i64_opt(d, &r, "revised_at_ms"),
     })
 }
 

@@ -56,7 +56,10 @@ mod validate;
 mod verification;
 
 pub use authz::{authorize, facts, photo_refs, DocFacts, Principal, Refusal, Squads};
-pub use case::{Case, CaseDoc, LifecycleStep, Report, ReportEdit, Review, Source, Verdict};
+pub use case::{
+    Case, CaseDoc, LifecycleStep, PositionFlag, Report, ReportEdit, ReturnReason, Review, Source,
+    Verdict,
+};
 pub use classify::parts_changed;
 pub use validate::{check_size, validate, Bounds, Valid};
 pub use verification::{

@@ -121,6 +121,8 @@ fn edits_review_and_lifecycle_read_back() {
         verdict: Verdict::Approved,
         note: "属实".into(),
         at_ms: 5,
+        reason: None,
+        duplicate_of: None,
     })
     .unwrap();
     assert_eq!(
@@ -238,6 +240,8 @@ fn concurrent_report_correction_and_review_both_survive_a_merge() {
         verdict: Verdict::NeedsFix,
         note: "补充照片".into(),
         at_ms: 10,
+        reason: None,
+        duplicate_of: None,
     })
     .unwrap();
     let mut a = dev.doc().clone();
@@ -296,6 +300,8 @@ fn each_typed_edit_is_classified_as_its_part() {
             verdict: Verdict::Rejected,
             note: String::new(),
             at_ms: 1,
+            reason: None,
+            duplicate_of: None,
         })
         .unwrap()
     });
@@ -576,6 +582,8 @@ fn creation_rules() {
         verdict: Verdict::Approved,
         note: String::new(),
         at_ms: 0,
+        reason: None,
+        duplicate_of: None,
     })
     .unwrap();
     let parts = parts_changed(&Automerge::new(), pre.doc()).unwrap();

@@ -224,13 +224,22 @@ pub fn validate(doc: &Automerge, bounds: &Bounds) -> Result<Valid, DocError> {
                     "reporter",
                     "source",
                     "created_at_ms",
+                    "position_flags",
+                    "revised_at_ms",
                 ],
             )?;
             check_part_keys(
                 doc,
                 "review",
                 ObjType::Map,
-                &["reviewer", "verdict", "note", "at_ms"],
+                &[
+                    "reviewer",
+                    "verdict",
+                    "note",
+                    "at_ms",
+                    "reason",
+                    "duplicate_of",
+                ],
             )?;
             check_part_keys(doc, "lifecycle", ObjType::Map, &["state", "steps"])?;
             let case = read_case(doc)?;
@@ -311,6 +320,15 @@ fn check_case(doc: &Automerge, c: &Case, b: &Bounds) -> Result<(), DocError> {
         check_id("reviewer", &rv.reviewer)?;
         check_text("review note", &rv.note, limits::MAX_NOTE_CHARS)?;
         b.check_time("review time", rv.at_ms)?;
+        if let Some(d) = &rv.duplicate_of {
+            check_id("review.duplicate_of", d)?;
+        }
+    }
+    if c.position_flags.len() > 2 {
+        return Err(DocError::Field("report.position_flags".into()));
+    }
+    if let Some(t) = c.revised_at_ms {
+        b.check_time("resubmission time", t)?;
     }
     if c.steps.len() > limits::MAX_STEPS {
         return Err(DocError::TooLarge(format!(

@@ -657,6 +657,26 @@ impl Taxonomy {
         })
     }
 
+    /// A short version of the checklist: FNV-1a (64 bit) over every code and
+    /// name, in hex. Equal versions mean the device and the server validate
+    /// reports against the same categories.
+    pub fn version(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for n in &self.nodes {
+            for b in n
+                .code
+                .bytes()
+                .chain([b'\t'])
+                .chain(n.name.bytes())
+                .chain([b'\n'])
+            {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("{h:016x}")
+    }
+
     /// Number of nodes at each level.
     pub fn stats(&self) -> Stats {
         let mut s = Stats {

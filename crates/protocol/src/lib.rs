@@ -43,6 +43,8 @@ pub mod paths {
     pub const LOGIN: &str = "/v1/login";
     /// `POST` with an empty body → 204; revokes the presented token.
     pub const LOGOUT: &str = "/v1/logout";
+    /// `GET`: the caller's district package ([`crate::DistrictPackage`]).
+    pub const DISTRICT: &str = "/v1/district";
     /// `POST` [`super::ManifestRequest`] → [`super::ManifestResponse`].
     pub const MANIFEST: &str = "/v1/manifest";
     /// `POST` [`super::SyncRequest`] → [`super::SyncResponse`].
@@ -479,4 +481,90 @@ mod tests {
         assert!(!is_sha256_hex(&"a".repeat(63)));
         assert!(!is_sha256_hex("../etc/passwd"));
     }
+}
+
+/// `GET /v1/district`: what a field device needs to work offline in its
+/// scope. An inspector gets their supervision grid, a squad leader the
+/// squad's grids, the centre the whole district; each with the technical
+/// grids around it (so a report just across the boundary still gets its
+/// grid codes) as GeoJSON in WGS-84.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistrictPackage {
+    /// Fingerprint of the district data the package was cut from.
+    pub district_version: String,
+    /// Version of the checklist (taxonomy) the server validates against.
+    pub checklist_version: String,
+    /// The caller's own supervision grids (12-digit codes).
+    pub supervision_grids: Vec<String>,
+    /// Street of the caller's (first) grid.
+    pub street: Option<PackageStreet>,
+    /// Accounts whose reports the caller reviews (leaders), else empty.
+    pub members: Vec<PackageMember>,
+    /// Technical grids in and around the scope.
+    pub grids: FeatureCollection,
+}
+
+/// A street in a [`DistrictPackage`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageStreet {
+    /// 9-digit code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+}
+
+/// A squad member in a [`DistrictPackage`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageMember {
+    /// Account id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// A GeoJSON `FeatureCollection` of technical grids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureCollection {
+    /// Always `"FeatureCollection"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The grids.
+    pub features: Vec<GridFeature>,
+}
+
+/// One technical grid as a GeoJSON `Feature`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridFeature {
+    /// Always `"Feature"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Codes and names.
+    pub properties: GridProperties,
+    /// Outline.
+    pub geometry: MultiPolygonGeometry,
+}
+
+/// Properties of a [`GridFeature`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridProperties {
+    /// 15-digit technical grid code.
+    pub code: String,
+    /// 12-digit supervision grid code.
+    pub supervision_grid: String,
+    /// Name of the supervision grid.
+    pub supervision_name: String,
+    /// 9-digit street code.
+    pub street: String,
+    /// In one of the caller's own supervision grids.
+    pub mine: bool,
+}
+
+/// A GeoJSON `MultiPolygon` (WGS-84 `[lon, lat]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MultiPolygonGeometry {
+    /// Always `"MultiPolygon"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Polygons → rings → points.
+    pub coordinates: Vec<Vec<Vec<[f64; 2]>>>,
 }

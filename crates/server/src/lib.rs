@@ -20,6 +20,7 @@ pub mod accounts;
 pub mod auth;
 pub mod config;
 mod conn;
+pub mod district;
 pub mod error;
 pub mod metrics;
 mod photos;
@@ -226,6 +227,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(paths::LOGIN, post(login).layer(small))
         .route(paths::LOGOUT, post(logout).layer(small))
         .route(paths::MANIFEST, post(manifest).layer(small))
+        .route(paths::DISTRICT, get(district::district))
         .route(
             paths::SYNC,
             post(sync::sync).layer(DefaultBodyLimit::max(limits::MAX_SYNC_BODY)),

@@ -674,6 +674,8 @@ async fn write_rules_refuse_parts_the_caller_does_not_own() {
         verdict: Verdict::Approved,
         note: "self".into(),
         at_ms: 1_700_000_000_001,
+        reason: None,
+        duplicate_of: None,
     })
     .unwrap();
     let mut doc = cd.into_doc();
@@ -708,6 +710,8 @@ async fn write_rules_refuse_parts_the_caller_does_not_own() {
         verdict: Verdict::Approved,
         note: "好".into(),
         at_ms: 1_700_000_000_002,
+        reason: None,
+        duplicate_of: None,
     })
     .unwrap();
     let mut doc = cd.into_doc();
@@ -890,6 +894,8 @@ async fn concurrent_offline_edits_by_reporter_and_leader_both_survive() {
         verdict: Verdict::NeedsFix,
         note: "补照片".into(),
         at_ms: 1_700_000_000_009,
+        reason: None,
+        duplicate_of: None,
     })
     .unwrap();
     let (mut a, mut b) = (a.into_doc(), b.into_doc());
@@ -960,6 +966,8 @@ async fn part_ownership_matrix() {
                     verdict: Verdict::Approved,
                     note: String::new(),
                     at_ms: 1_700_000_000_001,
+                    reason: None,
+                    duplicate_of: None,
                 })
                 .unwrap();
                 cd.into_doc()

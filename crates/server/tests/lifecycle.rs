@@ -85,6 +85,8 @@ async fn concurrent_syncs_of_one_case_lose_nothing() {
             verdict: Verdict::NeedsFix,
             note: format!("round {n}"),
             at_ms: 1_700_000_000_000 + n as i64,
+            reason: None,
+            duplicate_of: None,
         })
         .unwrap();
         let (mut da, mut db) = (a.clone().into_doc(), b.clone().into_doc());

@@ -39,6 +39,10 @@ fn case(i: usize) -> CaseWrite {
             .map(|b| (b.wrapping_mul(2_654_435_761).wrapping_add(i as u32) >> 13) as u8)
             .collect(),
         doc_heads: vec![[i as u8; 32]],
+        reporter: "I0001".to_owned(),
+        review: None,
+        resubmitted: false,
+        photo_count: 1,
         id,
     }
 }

@@ -40,6 +40,14 @@ pub struct CaseWrite {
     pub doc_bytes: Vec<u8>,
     /// The document's heads (change hashes).
     pub doc_heads: Vec<[u8; 32]>,
+    /// Reporter's account id.
+    pub reporter: String,
+    /// The leader's verdict (`approved`, `rejected`, `needs_fix`), if any.
+    pub review: Option<String>,
+    /// Corrected by the reporter since the leader's review.
+    pub resubmitted: bool,
+    /// Photos attached to the report.
+    pub photo_count: u32,
 }
 
 /// A local write of a verification (re-check on site) document.
@@ -55,6 +63,14 @@ pub struct VerificationWrite {
     pub doc_heads: Vec<[u8; 32]>,
     /// Time of this write, Unix ms.
     pub updated_at_ms: i64,
+    /// The inspector sent.
+    pub assignee: String,
+    /// Kind of check (`handling_check`, `complaint_check`).
+    pub task_kind: String,
+    /// Deadline, Unix ms.
+    pub due_at_ms: i64,
+    /// `pass` / `fail` once the assignee recorded a result.
+    pub outcome: Option<String>,
 }
 
 /// One row of the case list.
@@ -82,6 +98,14 @@ pub struct CaseRow {
     pub created_at_ms: i64,
     /// Last changed, Unix ms.
     pub updated_at_ms: i64,
+    /// Reporter's account id.
+    pub reporter: String,
+    /// The leader's verdict, if any.
+    pub review: Option<String>,
+    /// Corrected by the reporter since the leader's review.
+    pub resubmitted: bool,
+    /// Photos attached to the report.
+    pub photo_count: u32,
 }
 
 /// Position after the last row of a page; pass it back to get the next page.
@@ -213,10 +237,11 @@ fn heads_from_blob(blob: &[u8]) -> Result<Vec<[u8; 32]>, StoreError> {
         .collect())
 }
 
-const CASE_COLUMNS: &str = "id, category_code, status, title, summary, technical_grid, \
-     supervision_grid, lon, lat, created_at_ms, updated_at_ms";
+pub(crate) const CASE_COLUMNS: &str = "id, category_code, status, title, summary, technical_grid, \
+     supervision_grid, lon, lat, created_at_ms, updated_at_ms, reporter, review, resubmitted, \
+     photo_count";
 
-fn case_row(r: &Row<'_>) -> rusqlite::Result<CaseRow> {
+pub(crate) fn case_row(r: &Row<'_>) -> rusqlite::Result<CaseRow> {
     Ok(CaseRow {
         id: r.get(0)?,
         category_code: r.get(1)?,
@@ -229,6 +254,10 @@ fn case_row(r: &Row<'_>) -> rusqlite::Result<CaseRow> {
         lat: r.get(8)?,
         created_at_ms: r.get(9)?,
         updated_at_ms: r.get(10)?,
+        reporter: r.get(11)?,
+        review: r.get(12)?,
+        resubmitted: r.get(13)?,
+        photo_count: r.get(14)?,
     })
 }
 
@@ -247,15 +276,18 @@ impl Store {
         let tx = self.write_tx()?;
         tx.prepare_cached(
             "INSERT INTO cases (id, category_code, status, title, summary, technical_grid,
-                                supervision_grid, lon, lat, created_at_ms, updated_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                                supervision_grid, lon, lat, created_at_ms, updated_at_ms,
+                                reporter, review, resubmitted, photo_count)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
              ON CONFLICT (id) DO UPDATE SET
                 category_code = excluded.category_code, status = excluded.status,
                 title = excluded.title, summary = excluded.summary,
                 technical_grid = excluded.technical_grid,
                 supervision_grid = excluded.supervision_grid,
                 lon = excluded.lon, lat = excluded.lat,
-                created_at_ms = excluded.created_at_ms, updated_at_ms = excluded.updated_at_ms",
+                created_at_ms = excluded.created_at_ms, updated_at_ms = excluded.updated_at_ms,
+                reporter = excluded.reporter, review = excluded.review,
+                resubmitted = excluded.resubmitted, photo_count = excluded.photo_count",
         )?
         .execute(params![
             case.id,
@@ -269,6 +301,10 @@ impl Store {
             case.lat,
             case.created_at_ms,
             case.updated_at_ms,
+            case.reporter,
+            case.review,
+            case.resubmitted,
+            case.photo_count,
         ])?;
         upsert_document(
             &tx,
@@ -300,6 +336,23 @@ impl Store {
             &heads,
             v.updated_at_ms,
         )?;
+        tx.prepare_cached(
+            "INSERT INTO tasks (id, case_id, assignee, kind, due_at_ms, outcome, updated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (id) DO UPDATE SET
+                assignee = excluded.assignee, kind = excluded.kind,
+                due_at_ms = excluded.due_at_ms, outcome = excluded.outcome,
+                updated_at_ms = excluded.updated_at_ms",
+        )?
+        .execute(params![
+            v.id,
+            v.case_id,
+            v.assignee,
+            v.task_kind,
+            v.due_at_ms,
+            v.outcome,
+            v.updated_at_ms
+        ])?;
         tx.commit()?;
         Ok(())
     }

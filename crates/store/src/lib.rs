@@ -9,6 +9,7 @@
 //! one transaction: it happens completely or not at all.
 #![forbid(unsafe_code)]
 
+mod app;
 mod cases;
 mod error;
 mod meta;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use app::{CaseQuery, TaskRow, Thumb, TrackPoint};
 pub use cases::{
     CaseCursor, CasePage, CaseRow, CaseWrite, DocKind, Document, OutboxEntry, Page, SyncState,
     VerificationWrite,

@@ -19,10 +19,10 @@ pub struct Assignment {
     pub name: String,
     /// Role.
     pub role: Role,
-    /// Squad id.
-    pub squad: String,
-    /// Supervision grid the inspector currently patrols.
-    pub supervision_grid: String,
+    /// Squad id (none for the centre).
+    pub squad: Option<String>,
+    /// Supervision grid the inspector currently patrols (none for the centre).
+    pub supervision_grid: Option<String>,
 }
 
 impl Store {
@@ -61,8 +61,8 @@ impl Store {
                         r.get::<_, String>(0)?,
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
                     ))
                 },
             )

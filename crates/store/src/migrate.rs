@@ -30,6 +30,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0002_quarantine",
         sql: include_str!("../../../migrations/device/0002_quarantine.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_app",
+        sql: include_str!("../../../migrations/device/0003_app.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.

@@ -48,6 +48,16 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Why a document is quarantined, if it is.
+    pub fn quarantine_reason(&self, doc_id: &str) -> Result<Option<String>, StoreError> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .prepare_cached("SELECT reason FROM quarantine WHERE doc_id = ?1")?
+            .query_row([doc_id], |r| r.get(0))
+            .optional()?)
+    }
+
     /// Every quarantined document, newest first.
     pub fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
         let mut st = self.conn.prepare_cached(

@@ -36,6 +36,10 @@ fn case(id: &str) -> CaseWrite {
         updated_at_ms: 1_700_000_000_000 + id.len() as i64,
         doc_bytes: doc_bytes(id),
         doc_heads: vec![Sha256::digest(id.as_bytes()).into()],
+        reporter: "I0001".to_owned(),
+        review: None,
+        resubmitted: false,
+        photo_count: 0,
     }
 }
 

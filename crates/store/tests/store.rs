@@ -22,6 +22,10 @@ fn case(id: &str, updated_at_ms: i64) -> CaseWrite {
         updated_at_ms,
         doc_bytes: format!("automerge-bytes-of-{id}-{updated_at_ms}").into_bytes(),
         doc_heads: vec![[7u8; 32], [9u8; 32]],
+        reporter: "I0001".to_owned(),
+        review: None,
+        resubmitted: false,
+        photo_count: 0,
     }
 }
 
@@ -190,6 +194,10 @@ fn verification_needs_an_existing_case_foreign_key() {
         doc_bytes: b"verification".to_vec(),
         doc_heads: vec![[3u8; 32]],
         updated_at_ms: 10,
+        assignee: "I0001".to_owned(),
+        task_kind: "handling_check".to_owned(),
+        due_at_ms: 100,
+        outcome: None,
     };
     let err = store.save_verification(&v).unwrap_err();
     assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
@@ -225,6 +233,10 @@ fn case_id_colliding_with_a_verification_document_writes_nothing() {
             doc_bytes: b"v".to_vec(),
             doc_heads: vec![],
             updated_at_ms: 6,
+            assignee: "I0001".to_owned(),
+            task_kind: "handling_check".to_owned(),
+            due_at_ms: 100,
+            outcome: None,
         })
         .unwrap();
     // The cases row for "v1" is inserted first, then the document upsert
@@ -359,13 +371,13 @@ fn assignment_is_replaced_and_read_back() {
         inspector_id: "I-0001".to_owned(),
         name: "张伟".to_owned(),
         role: Role::Inspector,
-        squad: "SQ-01".to_owned(),
-        supervision_grid: "SG-001".to_owned(),
+        squad: Some("SQ-01".to_owned()),
+        supervision_grid: Some("SG-001".to_owned()),
     };
     store.set_assignment(&a).unwrap();
     assert_eq!(store.assignment().unwrap().as_ref(), Some(&a));
     // Rotation: new grid, same person.
-    a.supervision_grid = "SG-002".to_owned();
+    a.supervision_grid = Some("SG-002".to_owned());
     a.role = Role::SquadLeader;
     store.set_assignment(&a).unwrap();
     assert_eq!(store.assignment().unwrap(), Some(a));

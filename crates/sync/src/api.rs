@@ -181,6 +181,48 @@ impl Api {
         .await
     }
 
+    /// Fetches a JSON resource (`GET`), bounded to `max` bytes.
+    pub(crate) async fn get_json<R: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        max: usize,
+    ) -> Result<R, SyncError> {
+        self.traffic.round_trips += 1;
+        let mut resp = self.request(Method::GET, path)?.send().await.map_err(net)?;
+        let status = resp.status();
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(net)? {
+            body.extend_from_slice(&chunk);
+            if body.len() > max {
+                return Err(SyncError::Protocol(format!(
+                    "{path}: answer larger than {max} bytes"
+                )));
+            }
+        }
+        self.traffic.bytes_down += body.len() as u64;
+        if !status.is_success() {
+            return Err(server_error(status, &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| SyncError::Protocol(format!("{path}: {e}")))
+    }
+
+    /// Revokes the token on the server.
+    pub(crate) async fn logout(&mut self) -> Result<(), SyncError> {
+        self.traffic.round_trips += 1;
+        let resp = self
+            .request(Method::POST, paths::LOGOUT)?
+            .send()
+            .await
+            .map_err(net)?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(net)?;
+        if !status.is_success() {
+            return Err(server_error(status, &body));
+        }
+        self.token = None;
+        Ok(())
+    }
+
     pub(crate) async fn photo_head(&mut self, sha: &str) -> Result<RemotePhoto, SyncError> {
         self.traffic.round_trips += 1;
         let resp = self

@@ -52,8 +52,8 @@ impl RetryPolicy {
     }
 }
 
-/// Settings of a sync engine.
-#[derive(Debug, Clone)]
+/// Settings of a sync engine. `Debug` redacts the password.
+#[derive(Clone)]
 pub struct SyncConfig {
     /// Server base URL, e.g. `http://127.0.0.1:8080`.
     pub server: String,
@@ -73,6 +73,37 @@ pub struct SyncConfig {
     /// never on a phone in the field, where only `https://` is accepted).
     pub allow_plain_http: bool,
 }
+
+impl std::fmt::Debug for SyncConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncConfig")
+            .field("server", &self.server)
+            .field("user_id", &self.user_id)
+            .field("password", &"<redacted>")
+            .field("batch_docs", &self.batch_docs)
+            .field("photo_chunk", &self.photo_chunk)
+            .field("max_rounds", &self.max_rounds)
+            .field("retry", &self.retry)
+            .field("allow_plain_http", &self.allow_plain_http)
+            .finish()
+    }
+}
+
+/// How far a running session is, reported as it goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Documents settled (synced, refused or failed) so far.
+    pub docs_done: usize,
+    /// Documents taking part in the session.
+    pub docs_total: usize,
+    /// Photo bytes sent so far.
+    pub photo_bytes_sent: u64,
+    /// Photo bytes the session has to send (known once photos are listed).
+    pub photo_bytes_total: u64,
+}
+
+/// Receives [`Progress`] updates of a session.
+pub type ProgressFn = std::sync::Arc<dyn Fn(Progress) + Send + Sync>;
 
 impl SyncConfig {
     /// Defaults for `user_id`/`password` on `server`.
@@ -125,6 +156,11 @@ pub fn photo_uploaded(store: &Store, sha: &str) -> Result<bool, SyncError> {
 const META_CURSOR: &str = "sync.cursor.";
 const META_STATE: &str = "sync.state.";
 const META_PHOTO_UP: &str = "sync.photo_uploaded.";
+
+/// Photos stored on this device that the server has not confirmed holding.
+pub fn pending_photos(store: &Store) -> Result<u64, SyncError> {
+    Ok(store.photos_without_mark(META_PHOTO_UP)?)
+}
 
 fn to_doc_kind(k: proto::DocKind) -> DocKind {
     match k {
@@ -339,11 +375,22 @@ fn pack(msgs: Vec<(SyncDocRequest, usize)>, batch: usize) -> Vec<Vec<SyncDocRequ
 }
 
 /// The device sync engine for one account.
-#[derive(Debug)]
 pub struct SyncEngine {
     api: Api,
     cfg: SyncConfig,
     user: Option<UserInfo>,
+    progress: Option<ProgressFn>,
+    now: Progress,
+}
+
+impl std::fmt::Debug for SyncEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEngine")
+            .field("cfg", &self.cfg)
+            .field("user", &self.user)
+            .field("token", &self.api.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// How long an idle connection to the server is kept for reuse.
@@ -369,7 +416,61 @@ impl SyncEngine {
             api: Api::new(http, &cfg.server, cfg.allow_plain_http)?,
             cfg,
             user: None,
+            progress: None,
+            now: Progress::default(),
         })
+    }
+
+    /// An engine resuming a signed-in session with its token and account,
+    /// holding no password (`cfg.password` is ignored and cleared): when the
+    /// server stops accepting the token, sessions end with
+    /// [`SyncError::SessionEnded`].
+    pub fn resume(
+        mut cfg: SyncConfig,
+        http: reqwest::Client,
+        token: &str,
+        user: UserInfo,
+    ) -> Result<SyncEngine, SyncError> {
+        cfg.password.clear();
+        let mut e = SyncEngine::with_client(cfg, http)?;
+        e.api.token = Some(token.to_string());
+        e.user = Some(user);
+        Ok(e)
+    }
+
+    /// Sends [`Progress`] updates of every session to `f`.
+    pub fn on_progress(&mut self, f: ProgressFn) {
+        self.progress = Some(f);
+    }
+
+    fn report_progress(&self) {
+        if let Some(f) = &self.progress {
+            f(self.now);
+        }
+    }
+
+    /// The bearer token of the current session, once logged in.
+    pub fn token(&self) -> Option<&str> {
+        self.api.token.as_deref()
+    }
+
+    /// Ends the session on the server (the token stops working everywhere).
+    pub async fn logout(&mut self) -> Result<(), SyncError> {
+        if self.api.token.is_none() {
+            return Ok(());
+        }
+        self.api.logout().await
+    }
+
+    /// The account's district package (`GET /v1/district`).
+    pub async fn district(&mut self) -> Result<gridpatrol_protocol::DistrictPackage, SyncError> {
+        if self.api.token.is_none() {
+            self.login().await?;
+        }
+        // A centre package covers the whole district: a few MiB of GeoJSON.
+        self.api
+            .get_json(gridpatrol_protocol::paths::DISTRICT, 64 << 20)
+            .await
     }
 
     /// Requests, bytes up and bytes down so far.
@@ -408,6 +509,10 @@ impl SyncEngine {
 
     /// Logs in (again) and keeps the token.
     pub async fn login(&mut self) -> Result<UserInfo, SyncError> {
+        if self.cfg.password.is_empty() {
+            self.api.token = None;
+            return Err(SyncError::SessionEnded);
+        }
         let r = self
             .api
             .login(&self.cfg.user_id, &self.cfg.password)
@@ -545,6 +650,11 @@ impl SyncEngine {
             docs: work.len(),
             ..Default::default()
         };
+        self.now = Progress {
+            docs_total: work.len(),
+            ..Progress::default()
+        };
+        self.report_progress();
         let batch = self.cfg.batch_docs.clamp(1, limits::MAX_SYNC_DOCS);
         loop {
             let mut msgs: Vec<(SyncDocRequest, usize)> = Vec::new();
@@ -627,6 +737,11 @@ impl SyncEngine {
                     settle(store, &r.id, w, &outbox, &mut report)?;
                 }
             }
+            self.now.docs_done = work
+                .values()
+                .filter(|w| w.outcome != Outcome::Active || confirmed(w))
+                .count();
+            self.report_progress();
         }
 
         // 5. Photos the synced documents refer to and the server lacks.
@@ -636,13 +751,24 @@ impl SyncEngine {
                 photos.extend(gridpatrol_docs::photo_refs(&w.doc));
             }
         }
+        let mut to_send = Vec::new();
         for sha in photos {
             if store.get_meta(&format!("{META_PHOTO_UP}{sha}"))?.is_some()
                 || !store.has_photo(&sha)?
             {
                 continue;
             }
-            if self.upload_photo(store, &sha).await? {
+            let bytes = store.photo_meta(&sha)?.map_or(0, |(_, n)| n);
+            self.now.photo_bytes_total += bytes;
+            to_send.push((sha, bytes));
+        }
+        self.now.docs_done = self.now.docs_total;
+        self.report_progress();
+        for (sha, bytes) in to_send {
+            let uploaded = self.upload_photo(store, &sha).await?;
+            self.now.photo_bytes_sent += bytes;
+            self.report_progress();
+            if uploaded {
                 report.photos_uploaded += 1;
             }
         }

@@ -53,6 +53,10 @@ pub enum SyncError {
         /// The last failure.
         last: Box<SyncError>,
     },
+    /// The server no longer accepts this device's token and the engine
+    /// holds no password to get another: the user must sign in again.
+    #[error("the session has ended; sign in again")]
+    SessionEnded,
 }
 
 impl SyncError {

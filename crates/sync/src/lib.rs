@@ -19,6 +19,7 @@ pub mod local;
 
 pub use api::Traffic;
 pub use engine::{
-    photo_uploaded, RetryPolicy, SyncConfig, SyncEngine, SyncReport, IDLE_CONNECTION,
+    pending_photos, photo_uploaded, Progress, ProgressFn, RetryPolicy, SyncConfig, SyncEngine,
+    SyncReport, IDLE_CONNECTION,
 };
 pub use error::SyncError;

@@ -59,6 +59,10 @@ pub fn save_case(store: &mut Store, case: &CaseDoc, now_ms: i64) -> Result<(), S
         updated_at_ms: now_ms,
         doc_bytes,
         doc_heads: heads_bytes(&case.doc().get_heads()),
+        reporter: c.report.reporter.clone(),
+        review: c.review.as_ref().map(|r| r.verdict.as_str().to_string()),
+        resubmitted: c.resubmitted(),
+        photo_count: u32::try_from(c.report.photos.len()).unwrap_or(u32::MAX),
     })?;
     Ok(())
 }
@@ -79,6 +83,10 @@ pub fn save_verification(
         doc_bytes,
         doc_heads: heads_bytes(&v.doc().get_heads()),
         updated_at_ms: now_ms,
+        assignee: r.task.assignee.clone(),
+        task_kind: r.task.kind.as_str().to_string(),
+        due_at_ms: r.task.due_at_ms,
+        outcome: r.result.as_ref().map(|x| x.outcome.as_str().to_string()),
     })?;
     Ok(())
 }

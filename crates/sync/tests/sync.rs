@@ -67,6 +67,8 @@ async fn two_devices_and_the_leader_edit_offline_and_all_edits_survive() {
             verdict: Verdict::NeedsFix,
             note: "补拍照片".into(),
             at_ms: 1_700_000_000_003,
+            reason: None,
+            duplicate_of: None,
         })
     })
     .unwrap();

@@ -1,0 +1,222 @@
+//! The background sync loop: its own store connection and engine, a
+//! trigger, and a status that every change publishes (the shell forwards it
+//! to the UI as events). The screens' store connection is never held across
+//! a network wait.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gridpatrol_store::Store;
+use gridpatrol_sync::{Progress, SyncEngine, SyncError};
+use tokio::sync::{watch, Notify};
+
+use crate::view::SyncStatus;
+use crate::{Account, Clock, DeviceError};
+
+struct Inner {
+    /// Engine and its own store connection; `None` while signed out.
+    session: tokio::sync::Mutex<Option<(SyncEngine, Store)>>,
+    status: watch::Sender<SyncStatus>,
+    trigger: Notify,
+    clock: Arc<dyn Clock>,
+    running: Mutex<bool>,
+}
+
+/// Handle of the background sync loop (cheap to clone).
+#[derive(Clone)]
+pub struct SyncLoop {
+    inner: Arc<Inner>,
+}
+
+fn idle_status() -> SyncStatus {
+    SyncStatus {
+        phase: "signed_out".into(),
+        docs_done: 0,
+        docs_total: 0,
+        photo_bytes_sent: 0,
+        photo_bytes_total: 0,
+        pending_docs: 0,
+        pending_photos: 0,
+        refused_docs: 0,
+        last_success_ms: None,
+        last_error: None,
+    }
+}
+
+impl SyncLoop {
+    pub(crate) fn new(clock: Arc<dyn Clock>) -> SyncLoop {
+        let (status, _) = watch::channel(idle_status());
+        SyncLoop {
+            inner: Arc::new(Inner {
+                session: tokio::sync::Mutex::new(None),
+                status,
+                trigger: Notify::new(),
+                clock,
+                running: Mutex::new(false),
+            }),
+        }
+    }
+
+    /// The current status.
+    pub fn status(&self) -> SyncStatus {
+        self.inner.status.borrow().clone()
+    }
+
+    /// A stream of statuses: every change is published.
+    pub fn subscribe(&self) -> watch::Receiver<SyncStatus> {
+        self.inner.status.subscribe()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut SyncStatus)) {
+        self.inner.status.send_modify(f);
+    }
+
+    pub(crate) fn install(&self, mut engine: SyncEngine, store: Store) {
+        let me = self.clone();
+        engine.on_progress(Arc::new(move |p: Progress| {
+            me.update(|s| {
+                s.docs_done = p.docs_done as u32;
+                s.docs_total = p.docs_total as u32;
+                s.photo_bytes_sent = p.photo_bytes_sent;
+                s.photo_bytes_total = p.photo_bytes_total;
+            })
+        }));
+        let last = store
+            .get_meta("sync.last_success_ms")
+            .ok()
+            .flatten()
+            .and_then(|s| s.parse().ok());
+        let pending = crate::session::unsynced(&store).unwrap_or((0, 0));
+        let refused = store.refused_docs().unwrap_or(0) as u32;
+        // No sync runs while signed out, so the lock is free.
+        if let Ok(mut g) = self.inner.session.try_lock() {
+            *g = Some((engine, store));
+        }
+        self.update(|s| {
+            *s = SyncStatus {
+                phase: "idle".into(),
+                last_success_ms: last,
+                pending_docs: pending.0,
+                pending_photos: pending.1,
+                refused_docs: refused,
+                ..idle_status()
+            }
+        });
+    }
+
+    pub(crate) async fn clear(&self) {
+        *self.inner.session.lock().await = None;
+        self.update(|s| *s = idle_status());
+    }
+
+    /// Revokes the token on the server; false when it could not be reached.
+    pub(crate) async fn logout(&self) -> bool {
+        let mut g = self.inner.session.lock().await;
+        match g.as_mut() {
+            Some((engine, _)) => tokio::time::timeout(Duration::from_secs(5), engine.logout())
+                .await
+                .is_ok_and(|r| r.is_ok()),
+            None => false,
+        }
+    }
+
+    /// Recounts what waits to be sent (after a local save).
+    pub(crate) fn refresh_pending_from(&self, account: &Option<Account>) {
+        if let Some(a) = account {
+            let pending = crate::session::unsynced(&a.store).unwrap_or((0, 0));
+            let refused = a.store.refused_docs().unwrap_or(0) as u32;
+            self.update(|s| {
+                s.pending_docs = pending.0;
+                s.pending_photos = pending.1;
+                s.refused_docs = refused;
+            });
+        }
+    }
+
+    /// Asks the background loop to sync soon.
+    pub fn trigger(&self) {
+        self.inner.trigger.notify_one();
+    }
+
+    /// Runs one sync session now (waiting for a running one to finish) and
+    /// returns the status after it.
+    pub async fn sync_now(&self) -> SyncStatus {
+        let mut g = self.inner.session.lock().await;
+        let Some((engine, store)) = g.as_mut() else {
+            return self.status();
+        };
+        self.update(|s| {
+            s.phase = "syncing".into();
+            s.docs_done = 0;
+            s.docs_total = 0;
+            s.photo_bytes_sent = 0;
+            s.photo_bytes_total = 0;
+        });
+        let result = engine.sync(store).await;
+        let now = self.inner.clock.now_ms();
+        let pending = crate::session::unsynced(store).unwrap_or((0, 0));
+        let refused = store.refused_docs().unwrap_or(0) as u32;
+        match result {
+            Ok(report) => {
+                let _ = store.set_meta("sync.last_success_ms", &now.to_string());
+                tracing::info!(
+                    docs = report.docs,
+                    synced = report.synced,
+                    refused = report.refused.len(),
+                    "sync session done"
+                );
+                self.update(|s| {
+                    s.phase = "idle".into();
+                    s.last_success_ms = Some(now);
+                    s.last_error = None;
+                });
+            }
+            Err(e) => {
+                let offline = matches!(&e, SyncError::Network(_))
+                    || matches!(&e, SyncError::GaveUp { last, .. } if matches!(**last, SyncError::Network(_)));
+                let view = DeviceError::from(e).view();
+                tracing::warn!(code = %view.code, message = %view.message, "sync session failed");
+                self.update(|s| {
+                    s.phase = if offline {
+                        "offline"
+                    } else if view.code == "session_expired" {
+                        "signed_out"
+                    } else {
+                        "error"
+                    }
+                    .into();
+                    s.last_error = Some(view);
+                });
+            }
+        }
+        self.update(|s| {
+            s.pending_docs = pending.0;
+            s.pending_photos = pending.1;
+            s.refused_docs = refused;
+        });
+        drop(g);
+        self.status()
+    }
+
+    /// Starts the background loop on the current tokio runtime: a session
+    /// when triggered (after each save) and every `every` otherwise, while
+    /// signed in. Calling it again does nothing.
+    pub fn start(&self, every: Duration) {
+        {
+            let mut r = self.inner.running.lock().unwrap_or_else(|p| p.into_inner());
+            if *r {
+                return;
+            }
+            *r = true;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = tokio::time::timeout(every, me.inner.trigger.notified()).await;
+                if me.status().phase != "signed_out" {
+                    me.sync_now().await;
+                }
+            }
+        });
+    }
+}

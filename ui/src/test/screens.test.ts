@@ -280,3 +280,12 @@ describe("screens with mocked IPC", () => {
     expect(screen.getByTestId("sync-now").textContent).toBe("Sync now");
   });
 });
+
+describe("report from the checklist", () => {
+  it("starts with the category chosen and can star it", async () => {
+    render(Report, { category: "010101001" });
+    await fireEvent.click(await screen.findByText("设为常用"));
+    await waitFor(() => expect(calls.find((c) => c.cmd === "set_favourite")).toBeTruthy());
+    expect(calls.find((c) => c.cmd === "set_favourite")!.args).toEqual({ code: "010101001", on: true });
+  });
+});

@@ -43,3 +43,9 @@ export function t(key: string, params: Record<string, string | number> = {}): st
     name in params ? String(params[name]) : m,
   );
 }
+
+/** Words for a backend code (`state.filed`…); an unknown code is shown as it is. */
+export function tc(prefix: string, code: string, params: Record<string, string | number> = {}): string {
+  const key = `${prefix}.${code}`;
+  return has(key) ? t(key, params) : code;
+}

@@ -1,0 +1,291 @@
+import { describe, it, expect, vi, beforeEach } from "vitest";
+import { render, fireEvent, screen, waitFor, cleanup } from "@testing-library/svelte";
+import { flushSync } from "svelte";
+
+const calls: { cmd: string; args: unknown }[] = [];
+let handler: (cmd: string, args: unknown) => unknown = () => null;
+
+vi.mock("@tauri-apps/api/core", () => ({
+  invoke: vi.fn(async (cmd: string, args: unknown) => {
+    calls.push({ cmd, args });
+    return handler(cmd, args);
+  }),
+  convertFileSrc: (p: string, proto: string) => `${proto}://localhost/${p}`,
+}));
+vi.mock("@tauri-apps/api/event", () => ({ listen: vi.fn(async () => () => {}) }));
+vi.mock("leaflet", () => {
+  const layer = () => ({ addTo: () => layer(), clearLayers: () => {}, bindTooltip: () => layer() });
+  const map = () => ({ setView: () => {}, on: () => {}, remove: () => {}, fitBounds: () => {} });
+  const L = { map, layerGroup: layer, polygon: layer, circle: layer, circleMarker: layer, polyline: layer, latLng: (a: number, b: number) => [a, b] };
+  return { default: L, ...L };
+});
+
+import SignIn from "../screens/SignIn.svelte";
+import Patrol from "../screens/Patrol.svelte";
+import Report from "../screens/Report.svelte";
+import Cases from "../screens/Cases.svelte";
+import CaseScreen from "../screens/Case.svelte";
+import Tasks from "../screens/Tasks.svelte";
+import Task from "../screens/Task.svelte";
+import Team from "../screens/Team.svelte";
+import Review from "../screens/Review.svelte";
+import Sync from "../screens/Sync.svelte";
+import VirtualList from "./VirtualListHarness.svelte";
+import { nav } from "../lib/nav.svelte";
+import { setLang } from "../i18n/index.svelte";
+import { errorText, ERROR_CODES } from "../lib/errors";
+import zh from "../i18n/zh-CN.json";
+
+const pos = { lon: 116.46, lat: 39.92, accuracy_m: 45, mock: false, manual: false, at_ms: 1764640000000 };
+const located = { position: pos, technical_grid: "110105001001001", supervision_grid: "110105001001", street: "110105001", inside_mine: true, warnings: ["low_accuracy"] };
+const summary = (i: number) => ({
+  id: `C${i}`, category: "010101001", category_name: "垃圾满溢", title: `标题 ${i}`, state: "reported", review: null,
+  resubmitted: false, sync: { state: i % 2 ? "local_only" : "synced", reason: null }, reporter: "I0001", photo_count: 1,
+  lon: 116.46, lat: 39.92, created_at_ms: 1764640000000 - i * 1000, updated_at_ms: 1764640000000 - i * 1000,
+});
+const detail = (over: object = {}) => ({
+  summary: summary(1), category_path: "市容环境 › 垃圾", address: "朝阳路 1 号", description: "垃圾桶满溢",
+  accuracy_m: 12, position_flags: [], technical_grid: "110105001001001", supervision_grid: "110105001001",
+  photos: ["aa"], photo_available: [true], review: null,
+  timeline: [{ stage: 1, action: "report", state: "reported", by: "I0001", at_ms: 1764640000000, note: "" }],
+  can_resubmit: false, can_review: false, ...over,
+});
+const checklistItems = [
+  { code: "010101001", name: "垃圾满溢", path: "市容环境 › 垃圾", favourite: false, recent: true, checked_today: false },
+  { code: "020101001", name: "井盖破损", path: "部件 › 公用设施", favourite: true, recent: false, checked_today: false },
+];
+
+beforeEach(() => {
+  cleanup();
+  calls.length = 0;
+  setLang("zh-CN");
+  nav.me = { id: "L0001", name: "张班长", role: "squad_leader", squad: "S1", supervision_grid: "110105001001", server: "http://127.0.0.1:8787" };
+  nav.overlay = null;
+  handler = (cmd) => {
+    switch (cmd) {
+      case "map_view": return { grids: [], bbox: [116.4, 39.9, 116.5, 40], street: "朝外街道", checklist_version: "1", pins: [] };
+      case "patrol": return { open_since_ms: null, points_today: 0, visited: 3, total: 12, track: [] };
+      case "start_patrol": return { open_since_ms: 1764640000000, points_today: 1, visited: 3, total: 12, track: [] };
+      case "checklist": case "check_item": return checklistItems;
+      case "locate": return located;
+      case "duplicates": return [summary(9)];
+      case "add_photo": return { sha256: "p1", thumb_sha256: "t1", width: 800, height: 600, bytes: 1234 };
+      case "save_case": return summary(1);
+      case "list_cases": return { items: [summary(1), summary(2)], next: null, total: 2 };
+      case "case_detail": return detail();
+      case "list_tasks": return [{ id: "V1", case_id: "C1", category_name: "垃圾满溢", kind: "handling_check", due_at_ms: 1764640000000, lon: 116.46, lat: 39.92, distance_m: 120, outcome: null, far: false, sync: { state: "synced", reason: null } }];
+      case "team": return [{ id: "I0001", name: "李监督" }];
+      case "sync_status": return { phase: "offline", docs_done: 1, docs_total: 4, photo_bytes_sent: 0, photo_bytes_total: 2048, pending_docs: 3, pending_photos: 1, refused_docs: 0, last_success_ms: null, last_error: { code: "offline", message: "x" } };
+      default: return null;
+    }
+  };
+});
+
+const settle = () => new Promise((r) => setTimeout(r, 0));
+
+describe("screens with mocked IPC", () => {
+  it("sign-in submits sign_in with the typed fields", async () => {
+    nav.me = null;
+    handler = (cmd) => (cmd === "sign_in" ? { id: "I0001", name: "李", role: "inspector", squad: null, supervision_grid: null, server: "http://s" } : null);
+    render(SignIn);
+    const server = screen.getByTestId("signin-server") as HTMLInputElement;
+    expect(server.value).toBe("http://127.0.0.1:8787");
+    await fireEvent.input(screen.getByTestId("signin-user"), { target: { value: "I0001" } });
+    await fireEvent.input(screen.getByTestId("signin-password"), { target: { value: "secret" } });
+    await fireEvent.click(screen.getByTestId("signin-submit"));
+    await waitFor(() => expect(calls.find((c) => c.cmd === "sign_in")).toBeTruthy());
+    expect(calls.find((c) => c.cmd === "sign_in")!.args).toEqual({ req: { server: "http://127.0.0.1:8787", user_id: "I0001", password: "secret" } });
+    await waitFor(() => expect(nav.me?.id).toBe("I0001"));
+  });
+
+  it("sign-in shows the zh-CN words for an error code", async () => {
+    nav.me = null;
+    handler = () => Promise.reject({ code: "bad_credentials", message: "nope" });
+    render(SignIn);
+    await fireEvent.input(screen.getByTestId("signin-user"), { target: { value: "I0001" } });
+    await fireEvent.input(screen.getByTestId("signin-password"), { target: { value: "x" } });
+    await fireEvent.click(screen.getByTestId("signin-submit"));
+    expect((await screen.findByTestId("signin-error")).textContent).toBe("工号或密码错误");
+  });
+
+  it("every error code has zh-CN words; unknown codes show code + message", () => {
+    for (const code of ERROR_CODES) expect(errorText({ code, message: "m" })).toBe((zh as Record<string, string>)[`error.${code}`]);
+    expect(errorText({ code: "weird", message: "detail" })).toContain("weird");
+    expect(errorText({ code: "weird", message: "detail" })).toContain("detail");
+  });
+
+  it("patrol shows coverage, the checklist and starts a patrol", async () => {
+    render(Patrol);
+    await waitFor(() => expect(screen.getByTestId("patrol-coverage").textContent).toBe("巡查覆盖率 25%"));
+    const items = screen.getAllByTestId("checklist-item");
+    expect(items[0].dataset.code).toBe("020101001"); // favourite first
+    await fireEvent.click(screen.getByTestId("patrol-start"));
+    await waitFor(() => expect(screen.getByTestId("patrol-stop")).toBeTruthy());
+    await fireEvent.click(screen.getAllByTestId("checklist-ok")[0]);
+    expect(calls.some((c) => c.cmd === "check_item" && (c.args as { code: string }).code === "020101001")).toBe(true);
+  });
+
+  it("report save sends save_case with the chosen category, photo sha and position", async () => {
+    render(Report, { category: null });
+    await settle();
+    const pick = await screen.findAllByTestId("category-result");
+    await fireEvent.click(pick[0]);
+    const file = new File([new Uint8Array([1, 2, 3])], "a.jpg", { type: "image/jpeg" });
+    Object.defineProperty(file, "arrayBuffer", { value: async () => new Uint8Array([1, 2, 3]).buffer });
+    const input = screen.getByTestId("photo-input") as HTMLInputElement;
+    Object.defineProperty(input, "files", { value: [file], configurable: true });
+    await fireEvent.change(input);
+    await screen.findByTestId("photo-thumb");
+    const add = calls.find((c) => c.cmd === "add_photo")!;
+    expect(add.args).toBeInstanceOf(Uint8Array);
+    expect(screen.getByTestId("location-warning").textContent).toBe("定位精度较差");
+    await screen.findByTestId("duplicate-hint");
+    await fireEvent.input(screen.getByTestId("report-description"), { target: { value: "满了" } });
+    await fireEvent.click(screen.getByTestId("report-save"));
+    await screen.findByTestId("report-saved");
+    expect(screen.getByTestId("report-saved").textContent).toBe("已保存，待同步");
+    const save = calls.find((c) => c.cmd === "save_case")!.args as { draft: { category: string; photos: string[]; position: unknown; description: string } };
+    expect(save.draft.category).toBe("010101001");
+    expect(save.draft.photos).toEqual(["p1"]);
+    expect(save.draft.position).toEqual(pos);
+    expect(save.draft.description).toBe("满了");
+  });
+
+  it("search ignores stale responses", async () => {
+    const pending: ((v: unknown) => void)[] = [];
+    const base = handler;
+    handler = (cmd, args) => (cmd === "search_categories" ? new Promise((r) => pending.push(r)) : base(cmd, args));
+    render(Report, { category: null });
+    const box = screen.getByTestId("report-search");
+    await fireEvent.input(box, { target: { value: "l" } });
+    await fireEvent.input(box, { target: { value: "lj" } });
+    pending[1]([{ code: "010101001", name: "垃圾满溢", path: "p", level: "fine", favourite: false }]);
+    await settle();
+    pending[0]([{ code: "999", name: "旧", path: "p", level: "fine", favourite: false }]);
+    await settle();
+    flushSync();
+    const codes = screen.getAllByTestId("category-result").map((e) => e.dataset.code);
+    expect(codes).toEqual(["010101001"]);
+  });
+
+  it("my cases lists rows with sync badges", async () => {
+    render(Cases);
+    await waitFor(() => expect(screen.getAllByTestId("case-row")).toHaveLength(2));
+    const badges = screen.getAllByTestId("sync-badge");
+    expect(badges[0].dataset.sync).toBe("local_only");
+    expect(badges[0].textContent).toBe("待同步");
+    expect((calls.find((c) => c.cmd === "list_cases")!.args as { filter: { mine: boolean } }).filter.mine).toBe(true);
+  });
+
+  it("the virtual list keeps ≤ 40 rows in the DOM for 10,000 items", async () => {
+    const items = Array.from({ length: 10000 }, (_, i) => summary(i));
+    const { container } = render(VirtualList, { items });
+    await settle();
+    const rows = container.querySelectorAll("[data-testid=case-row]");
+    expect(rows.length).toBeGreaterThan(5);
+    expect(rows.length).toBeLessThanOrEqual(40);
+  });
+
+  it("case detail shows the six-step timeline and resubmits", async () => {
+    handler = (cmd) =>
+      cmd === "case_detail" || cmd === "resubmit_case"
+        ? detail({ can_resubmit: true, review: { reviewer: "L0001", verdict: "needs_fix", reason: "photo_unclear", duplicate_of: null, note: "重拍", at_ms: 1764640000000 } })
+        : null;
+    render(CaseScreen, { id: "C1" });
+    await screen.findByTestId("case-detail");
+    expect(screen.getAllByTestId("timeline-step")).toHaveLength(6);
+    expect(screen.getByTestId("review-reason").textContent).toContain("照片不清");
+    await fireEvent.input(screen.getByTestId("resubmit-description"), { target: { value: "已重拍" } });
+    await fireEvent.click(screen.getByTestId("resubmit-submit"));
+    await waitFor(() => expect(calls.find((c) => c.cmd === "resubmit_case")).toBeTruthy());
+    expect((calls.find((c) => c.cmd === "resubmit_case")!.args as { edit: { description: string } }).edit.description).toBe("已重拍");
+  });
+
+  it("tasks list renders", async () => {
+    render(Tasks);
+    const row = await screen.findByTestId("task-row");
+    expect(row.dataset.taskId).toBe("V1");
+  });
+
+  it("a far pass asks for confirmation and resends with confirm_far", async () => {
+    let n = 0;
+    const base = handler;
+    handler = (cmd, args) => {
+      if (cmd === "task_detail") return { task: base("list_tasks", null) && (base("list_tasks", null) as object[])[0], case: detail(), note: "", after_photos: [] };
+      if (cmd === "submit_verification") {
+        n++;
+        if (n === 1) return Promise.reject({ code: "far_from_point", message: "far" });
+        return { ...(base("list_tasks", null) as object[])[0], outcome: "pass", far: true };
+      }
+      return base(cmd, args);
+    };
+    render(Task, { id: "V1" });
+    await fireEvent.click(await screen.findByTestId("task-pass"));
+    await waitFor(() => expect(calls.some((c) => c.cmd === "locate")).toBe(true));
+    await settle();
+    await fireEvent.click(screen.getByTestId("task-submit"));
+    const confirm = await screen.findByTestId("task-confirm-far");
+    expect(screen.getByRole("alertdialog").textContent).toMatch(/距案件位置 \d+ 米，确认核查通过？/);
+    await fireEvent.click(confirm);
+    await screen.findByTestId("task-done");
+    const sends = calls.filter((c) => c.cmd === "submit_verification").map((c) => (c.args as { input: { confirm_far: boolean } }).input.confirm_far);
+    expect(sends).toEqual([false, true]);
+  });
+
+  it("team lists cases with the inspector filter", async () => {
+    render(Team);
+    await waitFor(() => expect(screen.getAllByTestId("team-row").length).toBe(2));
+    expect(screen.getByText("李监督（I0001）")).toBeTruthy();
+  });
+
+  it("the leader's return sends reason + comment", async () => {
+    handler = (cmd) => (cmd === "case_detail" || cmd === "review_case" ? detail({ can_review: true }) : null);
+    render(Review, { id: "C1" });
+    await fireEvent.click(await screen.findByTestId("review-return"));
+    await fireEvent.change(screen.getByTestId("review-reason-select"), { target: { value: "duplicate" } });
+    await fireEvent.input(await screen.findByTestId("review-duplicate-of"), { target: { value: "C0" } });
+    await fireEvent.input(screen.getByTestId("review-comment"), { target: { value: "与 C0 重复" } });
+    await fireEvent.click(screen.getByTestId("review-submit"));
+    await waitFor(() => expect(calls.find((c) => c.cmd === "review_case")).toBeTruthy());
+    expect(calls.find((c) => c.cmd === "review_case")!.args).toEqual({
+      id: "C1", input: { approve: false, reason: "duplicate", duplicate_of: "C0", comment: "与 C0 重复" },
+    });
+  });
+
+  it("sync shows status words, and sign-out warns about unsynced work", async () => {
+    const base = handler;
+    handler = (cmd, args) => {
+      if (cmd === "sign_out") {
+        const force = (args as { force: boolean }).force;
+        return { signed_out: force, unsynced_docs: 3, unsynced_photos: 1, revoked_on_server: false };
+      }
+      return base(cmd, args);
+    };
+    render(Sync);
+    const status = await screen.findByTestId("sync-status");
+    expect(status.dataset.phase).toBe("offline");
+    expect(status.textContent).toBe("离线");
+    expect(screen.getByTestId("sync-last").textContent!.trim()).toBe("上次同步：从未");
+    await fireEvent.click(screen.getByTestId("sign-out"));
+    await screen.findByText("4 条未同步，仍要退出？");
+    await fireEvent.click(screen.getByTestId("sign-out-force"));
+    await waitFor(() => expect(nav.me).toBeNull());
+    expect(calls.filter((c) => c.cmd === "sign_out").map((c) => c.args)).toEqual([{ force: false }, { force: true }]);
+  });
+
+  it("the language switch changes the words and persists", async () => {
+    render(Sync);
+    await fireEvent.click(screen.getByTestId("lang-switch"));
+    expect(localStorage.getItem("gridpatrol.lang")).toBe("en");
+    expect(screen.getByTestId("sync-now").textContent).toBe("Sync now");
+  });
+});
+
+describe("report from the checklist", () => {
+  it("starts with the category chosen and can star it", async () => {
+    render(Report, { category: "010101001" });
+    await fireEvent.click(await screen.findByText("设为常用"));
+    await waitFor(() => expect(calls.find((c) => c.cmd === "set_favourite")).toBeTruthy());
+    expect(calls.find((c) => c.cmd === "set_favourite")!.args).toEqual({ code: "010101001", on: true });
+  });
+});

@@ -40,6 +40,12 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// An account's assignment: supervision grid, squad, its leader, and a
+    /// point inside the grid's first cell (a test fix for the desktop app).
+    Whois {
+        /// Account id, e.g. `I0002`.
+        id: String,
+    },
     /// SHA-256 of the generated district (identical on every machine).
     Fingerprint,
 }
@@ -100,6 +106,35 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(crate::EXIT_REFUSED));
                 }
             }
+        }
+        Cmd::Whois { id } => {
+            use geo::InteriorPoint;
+            let demo = DemoDistrict::get();
+            let d = &demo.district;
+            let Some(who) = d.inspectors.iter().find(|i| i.id == id) else {
+                eprintln!("error: no inspector or squad leader {id} in the demo district");
+                return Ok(ExitCode::from(crate::EXIT_REFUSED));
+            };
+            let leader = d
+                .squads
+                .iter()
+                .find(|s| s.id == who.squad)
+                .map(|s| s.leader.clone());
+            let point = d
+                .technical_grids
+                .iter()
+                .position(|t| t.supervision_grid == who.supervision_grid)
+                .and_then(|k| demo.geometry[k].interior_point())
+                .map(|p| [p.x(), p.y()]);
+            print_json(&serde_json::json!({
+                "id": who.id,
+                "name": who.name,
+                "role": who.role,
+                "squad": who.squad,
+                "leader": leader,
+                "supervision_grid": who.supervision_grid,
+                "point": point,
+            }))?;
         }
         Cmd::Fingerprint => println!("{}", DemoDistrict::get().fingerprint()),
     }

@@ -123,8 +123,6 @@ fn stage_of(a: Action) -> u8 {
         | Action::VerifyFail
         | Action::ConfirmOnSite => 5,
         Action::Evaluate | Action::Reply | Action::Satisfied | Action::NotSatisfied => 6,
-        #[allow(unreachable_patterns)]
-        _ => 6,
     }
 }
 
@@ -230,11 +228,10 @@ impl Account {
     }
 
     fn detail(&mut self, id: &str) -> Result<CaseDetail> {
-        let mut store_case = None;
-        if let Some(row) = self.store.get_case(id)? {
-            store_case = Some(row);
-        }
-        let row = store_case.ok_or_else(|| DeviceError::NotFound(format!("case {id}")))?;
+        let row = self
+            .store
+            .get_case(id)?
+            .ok_or_else(|| DeviceError::NotFound(format!("case {id}")))?;
         let case = self.read_case(id)?;
         let c = &case;
         let photos = c.report.photos.clone();
@@ -1039,10 +1036,7 @@ impl Device {
 
     /// Runs a sync session now and returns the status after it.
     pub async fn sync_now(&self) -> SyncStatus {
-        let s = self.sync.sync_now().await;
-        // A merged server change may have replaced the district's view of
-        // my cases; nothing else to refresh here.
-        s
+        self.sync.sync_now().await
     }
 
     /// The sync status.

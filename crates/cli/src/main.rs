@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod case;
 mod district;
 mod media;
 mod server;
@@ -40,6 +41,11 @@ enum Command {
         #[command(subcommand)]
         cmd: media::Cmd,
     },
+    /// The supervision centre's actions on cases (as a centre account).
+    Case {
+        #[command(subcommand)]
+        cmd: case::Cmd,
+    },
     /// Run the sync server: `serve --data DIR [--listen ADDR]`.
     Serve(server::ServeArgs),
     /// Create a server data directory: `init --demo --data DIR`.
@@ -54,6 +60,7 @@ fn main() -> ExitCode {
         Command::Taxonomy { cmd } => taxonomy::run(cmd),
         Command::District { cmd } => district::run(cmd),
         Command::Media { cmd } => media::run(cmd),
+        Command::Case { cmd } => case::run(cmd),
         Command::Serve(args) => server::serve(args),
         Command::Init(args) => server::init(args),
         Command::Sim(args) => sim::run(args),

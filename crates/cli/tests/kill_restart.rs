@@ -10,10 +10,7 @@ use std::path::Path;
 use std::process::Child;
 use std::time::Duration;
 
-use common::{init_demo, serve};
-use geo::InteriorPoint;
-use gridpatrol_district::DemoDistrict;
-use gridpatrol_docs::{Report, Source};
+use common::{demo_report, init_demo, serve};
 use gridpatrol_sim::FaultProxy;
 use gridpatrol_store::Store;
 use gridpatrol_sync::{local, RetryPolicy, SyncConfig, SyncEngine};
@@ -41,43 +38,11 @@ fn engine(url: &str, user: &str) -> SyncEngine {
 
 /// `CASES` offline reports by demo inspector I0001 inside their own grid.
 fn offline_device() -> (Store, Vec<String>) {
-    let demo = DemoDistrict::get();
-    let me = demo
-        .district
-        .inspectors
-        .iter()
-        .find(|i| i.id == "I0001")
-        .unwrap();
-    let tg = demo
-        .district
-        .technical_grids
-        .iter()
-        .find(|g| g.supervision_grid == me.supervision_grid)
-        .unwrap();
-    let at = demo
-        .grid_geometry(&tg.code)
-        .unwrap()
-        .interior_point()
-        .unwrap();
     let mut store = Store::open_in_memory().unwrap();
     let mut ids = Vec::new();
     for i in 0..CASES {
         let id = format!("kill-{i:04}");
-        let report = Report {
-            category: "02080101".into(),
-            lon: at.x(),
-            lat: at.y(),
-            accuracy_m: 6.0,
-            technical_grid: tg.code.clone(),
-            supervision_grid: tg.supervision_grid.clone(),
-            street: tg.street.clone(),
-            address: format!("测试路{i}号"),
-            description: format!("灯杆上的小广告 {i}"),
-            photos: vec![],
-            reporter: me.id.clone(),
-            source: Source::Patrol,
-            created_at_ms: 1_790_000_000_000 + i as i64,
-        };
+        let report = demo_report("02080101", i, 1_790_000_000_000 + i as i64);
         local::create_case(&mut store, &id, &report, 1_790_000_000_000).unwrap();
         ids.push(id);
     }

@@ -167,6 +167,24 @@ pub struct LifecycleStep {
     pub at_ms: i64,
     /// Free-text note.
     pub note: String,
+    /// What the step adds beyond the note (unit, deadline, verification).
+    #[serde(flatten)]
+    pub detail: StepDetail,
+}
+
+/// The facts a centre step carries besides its note: where a dispatch sent
+/// the case and by when, which verification a step refers to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepDetail {
+    /// The responsible unit a dispatch sent the case to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// The handling deadline a dispatch set, Unix ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at_ms: Option<i64>,
+    /// The verification document a verification step refers to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<String>,
 }
 
 /// A whole case read back into plain values.
@@ -463,6 +481,19 @@ impl CaseDoc {
         at_ms: i64,
         note: &str,
     ) -> Result<CaseState, DocError> {
+        self.append_step_with(step, by, at_ms, note, &StepDetail::default())
+    }
+
+    /// [`CaseDoc::append_step`] with the step's unit, deadline or
+    /// verification recorded in the same change.
+    pub fn append_step_with(
+        &mut self,
+        step: Action,
+        by: &str,
+        at_ms: i64,
+        note: &str,
+        detail: &StepDetail,
+    ) -> Result<CaseState, DocError> {
         let mut lc = self.replay()?;
         let next = lc.apply(step, step.performed_by())?;
         let l = req_obj(&self.doc, &ROOT, "lifecycle", ObjType::Map)?;
@@ -476,6 +507,15 @@ impl CaseDoc {
                 tx.put(&s, "by", by)?;
                 tx.put(&s, "at_ms", at_ms)?;
                 put_text(tx, &s, "note", note)?;
+                if let Some(u) = &detail.unit {
+                    tx.put(&s, "unit", u.as_str())?;
+                }
+                if let Some(d) = detail.due_at_ms {
+                    tx.put(&s, "due_at_ms", d)?;
+                }
+                if let Some(v) = &detail.verification {
+                    tx.put(&s, "verification", v.as_str())?;
+                }
                 tx.put(&l, "state", next.as_str())?;
                 Ok(())
             })
@@ -592,6 +632,11 @@ fn read_steps(d: &Automerge) -> Result<Vec<LifecycleStep>, DocError> {
             by: str_req(d, &s, "by")?,
             at_ms: i64_req(d, &s, "at_ms")?,
             note: str_opt(d, &s, "note").unwrap_or_default(),
+            detail: StepDetail {
+                unit: str_opt(d, &s, "unit"),
+                due_at_ms: i64_opt(d, &s, "due_at_ms"),
+                verification: str_opt(d, &s, "verification"),
+            },
         });
     }
     Ok(out)

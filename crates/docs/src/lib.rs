@@ -58,7 +58,7 @@ mod verification;
 pub use authz::{authorize, facts, photo_refs, DocFacts, Principal, Refusal, Squads};
 pub use case::{
     Case, CaseDoc, LifecycleStep, PositionFlag, Report, ReportEdit, ReturnReason, Review, Source,
-    Verdict,
+    StepDetail, Verdict,
 };
 pub use classify::parts_changed;
 pub use validate::{check_size, validate, Bounds, Valid};

@@ -15,6 +15,8 @@ pub const MAX_TEXT_CHARS: usize = 2000;
 pub const MAX_ADDRESS_CHARS: usize = 200;
 /// Characters of a review, step or result note.
 pub const MAX_NOTE_CHARS: usize = 1000;
+/// Characters of a responsible unit's name on a dispatch step.
+pub const MAX_UNIT_CHARS: usize = 100;
 /// Largest plausible GPS accuracy radius, metres.
 pub const MAX_ACCURACY_M: f64 = 10_000.0;
 

@@ -242,6 +242,7 @@ pub fn validate(doc: &Automerge, bounds: &Bounds) -> Result<Valid, DocError> {
                 ],
             )?;
             check_part_keys(doc, "lifecycle", ObjType::Map, &["state", "steps"])?;
+            check_step_keys(doc)?;
             let case = read_case(doc)?;
             check_case(doc, &case, bounds)?;
             Ok(Valid::Case(Box::new(case)))
@@ -345,6 +346,53 @@ fn check_case(doc: &Automerge, c: &Case, b: &Bounds) -> Result<(), DocError> {
             limits::MAX_NOTE_CHARS,
         )?;
         b.check_time(&format!("lifecycle.steps[{i}] time"), s.at_ms)?;
+        if let Some(u) = &s.detail.unit {
+            check_text(
+                &format!("lifecycle.steps[{i}].unit"),
+                u,
+                limits::MAX_UNIT_CHARS,
+            )?;
+        }
+        if let Some(d) = s.detail.due_at_ms {
+            if !(b.min_time_ms..=b.max_due_ms).contains(&d) {
+                return Err(DocError::Invalid(format!(
+                    "lifecycle.steps[{i}] deadline {d} is not a plausible time"
+                )));
+            }
+        }
+        if let Some(v) = &s.detail.verification {
+            check_id(&format!("lifecycle.steps[{i}].verification"), v)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every lifecycle step holds only the fields a step has.
+fn check_step_keys(doc: &Automerge) -> Result<(), DocError> {
+    let Some(l) = obj(doc, &ROOT, "lifecycle", ObjType::Map) else {
+        return Ok(());
+    };
+    let Some(steps) = obj(doc, &l, "steps", ObjType::List) else {
+        return Ok(());
+    };
+    for i in 0..doc.length(&steps) {
+        if let Ok(Some((automerge::Value::Object(ObjType::Map), s))) = doc.get(&steps, i) {
+            check_keys(
+                doc,
+                &s,
+                &format!("lifecycle.steps[{i}]."),
+                &[
+                    "step",
+                    "state",
+                    "by",
+                    "at_ms",
+                    "note",
+                    "unit",
+                    "due_at_ms",
+                    "verification",
+                ],
+            )?;
+        }
     }
     Ok(())
 }

@@ -147,6 +147,25 @@ pub struct TimeLimits {
     pub is_default: bool,
 }
 
+impl TimeLimits {
+    /// The handling time limit for a technical grid of `class`, in hours.
+    pub fn hours(&self, class: crate::district::AreaClass) -> u32 {
+        use crate::district::AreaClass;
+        match class {
+            AreaClass::A => self.a_hours,
+            AreaClass::B => self.b_hours,
+            AreaClass::C => self.c_hours,
+        }
+    }
+
+    /// The deadline of a handling round dispatched at `from_ms` in a grid of
+    /// `class`, Unix ms. The checklist counts wall-clock hours (it marks no
+    /// class as working-hours only).
+    pub fn deadline_ms(&self, class: crate::district::AreaClass, from_ms: i64) -> i64 {
+        from_ms.saturating_add(i64::from(self.hours(class)) * 3_600_000)
+    }
+}
+
 /// Attributes only fine classes carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FineAttrs {
@@ -838,6 +857,17 @@ mod tests {
 
     fn fixture() -> String {
         fixture_rows().join("\n") + "\n"
+    }
+
+    #[test]
+    fn a_deadline_counts_the_grids_class_hours_from_the_dispatch() {
+        use crate::district::AreaClass;
+        let t = Taxonomy::parse(&fixture()).unwrap();
+        let limits = t.get("02010101").unwrap().fine.as_ref().unwrap().limits;
+        let h = 3_600_000;
+        assert_eq!(limits.deadline_ms(AreaClass::A, 1_000), 1_000 + 2 * h);
+        assert_eq!(limits.deadline_ms(AreaClass::B, 1_000), 1_000 + 4 * h);
+        assert_eq!(limits.deadline_ms(AreaClass::C, 1_000), 1_000 + 8 * h);
     }
 
     /// The fixture with row `idx` (0 = header) replaced.

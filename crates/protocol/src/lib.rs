@@ -53,6 +53,13 @@ pub mod paths {
     pub const PHOTOS: &str = "/v1/photos";
     /// Route pattern of one photo (`HEAD`/`PUT`/`GET`).
     pub const PHOTO_ROUTE: &str = "/v1/photos/{sha256}";
+    /// `GET` (centre): the case list, filtered by [`super::CaseListParams`]
+    /// → [`super::CaseListPage`].
+    pub const CENTRE_CASES: &str = "/v1/centre/cases";
+    /// `GET` (centre): one case with its whole timeline and verifications.
+    pub const CENTRE_CASE_ROUTE: &str = "/v1/centre/cases/{id}";
+    /// `POST` (centre) [`super::CentreAction`] → the case after it.
+    pub const CENTRE_ACTION_ROUTE: &str = "/v1/centre/cases/{id}/actions";
     /// `GET` → 200 `ok`; no token needed.
     pub const HEALTHZ: &str = "/healthz";
     /// `GET` → Prometheus text exposition; no token needed.
@@ -153,6 +160,12 @@ pub mod codes {
     /// The request's documents together carry more operations than one
     /// request may; the document named must be sent in a later request.
     pub const REQUEST_BUDGET: &str = "request_budget";
+    /// 409 (centre): the action does not apply to the case as it stands
+    /// (its state, its verification, the write rules); the message says why.
+    pub const ACTION_REFUSED: &str = "action_refused";
+    /// 409 (centre): no inspector can be sent (none of the grid other than
+    /// the reporter is on duty); the message says who was considered.
+    pub const NO_ASSIGNEE: &str = "no_assignee";
 }
 
 /// Body of every error response.
@@ -567,4 +580,116 @@ pub struct MultiPolygonGeometry {
     pub kind: String,
     /// Polygons → rings → points.
     pub coordinates: Vec<Vec<Vec<[f64; 2]>>>,
+}
+
+/// Filters of the centre's case list (`GET` query string); all optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseListParams {
+    /// Lifecycle state (`reported`, `filed`, `dispatched`…).
+    pub state: Option<String>,
+    /// 9-digit street code.
+    pub street: Option<String>,
+    /// 12-digit supervision grid code.
+    pub grid: Option<String>,
+    /// Fine-class code or the code of a class above (prefix).
+    pub category: Option<String>,
+    /// Reported at or after, Unix ms.
+    pub from_ms: Option<i64>,
+    /// Reported before, Unix ms.
+    pub to_ms: Option<i64>,
+    /// Only cases past their handling deadline still with the unit.
+    #[serde(default)]
+    pub overdue: bool,
+    /// The `next` of the previous page.
+    pub after: Option<String>,
+    /// Rows per page (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// One row of the centre's case list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseListItem {
+    /// Case id.
+    pub id: String,
+    /// Lifecycle state.
+    pub state: String,
+    /// Fine-class code.
+    pub category: String,
+    /// Its name in the checklist.
+    pub category_name: String,
+    /// Street code.
+    pub street: String,
+    /// Supervision grid code.
+    pub grid: String,
+    /// Reporter's account id.
+    pub reporter: String,
+    /// When reported, Unix ms.
+    pub reported_at_ms: i64,
+    /// The unit it was last dispatched to.
+    pub unit: Option<String>,
+    /// That dispatch's deadline, Unix ms.
+    pub due_at_ms: Option<i64>,
+    /// Past the deadline and still with the unit.
+    pub overdue: bool,
+}
+
+/// A page of the centre's case list, newest report first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseListPage {
+    /// The rows.
+    pub items: Vec<CaseListItem>,
+    /// Pass as `after` for the next page; `None` on the last.
+    pub next: Option<String>,
+}
+
+/// A centre action on one case (`POST` body), recorded as one time-stamped
+/// lifecycle step under the same write rules devices meet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum CentreAction {
+    /// File the report as a case (立案).
+    File {
+        /// Note for the timeline.
+        #[serde(default)]
+        note: String,
+    },
+    /// Refuse to file it, with the reason.
+    Reject {
+        /// Why (required).
+        reason: String,
+    },
+    /// Send it to the responsible unit; the deadline follows from the
+    /// checklist's time limit and the grid's area class.
+    Dispatch {
+        /// The unit; default: the checklist's responsible department.
+        #[serde(default)]
+        unit: Option<String>,
+        /// Note for the timeline.
+        #[serde(default)]
+        note: String,
+    },
+    /// Record the unit's feedback that it is fixed.
+    Handled {
+        /// The unit's words.
+        #[serde(default)]
+        note: String,
+    },
+    /// Send an inspector to re-verify on site.
+    AssignVerification {
+        /// Who; default: an on-duty inspector of the grid other than the reporter.
+        #[serde(default)]
+        assignee: Option<String>,
+        /// Hours until the deadline (default 24).
+        #[serde(default)]
+        due_hours: Option<u32>,
+        /// Note for the timeline.
+        #[serde(default)]
+        note: String,
+    },
+    /// Close the case on a passed verification.
+    Close {
+        /// Note for the timeline.
+        #[serde(default)]
+        note: String,
+    },
 }

@@ -17,8 +17,9 @@ use std::sync::{Mutex, MutexGuard};
 use gridpatrol_domain::roles::Role;
 use gridpatrol_protocol::DocKind;
 use gridpatrol_server_storage::{
-    DocIndex, DocWrite, ManifestPage, ManifestRow, PhotoStatus, Scope, ServerStore, SquadRecord,
-    StoreError, StoredDoc, TokenRecord, UploadQuota, User,
+    CaseQuery, CaseRow, CaseSummary, DocIndex, DocWrite, ManifestPage, ManifestRow, PhotoStatus,
+    Scope, ServerStore, SquadRecord, StoreError, StoredDoc, TokenRecord, UploadQuota, User,
+    VerificationRow, VerificationSummary,
 };
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
@@ -42,6 +43,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0002_photo_uploads",
         sql: include_str!("../../../migrations/server/0002_photo_uploads.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_centre",
+        sql: include_str!("../../../migrations/server/0003_centre.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
@@ -56,6 +62,87 @@ pub struct SqliteStore {
     photo_dir: PathBuf,
     partial_dir: PathBuf,
 }
+
+/// Replaces the centre's index rows of one document (see
+/// `migrations/server/0003_centre.sql`).
+fn write_index_tx(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    ix: &DocIndex,
+) -> Result<(), StoreError> {
+    if let Some(c) = &ix.case {
+        tx.prepare_cached(
+            "INSERT INTO case_index (id, state, category, street, supervision_grid, technical_grid,
+               reporter, source, reported_at_ms, unit, due_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state, category = excluded.category,
+               street = excluded.street, technical_grid = excluded.technical_grid,
+               unit = excluded.unit, due_at_ms = excluded.due_at_ms",
+        )
+        .map_err(be)?
+        .execute(params![
+            id,
+            c.state,
+            c.category,
+            c.street,
+            ix.supervision_grid.as_deref().unwrap_or(""),
+            c.technical_grid,
+            ix.reporter.as_deref().unwrap_or(""),
+            c.source,
+            c.reported_at_ms,
+            c.unit,
+            c.due_at_ms
+        ])
+        .map_err(be)?;
+        tx.prepare_cached("DELETE FROM case_events WHERE case_id = ?1")
+            .map_err(be)?
+            .execute([id])
+            .map_err(be)?;
+        let mut ins = tx
+            .prepare_cached(
+                "INSERT INTO case_events (case_id, n, action, state, by_user, at_ms, unit, due_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .map_err(be)?;
+        for (n, e) in c.events.iter().enumerate() {
+            ins.execute(params![
+                id,
+                n as i64,
+                e.action,
+                e.state,
+                e.by,
+                e.at_ms,
+                e.unit,
+                e.due_at_ms
+            ])
+            .map_err(be)?;
+        }
+    }
+    if let Some(v) = &ix.verification {
+        tx.prepare_cached(
+            "INSERT INTO verification_index (id, case_id, assignee, kind, due_at_ms, outcome, done_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (id) DO UPDATE SET assignee = excluded.assignee, kind = excluded.kind,
+               due_at_ms = excluded.due_at_ms, outcome = excluded.outcome,
+               done_at_ms = excluded.done_at_ms",
+        )
+        .map_err(be)?
+        .execute(params![
+            id,
+            v.case_id,
+            ix.assignee.as_deref().unwrap_or(""),
+            v.kind,
+            v.due_at_ms,
+            v.outcome,
+            v.done_at_ms
+        ])
+        .map_err(be)?;
+    }
+    Ok(())
+}
+
+/// States in which a case is with the responsible unit (its deadline runs).
+const WITH_UNIT: &str = "('dispatched', 'second_handling', 'investigating')";
 
 fn be(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -440,6 +527,9 @@ impl ServerStore for SqliteStore {
                     reporter,
                     assignee,
                     photos,
+                    // The centre's index is written, not read back here.
+                    case: None,
+                    verification: None,
                 },
             }));
         }
@@ -570,6 +660,7 @@ impl ServerStore for SqliteStore {
                 for p in &w.index.photos {
                     ins_ph.execute(params![w.id, p]).map_err(be)?;
                 }
+                write_index_tx(&tx, &w.id, &w.index)?;
             }
             let mut st = tx
                 .prepare_cached(
@@ -637,6 +728,177 @@ impl ServerStore for SqliteStore {
             .query_row("SELECT COUNT(*) FROM docs", [], |r| r.get(0))
             .map_err(be)?;
         Ok(to_u64(n))
+    }
+
+    fn list_cases(&self, q: &CaseQuery) -> Result<Vec<CaseRow>, StoreError> {
+        let mut cond = vec!["1 = 1".to_string()];
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut arg = |cond: &mut Vec<String>, sql: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            cond.push(sql.replace('?', &format!("?{}", args.len())));
+        };
+        use rusqlite::types::Value as V;
+        if let Some(v) = &q.state {
+            arg(&mut cond, "state = ?", V::Text(v.clone()));
+        }
+        if let Some(v) = &q.street {
+            arg(&mut cond, "street = ?", V::Text(v.clone()));
+        }
+        if let Some(v) = &q.supervision_grid {
+            arg(&mut cond, "supervision_grid = ?", V::Text(v.clone()));
+        }
+        if let Some(v) = &q.category {
+            // A prefix of a hierarchical code: the class and everything under it.
+            let escaped = v.replace(['%', '_'], "");
+            arg(&mut cond, "category LIKE ?", V::Text(format!("{escaped}%")));
+        }
+        if let Some(v) = q.from_ms {
+            arg(&mut cond, "reported_at_ms >= ?", V::Integer(v));
+        }
+        if let Some(v) = q.to_ms {
+            arg(&mut cond, "reported_at_ms < ?", V::Integer(v));
+        }
+        if let Some(v) = q.overdue_at_ms {
+            arg(&mut cond, "due_at_ms < ?", V::Integer(v));
+            cond.push(format!("state IN {WITH_UNIT}"));
+        }
+        if let Some((at, id)) = &q.after {
+            args.push(V::Integer(*at));
+            args.push(V::Text(id.clone()));
+            let (a, b) = (args.len() - 1, args.len());
+            cond.push(format!(
+                "(reported_at_ms < ?{a} OR (reported_at_ms = ?{a} AND id < ?{b}))"
+            ));
+        }
+        args.push(V::Integer(i64::from(q.limit)));
+        let sql = format!(
+            "SELECT id, state, category, street, supervision_grid, technical_grid, reporter, source,
+                    reported_at_ms, unit, due_at_ms
+             FROM case_index WHERE {} ORDER BY reported_at_ms DESC, id DESC LIMIT ?{}",
+            cond.join(" AND "),
+            args.len()
+        );
+        let conn = self.conn();
+        let mut st = conn.prepare(&sql).map_err(be)?;
+        let rows = st
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                Ok(CaseRow {
+                    id: r.get(0)?,
+                    supervision_grid: r.get(4)?,
+                    reporter: r.get(6)?,
+                    summary: CaseSummary {
+                        state: r.get(1)?,
+                        category: r.get(2)?,
+                        street: r.get(3)?,
+                        technical_grid: r.get(5)?,
+                        source: r.get(7)?,
+                        reported_at_ms: r.get(8)?,
+                        unit: r.get(9)?,
+                        due_at_ms: r.get(10)?,
+                        events: Vec::new(),
+                    },
+                })
+            })
+            .map_err(be)?;
+        rows.collect::<Result<_, _>>().map_err(be)
+    }
+
+    fn case_verifications(&self, case_id: &str) -> Result<Vec<VerificationRow>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT v.id, v.assignee, v.kind, v.due_at_ms, v.outcome, v.done_at_ms
+                 FROM verification_index v JOIN docs d ON d.id = v.id
+                 WHERE v.case_id = ?1 ORDER BY d.seq",
+            )
+            .map_err(be)?;
+        let rows = st
+            .query_map([case_id], |r| {
+                Ok(VerificationRow {
+                    id: r.get(0)?,
+                    assignee: r.get(1)?,
+                    summary: VerificationSummary {
+                        case_id: case_id.to_string(),
+                        kind: r.get(2)?,
+                        due_at_ms: r.get(3)?,
+                        outcome: r.get(4)?,
+                        done_at_ms: r.get(5)?,
+                    },
+                })
+            })
+            .map_err(be)?;
+        rows.collect::<Result<_, _>>().map_err(be)
+    }
+
+    fn open_verification_counts(&self, users: &[String]) -> Result<Vec<u64>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM verification_index WHERE assignee = ?1 AND outcome IS NULL",
+            )
+            .map_err(be)?;
+        users
+            .iter()
+            .map(|u| {
+                st.query_row([u], |r| r.get::<_, i64>(0))
+                    .map(to_u64)
+                    .map_err(be)
+            })
+            .collect()
+    }
+
+    fn users_of_grid(&self, grid: &str) -> Result<Vec<User>, StoreError> {
+        let ids: Vec<String> = {
+            let conn = self.conn();
+            let mut st = conn
+                .prepare_cached("SELECT id FROM users WHERE supervision_grid = ?1 ORDER BY id")
+                .map_err(be)?;
+            let rows = st.query_map([grid], |r| r.get(0)).map_err(be)?;
+            rows.collect::<Result<_, _>>().map_err(be)?
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(u) = self.user(&id)? {
+                out.push(u);
+            }
+        }
+        Ok(out)
+    }
+
+    fn has_session(&self, user_id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM tokens WHERE user_id = ?1 AND expires_at_ms > ?2)",
+                params![user_id, now_ms],
+                |r| r.get(0),
+            )
+            .map_err(be)
+    }
+
+    fn unindexed_docs(&self, limit: u32) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT id FROM docs d WHERE
+                   (d.kind = 'case' AND NOT EXISTS (SELECT 1 FROM case_index c WHERE c.id = d.id))
+                   OR (d.kind = 'verification'
+                       AND NOT EXISTS (SELECT 1 FROM verification_index v WHERE v.id = d.id))
+                 LIMIT ?1",
+            )
+            .map_err(be)?;
+        let rows = st.query_map([limit], |r| r.get(0)).map_err(be)?;
+        rows.collect::<Result<_, _>>().map_err(be)
+    }
+
+    fn write_index(&self, rows: &[(String, DocIndex)]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(be)?;
+        for (id, ix) in rows {
+            write_index_tx(&tx, id, ix)?;
+        }
+        tx.commit().map_err(be)
     }
 
     fn photo_status(&self, sha256: &str) -> Result<PhotoStatus, StoreError> {

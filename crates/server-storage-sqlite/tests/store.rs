@@ -48,6 +48,7 @@ fn case(id: &str, grid: &str, reporter: &str, expected: Option<u64>) -> DocWrite
             reporter: Some(reporter.into()),
             assignee: None,
             photos: vec![],
+            ..Default::default()
         },
     }
 }

@@ -123,6 +123,114 @@ pub struct DocIndex {
     pub assignee: Option<String>,
     /// SHA-256 (hex) of every photo the document refers to.
     pub photos: Vec<String>,
+    /// What the centre lists and scores a case by (cases only).
+    pub case: Option<CaseSummary>,
+    /// What the centre tracks of a verification (verifications only).
+    pub verification: Option<VerificationSummary>,
+}
+
+/// A case as the centre lists it, derived from the document on every write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseSummary {
+    /// Lifecycle state (snake_case).
+    pub state: String,
+    /// Fine-class code.
+    pub category: String,
+    /// Street code.
+    pub street: String,
+    /// Technical grid code.
+    pub technical_grid: String,
+    /// Where it came from (`inspector`, `hotline`…).
+    pub source: String,
+    /// When it was reported, Unix ms.
+    pub reported_at_ms: i64,
+    /// The unit of the latest dispatch.
+    pub unit: Option<String>,
+    /// The deadline of the latest dispatch, Unix ms.
+    pub due_at_ms: Option<i64>,
+    /// Every recorded lifecycle step, in order.
+    pub events: Vec<CaseEvent>,
+}
+
+/// One recorded lifecycle step of a case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseEvent {
+    /// The action (snake_case).
+    pub action: String,
+    /// The state it led to.
+    pub state: String,
+    /// Who recorded it.
+    pub by: String,
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// The unit a dispatch sent it to.
+    pub unit: Option<String>,
+    /// The deadline a dispatch set.
+    pub due_at_ms: Option<i64>,
+}
+
+/// A verification as the centre tracks it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerificationSummary {
+    /// The case checked.
+    pub case_id: String,
+    /// `handling_check` or `complaint_check`.
+    pub kind: String,
+    /// Deadline, Unix ms.
+    pub due_at_ms: i64,
+    /// `pass` / `fail` once the assignee has written a result.
+    pub outcome: Option<String>,
+    /// When the result was recorded, Unix ms.
+    pub done_at_ms: Option<i64>,
+}
+
+/// A row of the centre's case list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRow {
+    /// Case id.
+    pub id: String,
+    /// Supervision grid code.
+    pub supervision_grid: String,
+    /// Reporter's account id.
+    pub reporter: String,
+    /// The rest of what the list shows.
+    pub summary: CaseSummary,
+}
+
+/// Filters of the centre's case list (all optional, combined with AND),
+/// newest report first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseQuery {
+    /// Lifecycle state.
+    pub state: Option<String>,
+    /// Street code.
+    pub street: Option<String>,
+    /// Supervision grid code.
+    pub supervision_grid: Option<String>,
+    /// Fine-class code, or a prefix of one (a module, class or subclass).
+    pub category: Option<String>,
+    /// Reported at or after, Unix ms.
+    pub from_ms: Option<i64>,
+    /// Reported before, Unix ms.
+    pub to_ms: Option<i64>,
+    /// Only cases whose handling deadline passed before this time while
+    /// they are still with the unit.
+    pub overdue_at_ms: Option<i64>,
+    /// Resume after this `(reported_at_ms, id)` (keyset paging).
+    pub after: Option<(i64, String)>,
+    /// Most rows.
+    pub limit: u32,
+}
+
+/// A verification of a case, as listed for the centre.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationRow {
+    /// Verification id.
+    pub id: String,
+    /// The inspector sent.
+    pub assignee: String,
+    /// The rest.
+    pub summary: VerificationSummary,
 }
 
 /// A document as stored.
@@ -301,6 +409,24 @@ pub trait ServerStore: Send + Sync + 'static {
     fn manifest(&self, scope: &Scope, cursor: u64, limit: u32) -> Result<ManifestPage, StoreError>;
     /// Number of documents stored.
     fn doc_count(&self) -> Result<u64, StoreError>;
+
+    /// The centre's case list.
+    fn list_cases(&self, q: &CaseQuery) -> Result<Vec<CaseRow>, StoreError>;
+    /// The verifications of one case, oldest first.
+    fn case_verifications(&self, case_id: &str) -> Result<Vec<VerificationRow>, StoreError>;
+    /// Open (result-less) verification tasks per assignee among `users`.
+    fn open_verification_counts(&self, users: &[String]) -> Result<Vec<u64>, StoreError>;
+    /// Inspectors (and leaders) whose supervision grid is `grid`.
+    fn users_of_grid(&self, grid: &str) -> Result<Vec<User>, StoreError>;
+    /// Whether `user_id` holds a session token valid at `now_ms` (signed
+    /// in on some device: on duty).
+    fn has_session(&self, user_id: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// Ids of stored documents whose centre index is missing (stored
+    /// before the index existed), at most `limit`.
+    fn unindexed_docs(&self, limit: u32) -> Result<Vec<String>, StoreError>;
+    /// Writes the centre index of stored documents (the document rows are
+    /// left as they are).
+    fn write_index(&self, rows: &[(String, DocIndex)]) -> Result<(), StoreError>;
 
     /// Whether a photo is stored complete: [`PhotoStatus::Complete`] or
     /// [`PhotoStatus::Missing`] (unfinished uploads belong to their owners,

@@ -42,7 +42,7 @@ impl ApiError {
 
     /// 500 internal; the cause is logged, not sent.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        eprintln!("gridpatrol-server: internal error: {cause}");
+        tracing::error!(%cause, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             codes::INTERNAL,

@@ -18,6 +18,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod centre;
 pub mod config;
 mod conn;
 pub mod district;
@@ -228,6 +229,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(paths::LOGOUT, post(logout).layer(small))
         .route(paths::MANIFEST, post(manifest).layer(small))
         .route(paths::DISTRICT, get(district::district))
+        .route(paths::CENTRE_CASES, get(centre::list))
+        .route(paths::CENTRE_CASE_ROUTE, get(centre::show))
+        .route(paths::CENTRE_ACTION_ROUTE, post(centre::act).layer(small))
         .route(
             paths::SYNC,
             post(sync::sync).layer(DefaultBodyLimit::max(limits::MAX_SYNC_BODY)),
@@ -457,6 +461,13 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let settings = state.settings.server.clone();
+    let st = state.clone();
+    match tokio::task::spawn_blocking(move || centre::backfill_index(&st)).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!(documents = n, "built the centre index of older documents"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "could not build the centre index"),
+        Err(e) => tracing::warn!(error = %e, "centre index task failed"),
+    }
     conn::serve(listener, router(state), &settings, shutdown).await?;
     Ok(())
 }

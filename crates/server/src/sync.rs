@@ -159,17 +159,29 @@ fn photo_list(doc: &Automerge, part: &str, out: &mut Vec<String>) {
     }
 }
 
-fn doc_index(doc: &Automerge, facts: &gridpatrol_docs::DocFacts) -> DocIndex {
+pub(crate) fn doc_index(
+    doc: &Automerge,
+    facts: &gridpatrol_docs::DocFacts,
+    valid: &gridpatrol_docs::Valid,
+) -> DocIndex {
     let mut photos = Vec::new();
     photo_list(doc, "report", &mut photos);
     photo_list(doc, "result", &mut photos);
     photos.sort();
     photos.dedup();
+    let (case, verification) = match valid {
+        gridpatrol_docs::Valid::Case(c) => (Some(crate::centre::case_summary(c)), None),
+        gridpatrol_docs::Valid::Verification(v) => {
+            (None, Some(crate::centre::verification_summary(v)))
+        }
+    };
     DocIndex {
         supervision_grid: facts.supervision_grid.clone(),
         reporter: facts.reporter.clone(),
         assignee: facts.assignee.clone(),
         photos,
+        case,
+        verification,
     }
 }
 
@@ -188,8 +200,7 @@ fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncRe
     // Sync states belong to an account's device: another account naming the
     // same device id gets states of its own.
     let device = format!("{}/{}", caller.user.id, req.device);
-    let bounds =
-        gridpatrol_docs::Bounds::for_district(state.district_bbox, BBOX_PAD_DEG, crate::now_ms());
+    let bounds = bounds(state);
     let checked = check_messages(state, &req.docs);
     for _ in 0..MAX_ATTEMPTS {
         let stored = state.store.load_docs(&ids)?;
@@ -259,6 +270,7 @@ fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncRe
         match state.store.commit_sync(&device, &writes, &encoded) {
             Ok(()) => {
                 Metrics::add(&state.metrics.docs_stored, writes.len() as u64);
+                crate::centre::after_sync(state, &writes);
                 let mut cache = state.sync_states.lock().unwrap_or_else(|p| p.into_inner());
                 let (map, bytes) = &mut *cache;
                 for s in outcomes.iter_mut().filter_map(|o| o.state.as_mut()) {
@@ -303,6 +315,11 @@ fn process(state: &AppState, caller: &Caller, req: SyncRequest) -> Result<SyncRe
         codes::INTERNAL,
         "documents kept changing concurrently; retry",
     ))
+}
+
+/// Where and when stored values may lie, as of now.
+pub(crate) fn bounds(state: &AppState) -> gridpatrol_docs::Bounds {
+    gridpatrol_docs::Bounds::for_district(state.district_bbox, BBOX_PAD_DEG, crate::now_ms())
 }
 
 /// A message refused before any work: the code and the reason.
@@ -464,94 +481,24 @@ fn process_one(
             format!("cannot apply sync message: {e}"),
         ));
     }
-    let mut write = None;
-    let heads_before = before.get_heads();
-    let heads_after = after.get_heads();
-    if heads_after != heads_before {
-        let invalid = |reason: String| {
-            Ok(refused(
-                SyncStatus::Refused,
-                codes::INVALID_DOCUMENT,
-                reason,
-            ))
-        };
-        let parts: BTreeSet<gridpatrol_docs::Part> =
-            match gridpatrol_docs::parts_changed(&before, &after) {
-                Ok(p) => p,
-                Err(e) => return invalid(format!("cannot classify the change to {}: {e}", d.id)),
-            };
-        let incoming = match gridpatrol_docs::facts(&after) {
-            Ok(f) => f,
-            Err(e) => return invalid(format!("document {} would not be valid: {e}", d.id)),
-        };
-        if incoming.id != d.id || incoming.kind != to_docs_kind(d.kind) {
-            return invalid(format!(
-                "document sent as {} {} says it is {} {}",
-                d.kind.as_str(),
-                d.id,
-                incoming.kind.as_str(),
-                incoming.id
-            ));
-        }
-        let prior = match &existing {
-            Some(_) => Some(gridpatrol_docs::facts(&before).map_err(ApiError::internal)?),
-            None => None,
-        };
-        let reporter = prior
-            .as_ref()
-            .and_then(|f| f.reporter.clone())
-            .or_else(|| incoming.reporter.clone());
-        let reporter_squad = match reporter {
-            Some(r) => state.store.squad_of(&r)?,
-            None => None,
-        };
-        let grid_squad = match &incoming.supervision_grid {
-            Some(g) => state.store.squad_of_grid(g)?,
-            None => None,
-        };
-        let squads = gridpatrol_docs::Squads {
-            reporter: reporter_squad.as_deref(),
-            grid: grid_squad.as_deref(),
-        };
-        if let Err(refusal) =
-            gridpatrol_docs::authorize(principal, prior.as_ref(), &incoming, &parts, &squads)
-        {
-            return Ok(refused(SyncStatus::Refused, refusal.code, refusal.reason));
-        }
-        // What is stored must be what every device can read. (A report
-        // against anything but a fine class could never be dispatched: its
-        // reporter hears so while still around to fix it.)
-        if let Err(e) = gridpatrol_docs::validate(&after, bounds) {
-            let code = match e {
-                gridpatrol_docs::DocError::TooLarge(_) => codes::DOCUMENT_TOO_LARGE,
-                gridpatrol_docs::DocError::UnknownCategory(_) => codes::UNKNOWN_CATEGORY,
-                _ => codes::INVALID_DOCUMENT,
-            };
-            return Ok(refused(
-                SyncStatus::Refused,
-                code,
-                format!("document {} would not be valid: {e}", d.id),
-            ));
-        }
-        let bytes = after.save();
-        if let Err(e) = gridpatrol_docs::check_size(&after, bytes.len()) {
-            return Ok(refused(
-                SyncStatus::Refused,
-                codes::DOCUMENT_TOO_LARGE,
-                format!("document {}: {e}", d.id),
-            ));
-        }
-        let mut heads: Vec<String> = heads_after.iter().map(|h| h.to_string()).collect();
-        heads.sort();
-        write = Some(DocWrite {
-            id: d.id.clone(),
-            kind: d.kind,
-            bytes,
-            heads,
-            expected_seq: existing.as_ref().map(|e| e.seq),
-            index: doc_index(&after, &incoming),
-        });
-    }
+    let write = match check_write(
+        state,
+        principal,
+        &d.id,
+        d.kind,
+        existing.as_ref(),
+        &before,
+        &after,
+        bounds,
+    )? {
+        WriteCheck::Unchanged => None,
+        WriteCheck::Write(w) => Some(*w),
+        WriteCheck::Refused {
+            status,
+            code,
+            reason,
+        } => return Ok(refused(status, &code, reason)),
+    };
     let reply = after
         .generate_sync_message(&mut sync_state)
         .map(Message::encode);
@@ -569,4 +516,127 @@ fn process_one(
         write,
         state: keep_state.then_some(sync_state),
     })
+}
+
+/// What the write rules say of a document going from `before` to `after`.
+pub(crate) enum WriteCheck {
+    /// Nothing changed.
+    Unchanged,
+    /// Allowed: the version to store.
+    Write(Box<DocWrite>),
+    /// Refused, with the status, code and reason for the caller.
+    Refused {
+        status: SyncStatus,
+        code: String,
+        reason: String,
+    },
+}
+
+/// The one gate every stored version passes, whether it came from a
+/// device's sync message or from a centre action on the server: the
+/// change is classified, authorized for `principal` and the result
+/// validated and size-checked.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_write(
+    state: &AppState,
+    principal: &gridpatrol_docs::Principal,
+    id: &str,
+    kind: DocKind,
+    existing: Option<&StoredDoc>,
+    before: &Automerge,
+    after: &Automerge,
+    bounds: &gridpatrol_docs::Bounds,
+) -> Result<WriteCheck, ApiError> {
+    let heads_before = before.get_heads();
+    let heads_after = after.get_heads();
+    if heads_after == heads_before {
+        return Ok(WriteCheck::Unchanged);
+    }
+    let refused = |status, code: &str, reason: String| {
+        Ok(WriteCheck::Refused {
+            status,
+            code: code.to_string(),
+            reason,
+        })
+    };
+    let invalid = |reason: String| refused(SyncStatus::Refused, codes::INVALID_DOCUMENT, reason);
+    let parts: BTreeSet<gridpatrol_docs::Part> = match gridpatrol_docs::parts_changed(before, after)
+    {
+        Ok(p) => p,
+        Err(e) => return invalid(format!("cannot classify the change to {id}: {e}")),
+    };
+    let incoming = match gridpatrol_docs::facts(after) {
+        Ok(f) => f,
+        Err(e) => return invalid(format!("document {id} would not be valid: {e}")),
+    };
+    if incoming.id != id || incoming.kind != to_docs_kind(kind) {
+        return invalid(format!(
+            "document sent as {} {} says it is {} {}",
+            kind.as_str(),
+            id,
+            incoming.kind.as_str(),
+            incoming.id
+        ));
+    }
+    let prior = match existing {
+        Some(_) => Some(gridpatrol_docs::facts(before).map_err(ApiError::internal)?),
+        None => None,
+    };
+    let reporter = prior
+        .as_ref()
+        .and_then(|f| f.reporter.clone())
+        .or_else(|| incoming.reporter.clone());
+    let reporter_squad = match reporter {
+        Some(r) => state.store.squad_of(&r)?,
+        None => None,
+    };
+    let grid_squad = match &incoming.supervision_grid {
+        Some(g) => state.store.squad_of_grid(g)?,
+        None => None,
+    };
+    let squads = gridpatrol_docs::Squads {
+        reporter: reporter_squad.as_deref(),
+        grid: grid_squad.as_deref(),
+    };
+    if let Err(refusal) =
+        gridpatrol_docs::authorize(principal, prior.as_ref(), &incoming, &parts, &squads)
+    {
+        return refused(SyncStatus::Refused, refusal.code, refusal.reason);
+    }
+    // What is stored must be what every device can read. (A report
+    // against anything but a fine class could never be dispatched: its
+    // reporter hears so while still around to fix it.)
+    let valid = match gridpatrol_docs::validate(after, bounds) {
+        Ok(v) => v,
+        Err(e) => {
+            let code = match e {
+                gridpatrol_docs::DocError::TooLarge(_) => codes::DOCUMENT_TOO_LARGE,
+                gridpatrol_docs::DocError::UnknownCategory(_) => codes::UNKNOWN_CATEGORY,
+                _ => codes::INVALID_DOCUMENT,
+            };
+            return refused(
+                SyncStatus::Refused,
+                code,
+                format!("document {id} would not be valid: {e}"),
+            );
+        }
+    };
+    let bytes = after.save();
+    if let Err(e) = gridpatrol_docs::check_size(after, bytes.len()) {
+        return refused(
+            SyncStatus::Refused,
+            codes::DOCUMENT_TOO_LARGE,
+            format!("document {id}: {e}"),
+        );
+    }
+    let mut heads: Vec<String> = heads_after.iter().map(|h| h.to_string()).collect();
+    heads.sort();
+    Ok(WriteCheck::Write(Box::new(DocWrite {
+        id: id.to_string(),
+        kind,
+        bytes,
+        heads,
+        expected_seq: existing.map(|e| e.seq),
+        index: doc_index(after, &incoming, &valid),
+    })))
 }

@@ -359,6 +359,7 @@ async fn a_malformed_document_on_the_server_is_quarantined_and_the_rest_syncs() 
                     reporter: Some("I0002".into()),
                     assignee: None,
                     photos: vec![],
+                    ..Default::default()
                 },
             }],
             &[],

@@ -46,3 +46,37 @@ pub fn serve(dir: &Path) -> (Child, String, BufReader<ChildStderr>) {
         .to_string();
     (child, addr, err)
 }
+
+/// A patrol report of `category` by demo inspector I0001 at a point inside
+/// the first technical grid of their own supervision grid.
+pub fn demo_report(category: &str, n: usize, created_at_ms: i64) -> gridpatrol_docs::Report {
+    use geo::InteriorPoint;
+    let demo = gridpatrol_district::DemoDistrict::get();
+    let me = demo.district.inspector("I0001").unwrap();
+    let tg = demo
+        .district
+        .technical_grids
+        .iter()
+        .find(|g| g.supervision_grid == me.supervision_grid)
+        .unwrap();
+    let at = demo
+        .grid_geometry(&tg.code)
+        .unwrap()
+        .interior_point()
+        .unwrap();
+    gridpatrol_docs::Report {
+        category: category.into(),
+        lon: at.x(),
+        lat: at.y(),
+        accuracy_m: 6.0,
+        technical_grid: tg.code.clone(),
+        supervision_grid: tg.supervision_grid.clone(),
+        street: tg.street.clone(),
+        address: format!("测试路{n}号"),
+        description: format!("测试问题 {n}"),
+        photos: vec![],
+        reporter: me.id.clone(),
+        source: gridpatrol_docs::Source::Patrol,
+        created_at_ms,
+    }
+}

@@ -1,0 +1,334 @@
+//! The supervision centre's loop over HTTP on 127.0.0.1:0: file, dispatch
+//! with the checklist's deadline, handled, re-verification (a fail reopens
+//! and re-dispatches by itself), close; refusals in plain words.
+
+mod common;
+
+use automerge::sync::State as SyncState;
+use automerge::ActorId;
+use common::*;
+use gridpatrol_docs::{CaseDoc, Outcome, VerificationDoc, VerificationResult};
+use gridpatrol_domain::taxonomy::Taxonomy;
+use gridpatrol_protocol::{codes, paths, DocKind, SyncStatus};
+use gridpatrol_server::centre::CaseDetail;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// A case by I0001 in G1 at a real technical grid of the demo district
+/// (the deadline depends on its area class).
+async fn upload(f: &Fixture, token: &str, id: &str, at_ms: i64) {
+    let mut r = report("I0001", G1);
+    r.created_at_ms = at_ms;
+    let mut doc = CaseDoc::create(ActorId::random(), id, &r)
+        .unwrap()
+        .into_doc();
+    let mut st = SyncState::new();
+    let res = f
+        .sync_doc(token, "dev-i1", id, DocKind::Case, &mut doc, &mut st)
+        .await;
+    assert_eq!(res.status, SyncStatus::Ok, "{res:?}");
+}
+
+async fn act(f: &Fixture, token: &str, id: &str, body: Value) -> (StatusCode, Value) {
+    f.post_json(
+        Some(token),
+        &format!("{}/{id}/actions", paths::CENTRE_CASES),
+        &body,
+    )
+    .await
+}
+
+async fn get(f: &Fixture, token: &str, path: &str) -> (StatusCode, Value) {
+    let r = f
+        .http
+        .get(f.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let s = r.status();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+fn detail(v: Value) -> CaseDetail {
+    serde_json::from_value(v).unwrap()
+}
+
+/// The assignee writes a result into their copy and syncs it back.
+async fn verify(f: &Fixture, vid: &str, outcome: Outcome) {
+    let token = f.login("I0003").await;
+    let (doc, mut st, r) = f.fetch(&token, "dev-l3", vid, DocKind::Verification).await;
+    assert_eq!(r.status, SyncStatus::Ok, "{r:?}");
+    let mut vd = VerificationDoc::from_doc(doc.with_actor(ActorId::random())).unwrap();
+    assert_eq!(vd.read().unwrap().task.assignee, "I0003");
+    vd.set_result(&VerificationResult {
+        outcome,
+        note: "现场核查".into(),
+        photos: vec![],
+        lon: 116.48,
+        lat: 39.95,
+        at_ms: gridpatrol_server::now_ms(),
+    })
+    .unwrap();
+    let mut doc = vd.into_doc();
+    let r = f
+        .sync_doc(
+            &token,
+            "dev-l3",
+            vid,
+            DocKind::Verification,
+            &mut doc,
+            &mut st,
+        )
+        .await;
+    assert_eq!(r.status, SyncStatus::Ok, "{r:?}");
+}
+
+#[tokio::test]
+async fn the_centre_runs_a_case_round_the_loop_and_a_failed_check_sends_it_back() {
+    let f = start().await;
+    let insp = f.login("I0001").await;
+    let centre = f.login("C0001").await;
+    upload(&f, &insp, "case-c1", gridpatrol_server::now_ms()).await;
+
+    // Only the centre.
+    let (s, v) = get(&f, &insp, paths::CENTRE_CASES).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(v["error"]["code"], codes::FORBIDDEN);
+    let (s, _) = act(&f, &insp, "case-c1", json!({"action": "file"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    let (s, v) = act(
+        &f,
+        &centre,
+        "case-c1",
+        json!({"action": "file", "note": "立案"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(detail(v).case.state.as_str(), "filed");
+    // Filing twice makes no sense: refused, and said why.
+    let (s, v) = act(&f, &centre, "case-c1", json!({"action": "file"})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(v["error"]["code"], codes::ACTION_REFUSED);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("已立案"),
+        "{v}"
+    );
+
+    let before = gridpatrol_server::now_ms();
+    let (s, v) = act(&f, &centre, "case-c1", json!({"action": "dispatch"})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let d = detail(v);
+    let step = d.case.steps.last().unwrap();
+    let fine = Taxonomy::builtin()
+        .get("02010101")
+        .unwrap()
+        .fine
+        .clone()
+        .unwrap();
+    assert_eq!(step.detail.unit.as_deref(), Some(fine.department.as_str()));
+    let class = gridpatrol_district::DemoDistrict::get()
+        .district
+        .technical_grid(&d.case.report.technical_grid)
+        .expect("the fixture's technical grid is in the demo district")
+        .area_class;
+    let due = step.detail.due_at_ms.unwrap();
+    let hours = i64::from(fine.limits.hours(class));
+    assert!(
+        (before + hours * 3_600_000..=gridpatrol_server::now_ms() + hours * 3_600_000)
+            .contains(&due),
+        "deadline {due} is {hours} h after the dispatch"
+    );
+
+    // Nothing to close on yet; no one else patrols G1 to re-verify.
+    let (s, _) = act(
+        &f,
+        &centre,
+        "case-c1",
+        json!({"action": "handled", "note": "已更换"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = act(&f, &centre, "case-c1", json!({"action": "close"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, v) = act(
+        &f,
+        &centre,
+        "case-c1",
+        json!({"action": "assign_verification"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], codes::NO_ASSIGNEE);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("I0001"),
+        "{v}"
+    );
+
+    let (s, v) = act(
+        &f,
+        &centre,
+        "case-c1",
+        json!({"action": "assign_verification", "assignee": "I0003", "due_hours": 4}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let d = detail(v);
+    assert_eq!(d.case.state.as_str(), "verifying");
+    assert_eq!(d.verifications.len(), 1);
+    assert_eq!(d.verifications[0].id, "case-c1-v1");
+    assert_eq!(d.verifications[0].task.assignee, "I0003");
+
+    // The check fails on site: the case goes back to the same unit by itself.
+    verify(&f, "case-c1-v1", Outcome::Fail).await;
+    let (_, v) = get(&f, &centre, &format!("{}/case-c1", paths::CENTRE_CASES)).await;
+    let d = detail(v);
+    assert_eq!(d.case.state.as_str(), "dispatched", "{:?}", d.case.steps);
+    assert_eq!(d.rework, 1);
+    let actions: Vec<&str> = d.case.steps.iter().map(|s| s.state.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "filed",
+            "dispatched",
+            "handled",
+            "verifying",
+            "reopened",
+            "dispatched"
+        ]
+    );
+    assert_eq!(
+        d.case.steps[4].by, "I0003",
+        "the fail is the inspector's finding"
+    );
+    assert_eq!(
+        d.case.steps[5].detail.unit.as_deref(),
+        Some(fine.department.as_str())
+    );
+
+    // Second round passes and the case closes.
+    act(&f, &centre, "case-c1", json!({"action": "handled"})).await;
+    let (s, v) = act(
+        &f,
+        &centre,
+        "case-c1",
+        json!({"action": "assign_verification", "assignee": "I0003"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = act(&f, &centre, "case-c1", json!({"action": "close"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "no result yet: {v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("I0003"));
+    verify(&f, "case-c1-v2", Outcome::Pass).await;
+    let (s, v) = act(
+        &f,
+        &centre,
+        "case-c1",
+        json!({"action": "close", "note": "结案"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let d = detail(v);
+    assert_eq!(d.case.state.as_str(), "closed");
+    assert_eq!(
+        d.case.steps.last().unwrap().detail.verification.as_deref(),
+        Some("case-c1-v2")
+    );
+
+    // The reporter's device sees the whole timeline through ordinary sync.
+    let (doc, _, _) = f.fetch(&insp, "dev-i1b", "case-c1", DocKind::Case).await;
+    let c = CaseDoc::from_doc(doc).unwrap().read().unwrap();
+    assert_eq!(c.steps.len(), d.case.steps.len());
+    assert_eq!(c.state.as_str(), "closed");
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_case_list_filters_and_pages_newest_first() {
+    let f = start().await;
+    let insp = f.login("I0001").await;
+    let centre = f.login("C0001").await;
+    let t0 = gridpatrol_server::now_ms() - 10_000;
+    for (i, id) in ["case-l1", "case-l2", "case-l3"].iter().enumerate() {
+        upload(&f, &insp, id, t0 + i as i64).await;
+    }
+    act(
+        &f,
+        &centre,
+        "case-l2",
+        json!({"action": "reject", "reason": "不属于监督范围"}),
+    )
+    .await;
+    let (s, v) = act(
+        &f,
+        &centre,
+        "case-l3",
+        json!({"action": "reject", "reason": " "}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "a rejection needs a reason: {v}"
+    );
+
+    let (s, v) = get(&f, &centre, &format!("{}?limit=2", paths::CENTRE_CASES)).await;
+    assert_eq!(s, StatusCode::OK);
+    let ids: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["case-l3", "case-l2"]);
+    assert_eq!(
+        v["items"][0]["category_name"],
+        Taxonomy::builtin().get("02010101").unwrap().name
+    );
+    let next = v["next"].as_str().unwrap().to_string();
+    let (_, v) = get(
+        &f,
+        &centre,
+        &format!("{}?limit=2&after={next}", paths::CENTRE_CASES),
+    )
+    .await;
+    let ids: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["case-l1"]);
+    assert!(v["next"].is_null());
+
+    let (_, v) = get(
+        &f,
+        &centre,
+        &format!("{}?state=not_filed", paths::CENTRE_CASES),
+    )
+    .await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 1);
+    assert_eq!(v["items"][0]["id"], "case-l2");
+    let (_, v) = get(
+        &f,
+        &centre,
+        &format!("{}?category=0201&grid={G1}", paths::CENTRE_CASES),
+    )
+    .await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 3);
+    let (_, v) = get(&f, &centre, &format!("{}?category=03", paths::CENTRE_CASES)).await;
+    assert!(v["items"].as_array().unwrap().is_empty());
+    let (_, v) = get(
+        &f,
+        &centre,
+        &format!("{}?from_ms={}", paths::CENTRE_CASES, t0 + 1),
+    )
+    .await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 2);
+    let (s, v) = get(&f, &centre, &format!("{}?state=bogus", paths::CENTRE_CASES)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, _) = get(&f, &centre, &format!("{}/nope", paths::CENTRE_CASES)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    f.server.shutdown().await.unwrap();
+}

@@ -31,6 +31,7 @@ import Team from "../screens/Team.svelte";
 import Review from "../screens/Review.svelte";
 import Sync from "../screens/Sync.svelte";
 import VirtualList from "./VirtualListHarness.svelte";
+import CasePhotos from "../lib/components/CasePhotos.svelte";
 import { nav } from "../lib/nav.svelte";
 import { setLang } from "../i18n/index.svelte";
 import { errorText, ERROR_CODES } from "../lib/errors";
@@ -287,5 +288,27 @@ describe("report from the checklist", () => {
     await fireEvent.click(await screen.findByText("设为常用"));
     await waitFor(() => expect(calls.find((c) => c.cmd === "set_favourite")).toBeTruthy());
     expect(calls.find((c) => c.cmd === "set_favourite")!.args).toEqual({ code: "010101001", on: true });
+  });
+});
+
+describe("case photos (case, review and task screens)", () => {
+  it("shows stored photos from gpphoto: and a placeholder for one not on the device yet", () => {
+    render(CasePhotos, { photos: ["aa", "bb", "cc"], available: [true, false, true] });
+    const imgs = screen.getAllByTestId("case-photo") as HTMLImageElement[];
+    expect(imgs.map((i) => i.getAttribute("src"))).toEqual(["gpphoto://localhost/aa", "gpphoto://localhost/cc"]);
+    expect(imgs.map((i) => i.alt)).toEqual(["案件照片 1", "案件照片 3"]);
+    expect(screen.getByTestId("case-photo-missing").textContent).toBe(zh["case.photo_missing"]);
+  });
+
+  it("the task screen shows the case's before-photos through it", async () => {
+    const base = handler;
+    handler = (cmd, args) =>
+      cmd === "task_detail"
+        ? { task: (base("list_tasks", null) as object[])[0], case: detail({ photos: ["aa", "bb"], photo_available: [false, true] }), note: "", after_photos: [] }
+        : base(cmd, args);
+    render(Task, { id: "V1" });
+    const list = await screen.findByTestId("case-photos");
+    expect(list.querySelectorAll("[data-testid=case-photo]")).toHaveLength(1);
+    expect(list.querySelectorAll("[data-testid=case-photo-missing]")).toHaveLength(1);
   });
 });

@@ -145,6 +145,12 @@ describe("screens with mocked IPC", () => {
     await fireEvent.click(screen.getByTestId("report-save"));
     await screen.findByTestId("report-saved");
     expect(screen.getByTestId("report-saved").textContent).toBe("已保存，待同步");
+    // The saved case is shown as queued, and is one tap from its detail.
+    const savedCase = screen.getByTestId("report-saved-case");
+    expect(savedCase.dataset.caseId).toBe("C1");
+    expect(savedCase.querySelector("[data-testid=sync-badge]")!.getAttribute("data-sync")).toBe("local_only");
+    await fireEvent.click(savedCase);
+    expect(nav.overlay).toEqual({ kind: "case", id: "C1" });
     const save = calls.find((c) => c.cmd === "save_case")!.args as { draft: { category: string; photos: string[]; position: unknown; description: string } };
     expect(save.draft.category).toBe("010101001");
     expect(save.draft.photos).toEqual(["p1"]);

@@ -272,6 +272,8 @@ describe("screens with mocked IPC", () => {
     const status = await screen.findByTestId("sync-status");
     expect(status.dataset.phase).toBe("offline");
     expect(status.textContent).toBe("离线");
+    expect(screen.getByTestId("sync-error").textContent).toBe("离线：无法连接服务器");
+    expect(screen.getByTestId("sync-offline-hint").textContent).toBe(zh["syncscreen.offline_hint"]);
     expect(screen.getByTestId("sync-last").textContent!.trim()).toBe("上次同步：从未");
     await fireEvent.click(screen.getByTestId("sign-out"));
     await screen.findByText("4 条未同步，仍要退出？");

@@ -282,6 +282,19 @@ describe("screens with mocked IPC", () => {
     expect(calls.filter((c) => c.cmd === "sign_out").map((c) => c.args)).toEqual([{ force: false }, { force: true }]);
   });
 
+  it("sync shows progress only while syncing", async () => {
+    const base = handler;
+    render(Sync);
+    await screen.findByTestId("sync-status");
+    expect(document.querySelectorAll("progress")).toHaveLength(0);
+    cleanup();
+    handler = (cmd, args) => (cmd === "sync_status" ? { ...(base(cmd, args) as object), phase: "syncing", last_error: null } : base(cmd, args));
+    render(Sync);
+    await screen.findByTestId("sync-status");
+    expect(screen.getByText("案件数据 1/4")).toBeTruthy();
+    expect(document.querySelectorAll("progress")).toHaveLength(2);
+  });
+
   it("the language switch changes the words and persists", async () => {
     render(Sync);
     await fireEvent.click(screen.getByTestId("lang-switch"));

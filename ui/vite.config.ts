@@ -12,5 +12,7 @@ export default defineConfig({
     environment: "jsdom",
     include: ["src/**/*.test.ts"],
     setupFiles: ["src/test/setup.ts"],
+    // Bundled into the tests so their mocked `@tauri-apps/api/core` is the IPC it calls.
+    server: { deps: { inline: ["@tauri-apps/plugin-geolocation"] } },
   },
 });

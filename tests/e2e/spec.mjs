@@ -2,7 +2,7 @@
 // under Xvfb) against a real sync server on loopback. Environment (set by
 // tests/e2e/run): DRIVER, SERVER, APP, SHOTS, POSITION_FILE, INSPECTOR,
 // LEADER, PHOTO, STOP_SERVER / START_SERVER (files the runner watches).
-import { writeFileSync, existsSync } from "node:fs";
+import { writeFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { Session, sleep } from "./webdriver.mjs";
 import { SMALL_TARGETS, LOW_CONTRAST } from "./checks.mjs";
@@ -18,6 +18,10 @@ const INSPECTOR = env("INSPECTOR");
 const PHOTO = env("PHOTO");
 const LEADER = env("LEADER");
 
+const messages = (lang) => JSON.parse(readFileSync(new URL(`../../ui/src/i18n/${lang}.json`, import.meta.url), "utf8"));
+const ZH = messages("zh-CN");
+const EN = messages("en");
+
 const failures = [];
 let passed = 0;
 function check(name, ok, detail = "") {
@@ -30,8 +34,11 @@ function check(name, ok, detail = "") {
   }
 }
 
+let shots = 0;
+/** Saves a numbered screenshot and checks touch targets and contrast. */
 async function shot(s, name) {
-  writeFileSync(`${SHOTS}/${name}.png`, await s.screenshot());
+  shots++;
+  writeFileSync(`${SHOTS}/${String(shots).padStart(2, "0")}-${name}.png`, await s.screenshot());
   const small = await s.exec(SMALL_TARGETS);
   check(`${name}: touch targets >= 48 px`, small.length === 0, JSON.stringify(small));
   const low = await s.exec(LOW_CONTRAST);
@@ -40,8 +47,10 @@ async function shot(s, name) {
 
 /** Asks the runner to stop or start the sync server, and waits for it. */
 async function server(action) {
-  writeFileSync(env(action === "stop" ? "STOP_SERVER" : "START_SERVER"), "");
-  const done = `${env(action === "stop" ? "STOP_SERVER" : "START_SERVER")}.done`;
+  const request = env(action === "stop" ? "STOP_SERVER" : "START_SERVER");
+  const done = `${request}.done`;
+  rmSync(done, { force: true });
+  writeFileSync(request, "");
   for (let i = 0; i < 300 && !existsSync(done); i++) await sleep(100);
   if (!existsSync(done)) throw new Error(`server did not ${action}`);
 }
@@ -116,106 +125,291 @@ async function signOut(s) {
   await s.waitFor('[data-testid="signin-user"]');
 }
 
+/**
+ * Counts the taps (element clicks) a path through the app takes. Typing
+ * into a field and choosing the photo file are not taps.
+ */
+function tapCounter(s) {
+  const taps = [];
+  return {
+    taps,
+    tap: async (css, opts) => {
+      taps.push(css);
+      return s.tap(css, opts);
+    },
+  };
+}
+
+// Text on screen that is not words for a person: an unmapped error code, a
+// script value leaking through, a transport message.
+const RAW = [
+  ZH["error.unknown"].split("{")[0],
+  EN["error.unknown"].split("{")[0],
+  "undefined",
+  "NaN",
+  "[object",
+  "error sending request",
+  "reqwest",
+  "panicked",
+];
+
+/**
+ * Checks that the open screen shows its main content (`main`: CSS selectors,
+ * each must match) and no raw error, then screenshots it. Only the sync
+ * screen may show an error, and `allowAlert` names it.
+ */
+async function screenOk(s, name, main, { allowAlert = null } = {}) {
+  for (const css of main) await s.waitFor(css, { timeout: 20000 });
+  const text = await s.exec("return document.body.innerText");
+  const raw = RAW.filter((r) => text.includes(r));
+  check(`${name}: no raw error text`, raw.length === 0, JSON.stringify(raw));
+  const alerts = await s.exec(
+    "return [...document.querySelectorAll('[role=alert]')].filter((e) => e.getClientRects().length).map((e) => (e.dataset.testid || '') + ':' + e.textContent.trim())",
+  );
+  const unexpected = alerts.filter((a) => !allowAlert || !a.startsWith(`${allowAlert}:`));
+  check(`${name}: no error shown`, unexpected.length === 0, JSON.stringify(unexpected));
+  await shot(s, name);
+  return text;
+}
+
+/** Scrolls the open screen back to its top (typing scrolled the field into view). */
+async function scrollTop(s) {
+  await s.exec("for (const e of document.querySelectorAll('.screen-body')) e.scrollTop = 0;");
+  await sleep(200);
+}
+
+/** Scrolls `css` into the middle of the screen, for the screenshot. */
+async function scrollToShow(s, css) {
+  await s.exec("document.querySelector(arguments[0]).scrollIntoView({ block: 'center' });", [css]);
+  await sleep(200);
+}
+
+// ---------------------------------------------------------------------------
+// Scenario parts, run in order by main(). Each takes the shared context
+// `ctx` ({ s: the WebDriver session, caseId: the case reported offline }).
+
+/** The inspector signs in. */
+async function inspectorSignsIn(ctx) {
+  const { s } = ctx;
+  await s.waitFor('[data-testid="signin-user"]', { timeout: 60000 });
+  await shot(s, "sign-in");
+  await signIn(s, INSPECTOR);
+  await sleep(500);
+  await screenOk(s, "patrol", ['[data-testid="patrol-report"]', '[data-testid="patrol-coverage"]']);
+}
+
+/**
+ * No signal: from the patrol screen, the report is saved and shown queued
+ * on the device in at most 4 taps plus the photo.
+ */
+async function reportOffline(ctx) {
+  const { s } = ctx;
+  await server("stop");
+  const path = tapCounter(s);
+  await path.tap('[data-testid="patrol-report"]');
+  const search = await s.waitFor('[data-testid="report-search"]');
+  await search.type("jgps");
+  await path.tap('[data-testid="category-result"]');
+  const input = await s.waitFor('[data-testid="photo-input"]', { timeout: 5000 });
+  await input.type(PHOTO);
+  await s.waitFor('[data-testid="photo-thumb"]', { timeout: 30000 });
+  const desc = await s.find('[data-testid="report-description"]');
+  await desc.type("井盖破损，已设警示");
+  await scrollTop(s);
+  await screenOk(s, "report", ['[data-testid="report-save"]', '[data-testid="photo-thumb"]']);
+  await path.tap('[data-testid="report-save"]');
+  await s.waitFor('[data-testid="report-saved"]');
+  const saved = await s.waitFor('[data-testid="report-saved-case"]');
+  ctx.caseId = await saved.attr("data-case-id");
+  const badge = await s.find('[data-testid="report-saved-case"] [data-testid="sync-badge"]');
+  check("the saved report is shown queued (local only)", (await badge.attr("data-sync")) === "local_only", await badge.attr("data-sync"));
+  check(`patrol -> queued report in <= 4 taps plus the photo (${path.taps.length}: ${path.taps.join(", ")})`, path.taps.length <= 4);
+  await screenOk(s, "report-queued", ['[data-testid="report-saved"]']);
+}
+
+/** Still no signal: every screen of the inspector opens and shows its content. */
+async function everyScreenOffline(ctx) {
+  const { s, caseId } = ctx;
+  await s.tap('[data-testid="nav-patrol"]');
+  await screenOk(s, "offline-patrol", ['[data-testid="patrol-report"]', '[data-testid="patrol-coverage"]']);
+
+  await s.tap('[data-testid="nav-cases"]');
+  const row = `[data-testid="case-row"][data-case-id="${caseId}"]`;
+  await screenOk(s, "offline-cases", [row]);
+  const badge = await s.find(`${row} [data-testid="sync-badge"]`);
+  check("my cases: badge says local only", (await badge.attr("data-sync")) === "local_only", await badge.attr("data-sync"));
+
+  await s.tap(row);
+  await screenOk(s, "offline-case-detail", [
+    `[data-testid="case-detail"][data-case-id="${caseId}"]`,
+    '[data-testid="timeline-step"]',
+    '[data-testid="case-photo"]',
+  ]);
+
+  await s.tap('[data-testid="nav-tasks"]');
+  await s.waitFor('[data-testid="task-row"], [data-testid="tasks-empty"]');
+  const tasks = await s.findAll('[data-testid="task-row"]');
+  if (tasks.length) {
+    await screenOk(s, "offline-tasks", ['[data-testid="task-row"]']);
+    await tasks[0].click();
+    await screenOk(s, "offline-task-detail", ['[data-testid="case-photos"]']);
+  } else {
+    await screenOk(s, "offline-tasks-empty", ['[data-testid="tasks-empty"]']);
+  }
+
+  await syncScreenOffline(s, "offline-sync");
+}
+
+/** The sync screen with the server down: it says so in words, and why it is fine. */
+async function syncScreenOffline(s, name) {
+  await s.tap('[data-testid="nav-sync"]');
+  await s.tap('[data-testid="sync-now"]');
+  const st = await s.waitFor('[data-testid="sync-status"]', {
+    timeout: 30000,
+    pred: async (e) => ["offline", "error"].includes(await e.attr("data-phase")),
+  });
+  check(`${name}: phase offline`, (await st.attr("data-phase")) === "offline", await st.attr("data-phase"));
+  await screenOk(s, name, ['[data-testid="sync-now"]', '[data-testid="sync-offline-hint"]'], { allowAlert: "sync-error" });
+  const err = await (await s.find('[data-testid="sync-error"]')).text();
+  check(`${name}: the error in words`, err === ZH["error.offline"], err);
+  const hint = await (await s.find('[data-testid="sync-offline-hint"]')).text();
+  check(`${name}: says the work is kept`, hint === ZH["syncscreen.offline_hint"], hint);
+}
+
+/** Signal again: it syncs, and the server has the case and its photo. */
+async function syncWhenBack(ctx) {
+  const { s, caseId } = ctx;
+  await server("start");
+  await s.tap('[data-testid="nav-sync"]');
+  await s.tap('[data-testid="sync-now"]');
+  await s.waitFor('[data-testid="sync-status"]', {
+    timeout: 30000,
+    pred: async (el) => (await el.attr("data-phase")) === "idle",
+  });
+  await screenOk(s, "sync", ['[data-testid="sync-last"]']);
+  check("server has the case", await serverHas(caseId), caseId);
+  await s.tap('[data-testid="nav-cases"]');
+  const synced = await s.waitFor(`[data-testid="case-row"][data-case-id="${caseId}"] [data-testid="sync-badge"]`, {
+    timeout: 20000,
+    pred: async (el) => (await el.attr("data-sync")) === "synced",
+  });
+  check("badge says synced", !!synced);
+  await s.tap(`[data-testid="case-row"][data-case-id="${caseId}"]`);
+  await screenOk(s, "case-detail", ['[data-testid="case-detail"]']);
+  const p = serverPhotos(caseId);
+  check("server has the photo", p.referred === 1 && p.held === 1, JSON.stringify(p));
+}
+
+/** The squad leader's screens open with the network down too. */
+async function leaderScreensOffline(ctx) {
+  const { s, caseId } = ctx;
+  await signOut(s);
+  await signIn(s, LEADER);
+  await s.tap('[data-testid="nav-team"]');
+  await syncNow(s, "nav-team");
+  await server("stop");
+  const row = `[data-testid="team-row"][data-case-id="${caseId}"]`;
+  await s.tap('[data-testid="nav-team"]');
+  await screenOk(s, "offline-team", [row]);
+  await s.tap(row);
+  await screenOk(s, "offline-review", [`[data-testid="case-detail"][data-case-id="${caseId}"]`, '[data-testid="review-approve"]']);
+  await syncScreenOffline(s, "offline-sync-leader");
+  await server("start");
+}
+
+/** The leader returns the case with a reason. */
+async function leaderReturns(ctx) {
+  const { s, caseId } = ctx;
+  await s.tap('[data-testid="nav-team"]');
+  await syncNow(s, "nav-team");
+  await s.tap(`[data-testid="team-row"][data-case-id="${caseId}"]`, { timeout: 30000 });
+  await s.tap('[data-testid="review-return"]');
+  await s.tap('[data-testid="review-reason-select"] option[value="wrong_category"]');
+  await (await s.waitFor('[data-testid="review-comment"]')).type("应为井盖缺失");
+  await screenOk(s, "review", ['[data-testid="review-submit"]']);
+  await s.tap('[data-testid="review-submit"]');
+  await s.waitFor('[data-testid="review-done"]');
+  const st = await syncNow(s, "nav-team");
+  check("the leader's return reached the server", st === "idle", st);
+}
+
+/** The inspector sees the reason, corrects and resubmits. */
+async function inspectorResubmits(ctx) {
+  const { s, caseId } = ctx;
+  await signOut(s);
+  await signIn(s, INSPECTOR);
+  await syncNow(s, "nav-cases");
+  await s.tap(`[data-testid="case-row"][data-case-id="${caseId}"]`);
+  await s.waitFor('[data-testid="review-reason"]', { timeout: 20000 });
+  const reasonText = await (await s.find('[data-testid="case-detail"]')).text();
+  check("the inspector sees the leader's reason", reasonText.includes("类别错误") && reasonText.includes("应为井盖缺失"), reasonText);
+  await scrollToShow(s, '[data-testid="review-reason"]');
+  await screenOk(s, "returned", ['[data-testid="resubmit-description"]', '[data-testid="review-reason"]']);
+  const fix = await s.waitFor('[data-testid="resubmit-description"]');
+  await fix.clear();
+  await fix.type("井盖缺失，已设警示");
+  await s.tap('[data-testid="resubmit-submit"]');
+  await syncNow(s, "nav-cases");
+}
+
+/** The leader approves the corrected report. */
+async function leaderApproves(ctx) {
+  const { s, caseId } = ctx;
+  await signOut(s);
+  await signIn(s, LEADER);
+  await syncNow(s, "nav-team");
+  await screenOk(s, "team", [`[data-testid="team-row"][data-case-id="${caseId}"]`]);
+  await s.tap(`[data-testid="team-row"][data-case-id="${caseId}"]`, { timeout: 30000 });
+  await s.tap('[data-testid="review-approve"]');
+  await s.tap('[data-testid="review-submit"]');
+  await s.waitFor('[data-testid="review-done"]');
+  const st = await syncNow(s, "nav-team");
+  check("the approval synced", st === "idle", st);
+  await s.tap('[data-testid="nav-tasks"]');
+  await s.waitFor('[data-testid="task-row"], [data-testid="tasks-empty"]');
+  await screenOk(s, "tasks", []);
+}
+
+/** English: switch on the sync screen, the patrol screen reads English, and back. */
+async function inEnglish(ctx) {
+  const { s } = ctx;
+  await s.tap('[data-testid="nav-sync"]');
+  await s.tap('[data-testid="lang-switch"]');
+  await s.waitFor('[data-testid="lang-switch"][data-lang="en"]');
+  await s.tap('[data-testid="nav-patrol"]');
+  const text = await screenOk(s, "patrol-en", ['[data-testid="patrol-report"]']);
+  const report = await (await s.find('[data-testid="patrol-report"]')).text();
+  check("English: the report button says Report", report === EN["patrol.report"], report);
+  check("English: no Chinese words on the patrol screen's tabs", !text.includes(ZH["nav.patrol"]), text.slice(0, 80));
+  await s.tap('[data-testid="nav-sync"]');
+  await s.tap('[data-testid="lang-switch"]');
+  await s.waitFor('[data-testid="lang-switch"][data-lang="zh-CN"]');
+}
+
+// Add a part: write one async function (ctx) above and list it here.
+const SCENARIO = [
+  inspectorSignsIn,
+  reportOffline,
+  everyScreenOffline,
+  syncWhenBack,
+  leaderScreensOffline,
+  leaderReturns,
+  inspectorResubmits,
+  leaderApproves,
+  inEnglish,
+];
+
 async function main() {
   const s = await Session.start(DRIVER, {
     alwaysMatch: { "tauri:options": { application: env("APP") } },
   });
+  const ctx = { s, caseId: null };
   try {
     await s.setRect(360, 740).catch(() => {});
-    await s.waitFor('[data-testid="signin-user"]', { timeout: 60000 });
-    await shot(s, "01-sign-in");
-    await signIn(s, INSPECTOR);
-    await sleep(500);
-    await shot(s, "02-patrol");
-
-    // No signal: the report is saved and queued on the device.
-    await server("stop");
-    await s.tap('[data-testid="patrol-report"]');
-    const search = await s.waitFor('[data-testid="report-search"]');
-    await search.type("jgps");
-    await s.tap('[data-testid="category-result"]');
-    const input = await s.waitFor('[data-testid="photo-input"]', { timeout: 5000 });
-    await input.type(PHOTO);
-    await s.waitFor('[data-testid="photo-thumb"]', { timeout: 30000 });
-    const desc = await s.find('[data-testid="report-description"]');
-    await desc.type("井盖破损，已设警示");
-    await shot(s, "03-report");
-    await s.tap('[data-testid="report-save"]');
-    await s.waitFor('[data-testid="report-saved"]');
-    check("report saved offline", true);
-
-    await s.tap('[data-testid="nav-cases"]');
-    const row = await s.waitFor('[data-testid="case-row"]');
-    const caseId = await row.attr("data-case-id");
-    const badge = await s.waitFor('[data-testid="case-row"] [data-testid="sync-badge"]');
-    check("badge says local only", (await badge.attr("data-sync")) === "local_only", await badge.attr("data-sync"));
-    await shot(s, "04-cases-offline");
-
-    // Signal again: it syncs, and the server has the case and its photo.
-    await server("start");
-    await s.tap('[data-testid="nav-sync"]');
-    await s.tap('[data-testid="sync-now"]');
-    await s.waitFor('[data-testid="sync-status"]', {
-      timeout: 30000,
-      pred: async (el) => (await el.attr("data-phase")) === "idle",
-    });
-    await shot(s, "05-sync");
-    check("server has the case", await serverHas(caseId), caseId);
-    await s.tap('[data-testid="nav-cases"]');
-    const synced = await s.waitFor('[data-testid="case-row"] [data-testid="sync-badge"]', {
-      timeout: 20000,
-      pred: async (el) => (await el.attr("data-sync")) === "synced",
-    });
-    check("badge says synced", !!synced);
-    await s.tap('[data-testid="case-row"]');
-    await s.waitFor('[data-testid="case-detail"]');
-    await shot(s, "06-case-detail");
-    const p = serverPhotos(caseId);
-    check("server has the photo", p.referred === 1 && p.held === 1, JSON.stringify(p));
-
-    // The squad leader (after the inspector signs out) returns it.
-    await signOut(s);
-    await signIn(s, LEADER);
-    await s.tap('[data-testid="nav-team"]');
-    await syncNow(s, "nav-team");
-    await s.tap(`[data-testid="team-row"][data-case-id="${caseId}"]`, { timeout: 30000 });
-    await shot(s, "07-review");
-    await s.tap('[data-testid="review-return"]');
-    await s.tap('[data-testid="review-reason-select"] option[value="wrong_category"]');
-    await (await s.waitFor('[data-testid="review-comment"]')).type("应为井盖缺失");
-    await s.tap('[data-testid="review-submit"]');
-    await s.waitFor('[data-testid="review-done"]');
-    await syncNow(s, "nav-team");
-    check("the leader's return reached the server", true);
-
-    // The inspector sees the reason, corrects and resubmits.
-    await signOut(s);
-    await signIn(s, INSPECTOR);
-    await syncNow(s, "nav-cases");
-    await s.tap(`[data-testid="case-row"][data-case-id="${caseId}"]`);
-    await s.waitFor('[data-testid="review-reason"]', { timeout: 20000 });
-    const reasonText = await (await s.find('[data-testid="case-detail"]')).text();
-    check("the inspector sees the leader's reason", reasonText.includes("类别错误") && reasonText.includes("应为井盖缺失"), reasonText);
-    await shot(s, "08-returned");
-    const fix = await s.waitFor('[data-testid="resubmit-description"]');
-    await fix.clear();
-    await fix.type("井盖缺失，已设警示");
-    await s.tap('[data-testid="resubmit-submit"]');
-    await syncNow(s, "nav-cases");
-
-    // The leader approves the corrected report.
-    await signOut(s);
-    await signIn(s, LEADER);
-    await syncNow(s, "nav-team");
-    await s.tap(`[data-testid="team-row"][data-case-id="${caseId}"]`, { timeout: 30000 });
-    await s.tap('[data-testid="review-approve"]');
-    await s.tap('[data-testid="review-submit"]');
-    await s.waitFor('[data-testid="review-done"]');
-    const st = await syncNow(s, "nav-team");
-    check("the approval synced", st === "idle", st);
-    await s.tap('[data-testid="nav-tasks"]');
-    await sleep(500);
-    await shot(s, "09-tasks");
+    for (const part of SCENARIO) {
+      console.log(`# ${part.name}`);
+      await part(ctx);
+    }
   } finally {
     await s.quit();
   }

@@ -1,6 +1,7 @@
 // The only place the UI talks to the backend (Tauri commands).
 import { invoke, convertFileSrc } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import * as geolocation from "@tauri-apps/plugin-geolocation";
 import type { Me } from "./bindings/Me";
 import type { SignIn } from "./bindings/SignIn";
 import type { SignOut } from "./bindings/SignOut";
@@ -79,22 +80,50 @@ export async function reportPosition(position: Position): Promise<void> {
   await invoke<null>("report_position", { position });
 }
 
-/** Mobile only: forward browser geolocation fixes; returns a stop function. */
+const WATCH_OPTIONS = { enableHighAccuracy: true, timeout: 10000, maximumAge: 5000 };
+
+/** A geolocation plugin fix as the backend's [`Position`]. */
+export function positionFromFix(p: geolocation.Position): Position {
+  return {
+    lon: p.coords.longitude,
+    lat: p.coords.latitude,
+    accuracy_m: p.coords.accuracy,
+    mock: false,
+    manual: false,
+    at_ms: p.timestamp,
+  };
+}
+
+/**
+ * Mobile: asks for the location permission (once, if the platform has not
+ * decided yet) and forwards every fix of the geolocation plugin to the
+ * backend. Desktop: nothing to do, the backend reads its own source (the
+ * `GRIDPATROL_POSITION_FILE` fix, or none: the report screen offers a pin).
+ * Returns a stop function. Without permission no fix arrives and the report
+ * screen offers the pin on the map, as on a desktop without a fix.
+ */
 export function watchPositionForBackend(): () => void {
-  if (!isMobile() || !globalThis.navigator?.geolocation) return () => {};
-  const id = navigator.geolocation.watchPosition(
-    (p) => {
-      void reportPosition({
-        lon: p.coords.longitude,
-        lat: p.coords.latitude,
-        accuracy_m: p.coords.accuracy,
-        mock: false,
-        manual: false,
-        at_ms: p.timestamp,
-      }).catch(() => {});
-    },
-    () => {},
-    { enableHighAccuracy: true, maximumAge: 5000 },
-  );
-  return () => navigator.geolocation.clearWatch(id);
+  if (!isMobile()) return () => {};
+  let stopped = false;
+  let watchId: number | null = null;
+  void (async () => {
+    try {
+      let permission = await geolocation.checkPermissions();
+      if (permission.location === "prompt" || permission.location === "prompt-with-rationale") {
+        permission = await geolocation.requestPermissions(["location"]);
+      }
+      if (permission.location !== "granted" || stopped) return;
+      const id = await geolocation.watchPosition(WATCH_OPTIONS, (fix) => {
+        if (fix) void reportPosition(positionFromFix(fix)).catch(() => {});
+      });
+      if (stopped) await geolocation.clearWatch(id);
+      else watchId = id;
+    } catch {
+      // no location service: the report screen offers the pin on the map
+    }
+  })();
+  return () => {
+    stopped = true;
+    if (watchId !== null) void geolocation.clearWatch(watchId).catch(() => {});
+  };
 }

@@ -31,6 +31,7 @@ import Team from "../screens/Team.svelte";
 import Review from "../screens/Review.svelte";
 import Sync from "../screens/Sync.svelte";
 import VirtualList from "./VirtualListHarness.svelte";
+import CasePhotos from "../lib/components/CasePhotos.svelte";
 import { nav } from "../lib/nav.svelte";
 import { setLang } from "../i18n/index.svelte";
 import { errorText, ERROR_CODES } from "../lib/errors";
@@ -144,6 +145,12 @@ describe("screens with mocked IPC", () => {
     await fireEvent.click(screen.getByTestId("report-save"));
     await screen.findByTestId("report-saved");
     expect(screen.getByTestId("report-saved").textContent).toBe("已保存，待同步");
+    // The saved case is shown as queued, and is one tap from its detail.
+    const savedCase = screen.getByTestId("report-saved-case");
+    expect(savedCase.dataset.caseId).toBe("C1");
+    expect(savedCase.querySelector("[data-testid=sync-badge]")!.getAttribute("data-sync")).toBe("local_only");
+    await fireEvent.click(savedCase);
+    expect(nav.overlay).toEqual({ kind: "case", id: "C1" });
     const save = calls.find((c) => c.cmd === "save_case")!.args as { draft: { category: string; photos: string[]; position: unknown; description: string } };
     expect(save.draft.category).toBe("010101001");
     expect(save.draft.photos).toEqual(["p1"]);
@@ -265,12 +272,27 @@ describe("screens with mocked IPC", () => {
     const status = await screen.findByTestId("sync-status");
     expect(status.dataset.phase).toBe("offline");
     expect(status.textContent).toBe("离线");
+    expect(screen.getByTestId("sync-error").textContent).toBe("离线：无法连接服务器");
+    expect(screen.getByTestId("sync-offline-hint").textContent).toBe(zh["syncscreen.offline_hint"]);
     expect(screen.getByTestId("sync-last").textContent!.trim()).toBe("上次同步：从未");
     await fireEvent.click(screen.getByTestId("sign-out"));
     await screen.findByText("4 条未同步，仍要退出？");
     await fireEvent.click(screen.getByTestId("sign-out-force"));
     await waitFor(() => expect(nav.me).toBeNull());
     expect(calls.filter((c) => c.cmd === "sign_out").map((c) => c.args)).toEqual([{ force: false }, { force: true }]);
+  });
+
+  it("sync shows progress only while syncing", async () => {
+    const base = handler;
+    render(Sync);
+    await screen.findByTestId("sync-status");
+    expect(document.querySelectorAll("progress")).toHaveLength(0);
+    cleanup();
+    handler = (cmd, args) => (cmd === "sync_status" ? { ...(base(cmd, args) as object), phase: "syncing", last_error: null } : base(cmd, args));
+    render(Sync);
+    await screen.findByTestId("sync-status");
+    expect(screen.getByText("案件数据 1/4")).toBeTruthy();
+    expect(document.querySelectorAll("progress")).toHaveLength(2);
   });
 
   it("the language switch changes the words and persists", async () => {
@@ -287,5 +309,27 @@ describe("report from the checklist", () => {
     await fireEvent.click(await screen.findByText("设为常用"));
     await waitFor(() => expect(calls.find((c) => c.cmd === "set_favourite")).toBeTruthy());
     expect(calls.find((c) => c.cmd === "set_favourite")!.args).toEqual({ code: "010101001", on: true });
+  });
+});
+
+describe("case photos (case, review and task screens)", () => {
+  it("shows stored photos from gpphoto: and a placeholder for one not on the device yet", () => {
+    render(CasePhotos, { photos: ["aa", "bb", "cc"], available: [true, false, true] });
+    const imgs = screen.getAllByTestId("case-photo") as HTMLImageElement[];
+    expect(imgs.map((i) => i.getAttribute("src"))).toEqual(["gpphoto://localhost/aa", "gpphoto://localhost/cc"]);
+    expect(imgs.map((i) => i.alt)).toEqual(["案件照片 1", "案件照片 3"]);
+    expect(screen.getByTestId("case-photo-missing").textContent).toBe(zh["case.photo_missing"]);
+  });
+
+  it("the task screen shows the case's before-photos through it", async () => {
+    const base = handler;
+    handler = (cmd, args) =>
+      cmd === "task_detail"
+        ? { task: (base("list_tasks", null) as object[])[0], case: detail({ photos: ["aa", "bb"], photo_available: [false, true] }), note: "", after_photos: [] }
+        : base(cmd, args);
+    render(Task, { id: "V1" });
+    const list = await screen.findByTestId("case-photos");
+    expect(list.querySelectorAll("[data-testid=case-photo]")).toHaveLength(1);
+    expect(list.querySelectorAll("[data-testid=case-photo-missing]")).toHaveLength(1);
   });
 });

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use gridpatrol_protocol::{
-    paths, CaseListItem, CaseListPage, CaseListParams, CentreAction, ErrorBody, LoginRequest,
-    LoginResponse,
+    paths, CaseListItem, CaseListPage, CaseListParams, CentreAction, ComplaintRequest, ErrorBody,
+    LoginRequest, LoginResponse,
 };
 use gridpatrol_server::centre::CaseDetail;
 use serde::{Deserialize, Serialize};
@@ -292,6 +292,58 @@ pub enum Cmd {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Enter a public complaint (source: hotline) at a place; an
+    /// inspector then checks it on site (`assign-verification`).
+    Complaint {
+        /// Fine-class code of the problem.
+        #[arg(long)]
+        category: String,
+        /// WGS-84 longitude.
+        #[arg(long, allow_hyphen_values = true)]
+        lon: f64,
+        /// WGS-84 latitude.
+        #[arg(long, allow_hyphen_values = true)]
+        lat: f64,
+        /// The address as given.
+        #[arg(long, default_value = "")]
+        address: String,
+        /// What the complainant said.
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Complaint: record what the complainant was told.
+    Reply {
+        /// Case id.
+        id: String,
+        /// What they were told.
+        #[arg(long)]
+        note: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Complaint: the complainant is satisfied (the case closes).
+    Satisfied {
+        /// Case id.
+        id: String,
+        /// Note for the timeline.
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Complaint: the complainant is not satisfied (second handling, then
+    /// an investigation).
+    NotSatisfied {
+        /// Case id.
+        id: String,
+        /// What they said.
+        #[arg(long)]
+        note: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Close a case whose re-verification passed.
     Close {
         /// Case id.
@@ -484,6 +536,52 @@ async fn run_async(cmd: Cmd) -> anyhow::Result<ExitCode> {
             act(&http, &conn, &id, a).await
         }
         Cmd::Close { id, note, conn } => act(&http, &conn, &id, CentreAction::Close { note }).await,
+        Cmd::Reply { id, note, conn } => act(&http, &conn, &id, CentreAction::Reply { note }).await,
+        Cmd::Satisfied { id, note, conn } => {
+            act(&http, &conn, &id, CentreAction::Satisfied { note }).await
+        }
+        Cmd::NotSatisfied { id, note, conn } => {
+            act(&http, &conn, &id, CentreAction::NotSatisfied { note }).await
+        }
+        Cmd::Complaint {
+            category,
+            lon,
+            lat,
+            address,
+            description,
+            conn,
+        } => {
+            let s = load_session(conn.server.as_deref())?;
+            let req = ComplaintRequest {
+                category,
+                lon,
+                lat,
+                address,
+                description,
+            };
+            let resp = http
+                .post(format!("{}{}", s.server, paths::CENTRE_COMPLAINTS))
+                .bearer_auth(&s.token)
+                .json(&req)
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {}", s.server))?;
+            let reply = read_reply::<CaseDetail>(resp).await?;
+            finish(reply, |d| {
+                if conn.json {
+                    print_json(&d)
+                } else {
+                    println!(
+                        "{}: {} — grid {} {}",
+                        d.case.id,
+                        d.case.state.label_zh(),
+                        d.case.report.supervision_grid,
+                        d.category_name
+                    );
+                    Ok(())
+                }
+            })
+        }
     }
 }
 

@@ -132,6 +132,35 @@ async fn the_centre_files_and_dispatches_from_the_command_line() {
         let o = case(home, &["list", "--overdue", "--json"]);
         assert_eq!(stdout(&o).trim(), "[]");
 
+        // A public complaint at the report's place lands in the same grid.
+        let r = demo_report("02010101", 2, 0);
+        let (lon, lat) = (r.lon.to_string(), r.lat.to_string());
+        let args = [
+            "complaint",
+            "--category",
+            "02010101",
+            "--lon",
+            &lon,
+            "--lat",
+            &lat,
+        ];
+        let o = case(home, &args);
+        assert!(o.status.success(), "{}", stdout(&o));
+        assert!(stdout(&o).contains("已受理") && stdout(&o).contains(&r.supervision_grid));
+        let o = case(
+            home,
+            &[
+                "complaint",
+                "--category",
+                "02010101",
+                "--lon",
+                "1",
+                "--lat",
+                "1",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+
         assert!(case(home, &["logout"]).status.success());
         assert!(!home.join("centre-session.json").exists());
     })

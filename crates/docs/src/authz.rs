@@ -21,6 +21,8 @@ pub struct DocFacts {
     pub supervision_grid: Option<String>,
     /// A case's `report.category` (a fine-class code when valid).
     pub category: Option<String>,
+    /// A case's `report.source` (`patrol`, `hotline`, `camera`).
+    pub source: Option<String>,
     /// A verification's `task.assignee`.
     pub assignee: Option<String>,
     /// A verification's `case_id`.
@@ -37,6 +39,7 @@ pub fn facts(doc: &Automerge) -> Result<DocFacts, DocError> {
         reporter: None,
         supervision_grid: None,
         category: None,
+        source: None,
         assignee: None,
         case_id: None,
     };
@@ -46,6 +49,7 @@ pub fn facts(doc: &Automerge) -> Result<DocFacts, DocError> {
                 f.reporter = str_opt(doc, &r, "reporter");
                 f.supervision_grid = str_opt(doc, &r, "supervision_grid");
                 f.category = str_opt(doc, &r, "category");
+                f.source = str_opt(doc, &r, "source");
             }
         }
         DocKind::Verification => {
@@ -117,11 +121,12 @@ pub struct Squads<'a> {
 ///
 /// Rules: a new case only from an inspector or leader reporting as themselves
 /// (an inspector in their own supervision grid, a leader in a grid of their
-/// own squad), touching only the header and the report; a new verification only from the centre, touching only the
+/// own squad) or a public complaint (source hotline) entered by the
+/// centre operator as themselves, touching only the header and the report; a new verification only from the centre, touching only the
 /// header and the task. Afterwards `report` → its reporter, `review` → the
 /// leader of the reporter's squad, `lifecycle` and `task` → the centre,
-/// `result` → the task's assignee; the header (and a case's reporter and
-/// supervision grid) never change. An empty `parts` is always allowed.
+/// `result` → the task's assignee; the header (and a case's reporter,
+/// supervision grid and source) never change. An empty `parts` is always allowed.
 pub fn authorize(
     p: &Principal,
     existing: Option<&DocFacts>,
@@ -142,11 +147,12 @@ pub fn authorize(
         || ex.case_id != incoming.case_id
         || ex.reporter != incoming.reporter
         || ex.supervision_grid != incoming.supervision_grid
+        || ex.source != incoming.source
     {
         return refuse(
             "immutable_field",
             format!(
-                "{} {}: kind, id, case id, reporter and supervision grid never change",
+                "{} {}: kind, id, case id, reporter, supervision grid and source never change",
                 ex.kind.as_str(),
                 ex.id
             ),
@@ -208,14 +214,36 @@ fn authorize_create(
 ) -> Result<(), Refusal> {
     let (may_touch, kind_s): (&[Part], _) = match incoming.kind {
         DocKind::Case => {
-            if !matches!(p.role, Role::Inspector | Role::SquadLeader) {
-                return refuse(
-                    "unexpected_document",
-                    format!(
-                        "{who} may not create case {}: only inspectors report cases",
-                        incoming.id
-                    ),
-                );
+            let complaint = incoming.source.as_deref() == Some(crate::Source::Hotline.as_str());
+            match (p.role, complaint) {
+                (Role::Inspector | Role::SquadLeader, false) | (Role::CentreOperator, true) => {}
+                (Role::CentreOperator, false) => {
+                    return refuse(
+                        "unexpected_document",
+                        format!(
+                            "{who} may not create case {}: the centre enters only public complaints (source hotline)",
+                            incoming.id
+                        ),
+                    )
+                }
+                (Role::Inspector | Role::SquadLeader, true) => {
+                    return refuse(
+                        "unexpected_document",
+                        format!(
+                            "{who} may not create case {}: only the centre enters public complaints",
+                            incoming.id
+                        ),
+                    )
+                }
+                _ => {
+                    return refuse(
+                        "unexpected_document",
+                        format!(
+                            "{who} may not create case {}: only inspectors report cases",
+                            incoming.id
+                        ),
+                    )
+                }
             }
             if incoming.reporter.as_deref() != Some(p.user_id.as_str()) {
                 return refuse(
@@ -232,6 +260,8 @@ fn authorize_create(
                     incoming.supervision_grid.is_some()
                         && incoming.supervision_grid == p.supervision_grid
                 }
+                // The centre takes complaints from anywhere in the district.
+                Role::CentreOperator => true,
                 // A leader reports only in the grids their squad patrols.
                 _ => p.squad.is_some() && grid_squad == p.squad.as_deref(),
             };

@@ -616,6 +616,52 @@ fn creation_rules() {
 }
 
 #[test]
+fn the_centre_enters_public_complaints_and_only_those() {
+    let mut r = report("C0001");
+    r.source = Source::Hotline;
+    let c = CaseDoc::create(actor(9), "case-h", &r).unwrap();
+    let parts = parts_changed(&Automerge::new(), c.doc()).unwrap();
+    let f = facts(c.doc()).unwrap();
+    assert!(authorize(&centre(), None, &f, &parts, &Squads::default()).is_ok());
+    // Not in another operator's name, and never by an inspector.
+    let mut other = centre();
+    other.user_id = "C0002".into();
+    assert_eq!(
+        authorize(&other, None, &f, &parts, &Squads::default())
+            .unwrap_err()
+            .code,
+        "not_reporter"
+    );
+    let mut r = report("I0002");
+    r.source = Source::Hotline;
+    let c = CaseDoc::create(actor(9), "case-h2", &r).unwrap();
+    let parts = parts_changed(&Automerge::new(), c.doc()).unwrap();
+    let f = facts(c.doc()).unwrap();
+    let err = authorize(&inspector("I0002"), None, &f, &parts, &sq("S01")).unwrap_err();
+    assert_eq!(err.code, "unexpected_document");
+    assert!(err.reason.contains("public complaints"), "{}", err.reason);
+}
+
+#[test]
+fn a_reports_source_never_changes() {
+    let base = new_case();
+    let mut d = fork_as(base.doc(), 2);
+    let r = d.get(ROOT, "report").unwrap().unwrap().1;
+    let mut tx = d.transaction();
+    tx.put(&r, "source", "hotline").unwrap();
+    tx.commit();
+    let parts = parts_changed(base.doc(), &d).unwrap();
+    let got = authorize(
+        &inspector("I0002"),
+        Some(&facts(base.doc()).unwrap()),
+        &facts(&d).unwrap(),
+        &parts,
+        &sq("S01"),
+    );
+    assert_eq!(got.unwrap_err().code, "immutable_field");
+}
+
+#[test]
 fn photo_refs_reads_report_and_result_photos() {
     assert_eq!(photo_refs(new_case().doc()), vec![PHOTO.to_string()]);
     let mut v = new_verification();

@@ -60,6 +60,8 @@ pub mod paths {
     pub const CENTRE_CASE_ROUTE: &str = "/v1/centre/cases/{id}";
     /// `POST` (centre) [`super::CentreAction`] → the case after it.
     pub const CENTRE_ACTION_ROUTE: &str = "/v1/centre/cases/{id}/actions";
+    /// `POST` (centre) [`super::ComplaintRequest`] → the new case.
+    pub const CENTRE_COMPLAINTS: &str = "/v1/centre/complaints";
     /// `GET` → 200 `ok`; no token needed.
     pub const HEALTHZ: &str = "/healthz";
     /// `GET` → Prometheus text exposition; no token needed.
@@ -692,4 +694,40 @@ pub enum CentreAction {
         #[serde(default)]
         note: String,
     },
+    /// Complaint: tell the complainant the outcome.
+    Reply {
+        /// What they were told (required).
+        note: String,
+    },
+    /// Complaint: the complainant is satisfied; the case closes.
+    Satisfied {
+        /// Note for the timeline.
+        #[serde(default)]
+        note: String,
+    },
+    /// Complaint: the complainant is not satisfied; a second handling
+    /// (then an investigation) goes to the unit.
+    NotSatisfied {
+        /// What they said (required).
+        note: String,
+    },
+}
+
+/// A public complaint taken by the centre (`POST`
+/// [`paths::CENTRE_COMPLAINTS`]): it becomes a case of the complaint flow
+/// at the place given, waiting for an inspector's on-site check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComplaintRequest {
+    /// Fine-class code of the problem.
+    pub category: String,
+    /// WGS-84 longitude of the place.
+    pub lon: f64,
+    /// WGS-84 latitude of the place.
+    pub lat: f64,
+    /// The address as the complainant gave it.
+    #[serde(default)]
+    pub address: String,
+    /// What the complainant said.
+    #[serde(default)]
+    pub description: String,
 }

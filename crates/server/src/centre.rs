@@ -20,7 +20,8 @@ use gridpatrol_domain::lifecycle::{Action, CaseState, Flow, Lifecycle};
 use gridpatrol_domain::roles::Role;
 use gridpatrol_domain::taxonomy::Taxonomy;
 use gridpatrol_protocol::{
-    codes, CaseListItem, CaseListPage, CaseListParams, CentreAction, DocKind, SyncStatus,
+    codes, CaseListItem, CaseListPage, CaseListParams, CentreAction, ComplaintRequest, DocKind,
+    SyncStatus,
 };
 use gridpatrol_server_storage::{
     CaseEvent, CaseQuery, CaseSummary, DocWrite, StoreError, StoredDoc, VerificationSummary,
@@ -46,11 +47,7 @@ const MAX_ATTEMPTS: usize = 8;
 
 /// What the centre list stores of a case (see `migrations/server/0003_centre.sql`).
 pub fn case_summary(c: &Case) -> CaseSummary {
-    let last_dispatch = c
-        .steps
-        .iter()
-        .rev()
-        .find(|s| matches!(s.step, Action::Dispatch | Action::TakeDirectly));
+    let last_dispatch = c.steps.iter().rev().find(|s| s.detail.unit.is_some());
     CaseSummary {
         state: c.state.as_str().to_string(),
         category: c.report.category.clone(),
@@ -229,6 +226,82 @@ pub(crate) async fn act(
     })
     .await??;
     Ok(Json(detail))
+}
+
+/// `POST /v1/centre/complaints`.
+pub(crate) async fn complaint(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<CaseDetail>, ApiError> {
+    require_centre(&caller)?;
+    let req: ComplaintRequest = parse_json(&body.map_err(body_rejection)?)?;
+    let detail = tokio::task::spawn_blocking(move || {
+        let id = take_complaint(&state, &caller, &req)?;
+        tracing::info!(case = %id, by = %caller.user.id, "complaint taken");
+        detail(&state, &id)
+    })
+    .await??;
+    Ok(Json(detail))
+}
+
+fn grid_index() -> &'static gridpatrol_district::GridIndex {
+    static INDEX: std::sync::OnceLock<gridpatrol_district::GridIndex> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        gridpatrol_district::GridIndex::new(gridpatrol_district::DemoDistrict::get())
+    })
+}
+
+fn take_complaint(
+    state: &AppState,
+    caller: &Caller,
+    req: &ComplaintRequest,
+) -> Result<String, ApiError> {
+    let fine = Taxonomy::builtin()
+        .get(&req.category)
+        .filter(|n| n.fine.is_some());
+    if fine.is_none() {
+        return Err(ApiError::malformed(format!(
+            "{} is not a fine class of the checklist",
+            req.category
+        )));
+    }
+    let place = grid_index().locate(req.lon, req.lat).ok_or_else(|| {
+        ApiError::malformed(format!(
+            "({}, {}) is not inside the district (WGS-84 longitude, latitude)",
+            req.lon, req.lat
+        ))
+    })?;
+    let now = crate::now_ms();
+    let id = format!("hotline-{}", hex::encode(rand::random::<[u8; 8]>()));
+    let report = gridpatrol_docs::Report {
+        category: req.category.clone(),
+        lon: req.lon,
+        lat: req.lat,
+        accuracy_m: 0.0,
+        technical_grid: place.technical_grid,
+        supervision_grid: place.supervision_grid,
+        street: place.street,
+        address: req.address.clone(),
+        description: req.description.clone(),
+        photos: Vec::new(),
+        reporter: caller.user.id.clone(),
+        source: gridpatrol_docs::Source::Hotline,
+        created_at_ms: now,
+    };
+    let doc = CaseDoc::create(centre_actor(&caller.user.id), &id, &report)
+        .map_err(|e| ApiError::malformed(format!("the complaint is not valid: {e}")))?;
+    let w = gate(
+        state,
+        caller,
+        &id,
+        DocKind::Case,
+        None,
+        &Automerge::new(),
+        doc.doc(),
+    )?;
+    state.store.commit_sync("centre", &[w], &[])?;
+    Ok(id)
 }
 
 fn load_case(state: &AppState, id: &str) -> Result<(StoredDoc, CaseDoc), ApiError> {
@@ -465,6 +538,27 @@ fn perform(
                     .map_err(ApiError::internal)?;
                 extra = Some((vid, v.into_doc()));
             }
+            CentreAction::Reply { note } => {
+                if note.trim().is_empty() {
+                    return Err(ApiError::malformed(
+                        "a reply says what the complainant was told",
+                    ));
+                }
+                step(&mut doc, Action::Reply, note, &StepDetail::default())?
+            }
+            CentreAction::Satisfied { note } => {
+                step(&mut doc, Action::Satisfied, note, &StepDetail::default())?
+            }
+            CentreAction::NotSatisfied { note } => {
+                if note.trim().is_empty() {
+                    return Err(ApiError::malformed(
+                        "say what the complainant is not satisfied with",
+                    ));
+                }
+                let last_unit = case_summary(&case).unit;
+                let d = dispatch_detail(&case, last_unit.as_deref(), now)?;
+                step(&mut doc, Action::NotSatisfied, note, &d)?
+            }
             CentreAction::Close { note } => {
                 let vid = latest_verification(&case).ok_or_else(|| {
                     refused(format!("case {id} has no re-verification to close on"))
@@ -575,25 +669,29 @@ fn gate(
     }
 }
 
-/// After devices' writes were stored: a verification whose result is a
-/// fail reopens its case and sends it back to the same unit with a new
-/// deadline, recorded in the name of the centre account that asked for the
-/// verification. Failures are logged; the device's sync is not affected.
+/// After devices' writes were stored, a verification result the case is
+/// waiting for moves it on at once, recorded in the name of the centre
+/// account that asked for the check: a failed re-verification reopens the
+/// case and sends it back to the same unit with a new deadline; a
+/// complaint confirmed on site goes to the checklist's unit. (A passed
+/// re-verification waits for the centre's `close`; a complaint not found
+/// on site for its `reply`.) Failures are logged; the device's sync is not
+/// affected.
 pub(crate) fn after_sync(state: &AppState, writes: &[DocWrite]) {
     for w in writes {
         let Some(v) = &w.index.verification else {
             continue;
         };
-        if v.outcome.as_deref() != Some("fail") {
+        if v.outcome.is_none() {
             continue;
         }
-        if let Err(e) = reopen(state, &w.id, &v.case_id) {
-            tracing::warn!(verification = %w.id, case = %v.case_id, error = %e.message, "could not reopen the case");
+        if let Err(e) = on_result(state, &w.id, &v.case_id) {
+            tracing::warn!(verification = %w.id, case = %v.case_id, error = %e.message, "could not move the case on");
         }
     }
 }
 
-fn reopen(state: &AppState, vid: &str, case_id: &str) -> Result<(), ApiError> {
+fn on_result(state: &AppState, vid: &str, case_id: &str) -> Result<(), ApiError> {
     let Some(v) = load_verification(state, vid)? else {
         return Ok(());
     };
@@ -613,11 +711,9 @@ fn reopen(state: &AppState, vid: &str, case_id: &str) -> Result<(), ApiError> {
         user: creator,
         token_hash: [0; 32],
     };
-    let note = v
-        .result
-        .as_ref()
-        .map(|r| r.note.clone())
-        .unwrap_or_default();
+    let Some(result) = &v.result else {
+        return Ok(());
+    };
     for _ in 0..MAX_ATTEMPTS {
         let (stored, doc) = load_case(state, case_id)?;
         let before = doc.doc().clone();
@@ -625,27 +721,36 @@ fn reopen(state: &AppState, vid: &str, case_id: &str) -> Result<(), ApiError> {
             .map_err(ApiError::internal)?;
         let case = doc.read().map_err(ApiError::internal)?;
         // Only the verification the case is waiting for moves it.
-        if case.state != CaseState::Verifying || latest_verification(&case).as_deref() != Some(vid)
-        {
+        if latest_verification(&case).as_deref() != Some(vid) {
             return Ok(());
         }
         let now = crate::now_ms();
-        let failed = StepDetail {
+        let checked = StepDetail {
             verification: Some(vid.to_string()),
             ..StepDetail::default()
         };
-        doc.append_step_with(Action::VerifyFail, &v.task.assignee, now, &note, &failed)
-            .map_err(ApiError::internal)?;
-        let last_unit = case_summary(&case).unit;
-        let d = dispatch_detail(&case, last_unit.as_deref(), now)?;
-        doc.append_step_with(
-            Action::Dispatch,
-            &caller.user.id,
-            now,
-            "核查未通过，重新派遣",
-            &d,
-        )
-        .map_err(ApiError::internal)?;
+        let by = v.task.assignee.as_str();
+        let passed = result.outcome == gridpatrol_docs::Outcome::Pass;
+        match (case.state, passed) {
+            (CaseState::Verifying, false) => {
+                doc.append_step_with(Action::VerifyFail, by, now, &result.note, &checked)
+                    .map_err(ApiError::internal)?;
+                let last_unit = case_summary(&case).unit;
+                let d = dispatch_detail(&case, last_unit.as_deref(), now)?;
+                let note = "核查未通过，重新派遣";
+                doc.append_step_with(Action::Dispatch, &caller.user.id, now, note, &d)
+                    .map_err(ApiError::internal)?;
+            }
+            (CaseState::SiteVerifying, true) => {
+                let d = StepDetail {
+                    verification: Some(vid.to_string()),
+                    ..dispatch_detail(&case, None, now)?
+                };
+                doc.append_step_with(Action::ConfirmOnSite, by, now, &result.note, &d)
+                    .map_err(ApiError::internal)?;
+            }
+            _ => return Ok(()),
+        }
         let w = gate(
             state,
             &caller,
@@ -657,7 +762,7 @@ fn reopen(state: &AppState, vid: &str, case_id: &str) -> Result<(), ApiError> {
         )?;
         match state.store.commit_sync("centre", &[w], &[]) {
             Ok(()) => {
-                tracing::info!(case = %case_id, verification = %vid, "reopened and re-dispatched");
+                tracing::info!(case = %case_id, verification = %vid, "moved on by the check's result");
                 return Ok(());
             }
             Err(StoreError::Conflict(_)) => continue,

@@ -233,6 +233,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(paths::CENTRE_CASE_ROUTE, get(centre::show))
         .route(paths::CENTRE_ACTION_ROUTE, post(centre::act).layer(small))
         .route(
+            paths::CENTRE_COMPLAINTS,
+            post(centre::complaint).layer(small),
+        )
+        .route(
             paths::SYNC,
             post(sync::sync).layer(DefaultBodyLimit::max(limits::MAX_SYNC_BODY)),
         )

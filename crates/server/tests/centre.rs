@@ -332,3 +332,112 @@ async fn the_case_list_filters_and_pages_newest_first() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     f.server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_public_complaint_is_checked_on_site_handled_and_closed_when_the_complainant_is_satisfied(
+) {
+    use geo::InteriorPoint;
+    let f = start().await;
+    let centre = f.login("C0001").await;
+    let demo = gridpatrol_district::DemoDistrict::get();
+    let tg = &demo.district.technical_grids[0];
+    let at = demo
+        .grid_geometry(&tg.code)
+        .unwrap()
+        .interior_point()
+        .unwrap();
+    let (s, v) = f
+        .post_json(
+            Some(&centre),
+            paths::CENTRE_COMPLAINTS,
+            &json!({"category": "02010101", "lon": at.x(), "lat": at.y(),
+                    "address": "市民来电：小区门口", "description": "井盖坏了"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let d = detail(v);
+    let id = d.case.id.clone();
+    assert_eq!(d.case.state.as_str(), "accepted");
+    assert_eq!(d.case.report.source.as_str(), "hotline");
+    assert_eq!(
+        d.case.report.technical_grid, tg.code,
+        "placed by its position"
+    );
+    assert_eq!(d.case.report.reporter, "C0001");
+    // Outside the district, or not a fine class: refused with the reason.
+    let (s, v) = f
+        .post_json(
+            Some(&centre),
+            paths::CENTRE_COMPLAINTS,
+            &json!({"category": "02010101", "lon": 0.0, "lat": 0.0}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["error"]["message"].as_str().unwrap().contains("district"));
+    let (s, _) = f
+        .post_json(
+            Some(&centre),
+            paths::CENTRE_COMPLAINTS,
+            &json!({"category": "02", "lon": at.x(), "lat": at.y()}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let insp = f.login("I0001").await;
+    let (s, _) = f
+        .post_json(
+            Some(&insp),
+            paths::CENTRE_COMPLAINTS,
+            &json!({"category": "02010101", "lon": at.x(), "lat": at.y()}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // The on-site check confirms it: it goes to the unit by itself.
+    let (s, v) = act(
+        &f,
+        &centre,
+        &id,
+        json!({"action": "assign_verification", "assignee": "I0003"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        detail(v).verifications[0].task.kind.as_str(),
+        "complaint_check"
+    );
+    verify(&f, &format!("{id}-v1"), Outcome::Pass).await;
+    let (_, v) = get(&f, &centre, &format!("{}/{id}", paths::CENTRE_CASES)).await;
+    let d = detail(v);
+    assert_eq!(d.case.state.as_str(), "dispatched");
+    assert!(d.case.steps.last().unwrap().detail.due_at_ms.is_some());
+
+    // Not satisfied twice: second handling, then an investigation.
+    let mut states = Vec::new();
+    for (i, outcome) in ["not_satisfied", "not_satisfied", "satisfied"]
+        .iter()
+        .enumerate()
+    {
+        act(&f, &centre, &id, json!({"action": "handled"})).await;
+        let (s, v) = act(
+            &f,
+            &centre,
+            &id,
+            json!({"action": "reply", "note": format!("已处理 {i}")}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (s, v) = act(
+            &f,
+            &centre,
+            &id,
+            json!({"action": outcome, "note": "仍有异味"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        states.push(detail(v).case.state.as_str().to_string());
+    }
+    assert_eq!(states, ["second_handling", "investigating", "closed"]);
+    let (s, _) = act(&f, &centre, &id, json!({"action": "reply", "note": " "})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "a reply says something");
+    f.server.shutdown().await.unwrap();
+}

@@ -559,15 +559,8 @@ async fn run_async(cmd: Cmd) -> anyhow::Result<ExitCode> {
                 address,
                 description,
             };
-            let resp = http
-                .post(format!("{}{}", s.server, paths::CENTRE_COMPLAINTS))
-                .bearer_auth(&s.token)
-                .json(&req)
-                .send()
-                .await
-                .with_context(|| format!("cannot reach {}", s.server))?;
-            let reply = read_reply::<CaseDetail>(resp).await?;
-            finish(reply, |d| {
+            let path = paths::CENTRE_COMPLAINTS;
+            finish(post_case(&http, &s, path, &req).await?, |d| {
                 if conn.json {
                     print_json(&d)
                 } else {
@@ -585,6 +578,23 @@ async fn run_async(cmd: Cmd) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// POSTs `body` to `path` with the session's token; the answer is a case.
+async fn post_case<B: Serialize>(
+    http: &reqwest::Client,
+    s: &Session,
+    path: &str,
+    body: &B,
+) -> anyhow::Result<Reply<CaseDetail>> {
+    let resp = http
+        .post(format!("{}{path}", s.server))
+        .bearer_auth(&s.token)
+        .json(body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {}", s.server))?;
+    read_reply(resp).await
+}
+
 async fn act(
     http: &reqwest::Client,
     conn: &Conn,
@@ -592,20 +602,8 @@ async fn act(
     action: CentreAction,
 ) -> anyhow::Result<ExitCode> {
     let s = load_session(conn.server.as_deref())?;
-    let resp = http
-        .post(format!(
-            "{}{}/{}/actions",
-            s.server,
-            paths::CENTRE_CASES,
-            id
-        ))
-        .bearer_auth(&s.token)
-        .json(&action)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {}", s.server))?;
-    let reply = read_reply::<CaseDetail>(resp).await?;
-    finish(reply, |d| {
+    let path = format!("{}/{}/actions", paths::CENTRE_CASES, id);
+    finish(post_case(http, &s, &path, &action).await?, |d| {
         if conn.json {
             print_json(&d)
         } else {

@@ -1,0 +1,482 @@
+//! Monthly figures per inspector and squad (the leader's KPI screen and
+//! `gridpatrol kpi`), each from recorded events only.
+//!
+//! For an inspector and a month:
+//! - `reports`: their patrol reports made in the month;
+//! - `filed` / `refused`: of those, filed (立案) or refused by the centre;
+//!   `valid_rate` = filed / (filed + refused);
+//! - `returned`: of those, returned by the leader at least once (the latest
+//!   verdict is a return, or they resubmitted after one); `returned_rate` =
+//!   returned / reports;
+//! - `sampled` / `wrong`: their reports in the month's sample, and those the
+//!   leader marked wrong (错报);
+//! - `verifications` / `on_time`: re-verifications assigned to them due in
+//!   the month, and those with a result by the deadline;
+//! - `missed` (漏报): public complaints made in the month in their grid that
+//!   no patrol report covered — no report of the same category within
+//!   [`KpiRules::missed_radius_m`] in the [`KpiRules::missed_window_ms`]
+//!   before the complaint;
+//! - `score` = filed − 0.5 × returned − 2 × wrong − 3 × missed; `rank` 1 is
+//!   the best score in the squad (ties: more on-time checks, then id).
+//!
+//! A squad's figures are the sums over its members (rates from the sums),
+//! its score their mean score, ranked among squads.
+
+use std::collections::BTreeMap;
+
+use geo::{Distance, Haversine, Point};
+use gridpatrol_domain::lifecycle::Action;
+use gridpatrol_domain::roles::Role;
+use serde::{Deserialize, Serialize};
+
+use crate::{CaseRecord, Mark, Month, Person, VerificationRecord};
+
+/// The thresholds of the missed-report rule.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KpiRules {
+    /// A report this close covers a complaint, metres.
+    pub missed_radius_m: f64,
+    /// A report this long before a complaint covers it, ms.
+    pub missed_window_ms: i64,
+}
+
+impl Default for KpiRules {
+    /// 100 m, 24 h.
+    fn default() -> Self {
+        KpiRules {
+            missed_radius_m: 100.0,
+            missed_window_ms: 24 * 3_600_000,
+        }
+    }
+}
+
+/// One inspector's month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InspectorKpi {
+    /// Account id.
+    pub id: String,
+    /// Squad.
+    pub squad: String,
+    /// Patrol reports made.
+    pub reports: u32,
+    /// Of those, filed by the centre.
+    pub filed: u32,
+    /// Of those, refused filing.
+    pub refused: u32,
+    /// filed / (filed + refused).
+    pub valid_rate: Option<f64>,
+    /// Of those, returned by the leader at least once.
+    pub returned: u32,
+    /// returned / reports.
+    pub returned_rate: Option<f64>,
+    /// Reports in the month's sample.
+    pub sampled: u32,
+    /// Of those, marked wrong (错报).
+    pub wrong: u32,
+    /// Re-verifications due in the month.
+    pub verifications: u32,
+    /// Of those, done by the deadline.
+    pub on_time: u32,
+    /// on_time / verifications.
+    pub on_time_rate: Option<f64>,
+    /// Complaints in their grid no report covered (漏报).
+    pub missed: u32,
+    /// See the module doc.
+    pub score: f64,
+    /// 1 = best in the squad.
+    pub rank: u32,
+}
+
+/// One squad's month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SquadKpi {
+    /// Squad id.
+    pub squad: String,
+    /// Members counted.
+    pub members: u32,
+    /// Patrol reports made.
+    pub reports: u32,
+    /// Filed by the centre.
+    pub filed: u32,
+    /// filed / (filed + refused).
+    pub valid_rate: Option<f64>,
+    /// returned / reports.
+    pub returned_rate: Option<f64>,
+    /// Marked wrong in the sample.
+    pub wrong: u32,
+    /// on_time / verifications.
+    pub on_time_rate: Option<f64>,
+    /// Missed reports.
+    pub missed: u32,
+    /// Mean member score.
+    pub score: f64,
+    /// 1 = best squad.
+    pub rank: u32,
+}
+
+fn rate(num: u32, den: u32) -> Option<f64> {
+    (den > 0).then(|| f64::from(num) / f64::from(den))
+}
+
+fn has(c: &CaseRecord, a: Action) -> bool {
+    c.events.iter().any(|e| e.action == a)
+}
+
+/// Whether a patrol report covers the complaint `c` (same category, close
+/// enough, in the window before it).
+fn covered(c: &CaseRecord, reports: &[&CaseRecord], rules: KpiRules) -> bool {
+    let at = Point::new(c.lon, c.lat);
+    reports.iter().any(|r| {
+        r.category == c.category
+            && r.reported_at_ms <= c.reported_at_ms
+            && r.reported_at_ms >= c.reported_at_ms - rules.missed_window_ms
+            && Haversine.distance(at, Point::new(r.lon, r.lat)) <= rules.missed_radius_m
+    })
+}
+
+/// The month's figures of every grid inspector (and leader) in `people`,
+/// and of every squad. `cases` must include the complaints of the month
+/// and the patrol reports of the window before them; `marks` are the
+/// leaders' marks on the month's sample.
+pub fn kpis(
+    month: Month,
+    people: &[Person],
+    cases: &[CaseRecord],
+    verifications: &[VerificationRecord],
+    marks: &[Mark],
+    rules: KpiRules,
+) -> (Vec<InspectorKpi>, Vec<SquadKpi>) {
+    let patrol: Vec<&CaseRecord> = cases.iter().filter(|c| !c.is_complaint()).collect();
+    let mut by_id: BTreeMap<&str, InspectorKpi> = BTreeMap::new();
+    for p in people {
+        if !matches!(p.role, Role::Inspector | Role::SquadLeader) {
+            continue;
+        }
+        let Some(squad) = &p.squad else { continue };
+        by_id.insert(
+            &p.id,
+            InspectorKpi {
+                id: p.id.clone(),
+                squad: squad.clone(),
+                reports: 0,
+                filed: 0,
+                refused: 0,
+                valid_rate: None,
+                returned: 0,
+                returned_rate: None,
+                sampled: 0,
+                wrong: 0,
+                verifications: 0,
+                on_time: 0,
+                on_time_rate: None,
+                missed: 0,
+                score: 0.0,
+                rank: 0,
+            },
+        );
+    }
+    for c in &patrol {
+        if !month.contains(c.reported_at_ms) {
+            continue;
+        }
+        let Some(k) = by_id.get_mut(c.reporter.as_str()) else {
+            continue;
+        };
+        k.reports += 1;
+        k.filed += u32::from(has(c, Action::File));
+        k.refused += u32::from(has(c, Action::RefuseFiling));
+        let returned = matches!(c.review.as_deref(), Some("needs_fix" | "rejected"));
+        k.returned += u32::from(returned || c.resubmitted);
+    }
+    for m in marks {
+        if let Some(k) = by_id.get_mut(m.inspector.as_str()) {
+            k.sampled += 1;
+            k.wrong += u32::from(m.wrong == Some(true));
+        }
+    }
+    for v in verifications {
+        if !month.contains(v.due_at_ms) {
+            continue;
+        }
+        if let Some(k) = by_id.get_mut(v.assignee.as_str()) {
+            k.verifications += 1;
+            k.on_time += u32::from(v.done_at_ms.is_some_and(|d| d <= v.due_at_ms));
+        }
+    }
+    let grid_of: BTreeMap<&str, Vec<&str>> = people.iter().fold(BTreeMap::new(), |mut m, p| {
+        if let (Some(g), Role::Inspector) = (&p.supervision_grid, p.role) {
+            m.entry(g.as_str()).or_default().push(p.id.as_str());
+        }
+        m
+    });
+    for c in cases.iter().filter(|c| c.is_complaint()) {
+        if !month.contains(c.reported_at_ms) || covered(c, &patrol, rules) {
+            continue;
+        }
+        for who in grid_of
+            .get(c.supervision_grid.as_str())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(k) = by_id.get_mut(who) {
+                k.missed += 1;
+            }
+        }
+    }
+    let mut inspectors: Vec<InspectorKpi> = by_id.into_values().collect();
+    for k in &mut inspectors {
+        k.valid_rate = rate(k.filed, k.filed + k.refused);
+        k.returned_rate = rate(k.returned, k.reports);
+        k.on_time_rate = rate(k.on_time, k.verifications);
+        k.score = f64::from(k.filed)
+            - 0.5 * f64::from(k.returned)
+            - 2.0 * f64::from(k.wrong)
+            - 3.0 * f64::from(k.missed);
+    }
+    inspectors.sort_by(|a, b| {
+        a.squad
+            .cmp(&b.squad)
+            .then(b.score.total_cmp(&a.score))
+            .then(b.on_time.cmp(&a.on_time))
+            .then(a.id.cmp(&b.id))
+    });
+    let mut squads: BTreeMap<String, SquadKpi> = BTreeMap::new();
+    let mut refused: BTreeMap<String, (u32, u32, u32, u32)> = BTreeMap::new();
+    let mut last_squad = String::new();
+    let mut rank = 0;
+    for k in &mut inspectors {
+        if k.squad != last_squad {
+            last_squad = k.squad.clone();
+            rank = 0;
+        }
+        rank += 1;
+        k.rank = rank;
+        let s = squads.entry(k.squad.clone()).or_insert_with(|| SquadKpi {
+            squad: k.squad.clone(),
+            members: 0,
+            reports: 0,
+            filed: 0,
+            valid_rate: None,
+            returned_rate: None,
+            wrong: 0,
+            on_time_rate: None,
+            missed: 0,
+            score: 0.0,
+            rank: 0,
+        });
+        s.members += 1;
+        s.reports += k.reports;
+        s.filed += k.filed;
+        s.wrong += k.wrong;
+        s.missed += k.missed;
+        s.score += k.score;
+        let r = refused.entry(k.squad.clone()).or_default();
+        r.0 += k.refused;
+        r.1 += k.returned;
+        r.2 += k.on_time;
+        r.3 += k.verifications;
+    }
+    let mut squads: Vec<SquadKpi> = squads.into_values().collect();
+    for s in &mut squads {
+        let (refused, returned, on_time, verifications) = refused[&s.squad];
+        s.valid_rate = rate(s.filed, s.filed + refused);
+        s.returned_rate = rate(returned, s.reports);
+        s.on_time_rate = rate(on_time, verifications);
+        s.score /= f64::from(s.members.max(1));
+    }
+    squads.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.squad.cmp(&b.squad)));
+    for (i, s) in squads.iter_mut().enumerate() {
+        s.rank = i as u32 + 1;
+    }
+    (inspectors, squads)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::Event;
+
+    pub(crate) fn month() -> Month {
+        Month::parse("2026-11").unwrap()
+    }
+
+    pub(crate) fn t(day: u32, hour: u32) -> i64 {
+        month().start_ms() + i64::from(day - 1) * 86_400_000 + i64::from(hour) * 3_600_000
+    }
+
+    pub(crate) fn person(id: &str, squad: &str, grid: &str) -> Person {
+        Person {
+            id: id.into(),
+            role: Role::Inspector,
+            squad: Some(squad.into()),
+            supervision_grid: Some(grid.into()),
+        }
+    }
+
+    pub(crate) fn ev(action: Action, at_ms: i64) -> Event {
+        Event {
+            action,
+            by: "C0001".into(),
+            at_ms,
+            unit: None,
+            due_at_ms: None,
+        }
+    }
+
+    pub(crate) fn case(id: &str, reporter: &str, at_ms: i64, events: Vec<Event>) -> CaseRecord {
+        CaseRecord {
+            id: id.into(),
+            source: "patrol".into(),
+            category: "02010101".into(),
+            supervision_grid: "G1".into(),
+            reporter: reporter.into(),
+            reported_at_ms: at_ms,
+            lon: 116.45,
+            lat: 39.92,
+            review: Some("approved".into()),
+            resubmitted: false,
+            events,
+        }
+    }
+
+    #[test]
+    fn every_figure_comes_from_its_events() {
+        let people = vec![
+            person("I1", "S1", "G1"),
+            person("I2", "S1", "G2"),
+            person("I3", "S2", "G3"),
+        ];
+        let mut returned = case("c3", "I1", t(3, 9), vec![ev(Action::File, t(3, 10))]);
+        returned.review = Some("needs_fix".into());
+        let mut resubmitted = case("c4", "I1", t(4, 9), vec![]);
+        resubmitted.resubmitted = true;
+        let cases = vec![
+            case("c1", "I1", t(1, 9), vec![ev(Action::File, t(1, 10))]),
+            case(
+                "c2",
+                "I1",
+                t(2, 9),
+                vec![ev(Action::RefuseFiling, t(2, 10))],
+            ),
+            returned,
+            resubmitted,
+            // Last month: not counted.
+            case(
+                "c0",
+                "I1",
+                month().start_ms() - 1,
+                vec![ev(Action::File, t(1, 1))],
+            ),
+            case("c5", "I2", t(5, 9), vec![ev(Action::File, t(5, 10))]),
+        ];
+        let verifications = vec![
+            VerificationRecord {
+                id: "v1".into(),
+                case_id: "c1".into(),
+                assignee: "I2".into(),
+                due_at_ms: t(6, 12),
+                outcome: Some("pass".into()),
+                done_at_ms: Some(t(6, 11)),
+            },
+            VerificationRecord {
+                id: "v2".into(),
+                case_id: "c3".into(),
+                assignee: "I2".into(),
+                due_at_ms: t(7, 12),
+                outcome: Some("fail".into()),
+                done_at_ms: Some(t(7, 13)),
+            },
+            VerificationRecord {
+                id: "v3".into(),
+                case_id: "c5".into(),
+                assignee: "I2".into(),
+                due_at_ms: t(8, 12),
+                outcome: None,
+                done_at_ms: None,
+            },
+        ];
+        let marks = vec![
+            Mark {
+                case_id: "c1".into(),
+                inspector: "I1".into(),
+                wrong: Some(false),
+            },
+            Mark {
+                case_id: "c2".into(),
+                inspector: "I1".into(),
+                wrong: Some(true),
+            },
+            Mark {
+                case_id: "c3".into(),
+                inspector: "I1".into(),
+                wrong: None,
+            },
+        ];
+        let (ins, squads) = kpis(
+            month(),
+            &people,
+            &cases,
+            &verifications,
+            &marks,
+            KpiRules::default(),
+        );
+        let i1 = ins.iter().find(|k| k.id == "I1").unwrap();
+        assert_eq!(
+            (i1.reports, i1.filed, i1.refused, i1.returned),
+            (4, 2, 1, 2)
+        );
+        assert_eq!(i1.valid_rate, Some(2.0 / 3.0));
+        assert_eq!(i1.returned_rate, Some(0.5));
+        assert_eq!((i1.sampled, i1.wrong), (3, 1));
+        assert_eq!(i1.score, 2.0 - 1.0 - 2.0);
+        let i2 = ins.iter().find(|k| k.id == "I2").unwrap();
+        assert_eq!((i2.verifications, i2.on_time), (3, 1));
+        assert_eq!(i2.on_time_rate, Some(1.0 / 3.0));
+        assert_eq!(i2.score, 1.0);
+        assert_eq!((i2.rank, i1.rank), (1, 2), "ranked inside the squad");
+        let i3 = ins.iter().find(|k| k.id == "I3").unwrap();
+        assert_eq!((i3.reports, i3.valid_rate, i3.rank), (0, None, 1));
+        let s1 = squads.iter().find(|s| s.squad == "S1").unwrap();
+        assert_eq!((s1.members, s1.reports, s1.filed, s1.wrong), (2, 5, 3, 1));
+        assert_eq!(s1.valid_rate, Some(3.0 / 4.0));
+        assert_eq!(s1.on_time_rate, Some(1.0 / 3.0));
+        assert_eq!(s1.score, 0.0);
+        assert_eq!(squads[0].squad, "S1");
+        assert_eq!(squads[1].rank, 2);
+    }
+
+    #[test]
+    fn a_complaint_no_report_covered_is_missed_by_the_grids_inspectors() {
+        let people = vec![
+            person("I1", "S1", "G1"),
+            person("I2", "S1", "G1"),
+            person("I3", "S1", "G2"),
+        ];
+        let complaint = |id: &str, at: i64, lon: f64| CaseRecord {
+            source: "hotline".into(),
+            reporter: "C0001".into(),
+            lon,
+            ..case(id, "C0001", at, vec![])
+        };
+        let cases = vec![
+            case("r1", "I1", t(10, 8), vec![]),
+            // Same place, 2 h later: covered.
+            complaint("h1", t(10, 10), 116.45),
+            // 300 m east: not covered.
+            complaint("h2", t(10, 10), 116.4535),
+            // 30 h later: outside the window.
+            complaint("h3", t(11, 14), 116.45),
+        ];
+        let (ins, _) = kpis(month(), &people, &cases, &[], &[], KpiRules::default());
+        let mut missed: Vec<(&str, u32)> = ins.iter().map(|k| (k.id.as_str(), k.missed)).collect();
+        missed.sort();
+        assert_eq!(missed, [("I1", 2), ("I2", 2), ("I3", 0)]);
+        // Wider thresholds cover them all.
+        let wide = KpiRules {
+            missed_radius_m: 500.0,
+            missed_window_ms: 48 * 3_600_000,
+        };
+        let (ins, _) = kpis(month(), &people, &cases, &[], &[], wide);
+        assert!(ins.iter().all(|k| k.missed == 0));
+    }
+}

@@ -1,0 +1,20 @@
+//! The monthly quality work of the supervision system, computed only from
+//! what is recorded: each case's report, review and lifecycle steps, each
+//! verification's task and result, and the squad leaders' marks on the
+//! monthly sample. No IO here — the server and the CLI load the records
+//! (see `gridpatrol-server-storage`) and call these functions, so every
+//! figure has one formula, tested on hand-made event logs.
+//!
+//! - [`sample`]: the reproducible draw of each inspector's reports.
+//! - [`kpi`]: per inspector and squad for a month, ranked inside the squad.
+//! - [`eval`]: scores and ranks of responsible units, squads, inspectors.
+#![forbid(unsafe_code)]
+
+pub mod eval;
+pub mod kpi;
+mod month;
+pub mod records;
+pub mod sample;
+
+pub use month::{Month, MonthError};
+pub use records::{CaseRecord, Event, Mark, Person, VerificationRecord};

@@ -502,6 +502,12 @@ pub struct SyncStatus {
     pub photo_bytes_sent: u64,
     /// Photo bytes this session has to send.
     pub photo_bytes_total: u64,
+    /// Photos of cases on this device that it still has to receive.
+    pub photos_to_receive: u32,
+    /// Of those, photos received in this session.
+    pub photos_received: u32,
+    /// Photo bytes received in this session.
+    pub photo_bytes_received: u64,
     /// Documents changed here and not yet on the server.
     pub pending_docs: u32,
     /// Photos not yet on the server.

@@ -6,73 +6,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use geo::Centroid;
+mod common;
+
+use common::{camera_jpeg, first_squad, inside_grid_of, server};
 use gridpatrol_device::view::*;
 use gridpatrol_device::{Device, DeviceConfig, DeviceError, FilePosition, SystemClock};
-use gridpatrol_district::DemoDistrict;
 use gridpatrol_domain::district::District;
 use gridpatrol_domain::roles::Role as DRole;
-use gridpatrol_server::accounts::{self, HashCost};
-use gridpatrol_server::{spawn_test_server, RunningServer};
-
-/// The demo district cut to its first squad (cheap to load).
-fn first_squad() -> (District, String, String) {
-    let d = &DemoDistrict::get().district;
-    let squad = d.squads[0].clone();
-    let inspectors: Vec<_> = d
-        .inspectors
-        .iter()
-        .filter(|i| i.squad == squad.id)
-        .cloned()
-        .collect();
-    let inspector = inspectors
-        .iter()
-        .find(|i| i.role == DRole::Inspector)
-        .expect("the squad has inspectors")
-        .id
-        .clone();
-    let cut = District {
-        streets: d.streets.clone(),
-        supervision_grids: d.supervision_grids.clone(),
-        technical_grids: d.technical_grids.clone(),
-        squads: vec![squad.clone()],
-        inspectors,
-    };
-    (cut, inspector, squad.leader)
-}
-
-async fn server(dir: &Path, district: &District) -> RunningServer {
-    let s = spawn_test_server(dir).await.unwrap();
-    accounts::load_district(
-        s.state.store.as_ref(),
-        district,
-        &["C0001"],
-        HashCost { m_kib: 64, t: 1 },
-        1,
-    )
-    .unwrap();
-    s
-}
-
-/// A point well inside the first technical grid of `user`'s grid.
-fn inside_grid_of(user: &str) -> (f64, f64) {
-    let dd = DemoDistrict::get();
-    let d = &dd.district;
-    let grid = &d
-        .inspectors
-        .iter()
-        .find(|i| i.id == user)
-        .unwrap()
-        .supervision_grid;
-    let (k, _) = d
-        .technical_grids
-        .iter()
-        .enumerate()
-        .find(|(_, t)| &t.supervision_grid == grid)
-        .unwrap();
-    let c = dd.geometry[k].centroid().unwrap();
-    (c.x(), c.y())
-}
+use gridpatrol_server::accounts;
 
 struct App {
     device: Arc<Device>,
@@ -127,15 +68,62 @@ impl App {
     }
 }
 
+/// Another inspector of `user`'s squad patrolling the same supervision grid.
+fn grid_peer(district: &District, user: &str) -> String {
+    let me = district.inspectors.iter().find(|i| i.id == user).unwrap();
+    district
+        .inspectors
+        .iter()
+        .find(|i| {
+            i.id != user
+                && i.role == DRole::Inspector
+                && i.squad == me.squad
+                && i.supervision_grid == me.supervision_grid
+        })
+        .expect("a second inspector on the grid")
+        .id
+        .clone()
+}
+
+/// Asserts the device holds the photo `sha`: its bytes hash to the name,
+/// the case screen says so, and it has a thumbnail for lists.
+fn assert_has_photo(app: &App, sha: &str) {
+    use sha2::Digest;
+    let bytes = app.device.photo_bytes(sha).unwrap();
+    assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), sha);
+    let thumb = app.device.thumb_of(sha).unwrap().expect("a thumbnail");
+    assert!(!app.device.photo_bytes(&thumb).unwrap().is_empty());
+}
+
 fn photo_jpeg() -> Vec<u8> {
-    let rgb = gridpatrol_media::synth::street_scene(1600, 1200, 7);
-    gridpatrol_media::synth::jpeg(&rgb, 1600, 1200, 85, None).unwrap()
+    photo_jpeg_of(7)
+}
+
+/// A 1600×1200 camera photo drawn from `seed`.
+fn photo_jpeg_of(seed: u64) -> Vec<u8> {
+    camera_jpeg(1600, 1200, seed)
+}
+
+/// The file called `name` anywhere under `dir`.
+fn find_file(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if let Some(f) = find_file(&p, name) {
+                return Some(f);
+            }
+        } else if e.file_name() == name {
+            return Some(p);
+        }
+    }
+    None
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_review_resubmit_verify_round_trip() {
     let sdir = tempfile::tempdir().unwrap();
     let (district, inspector, leader) = first_squad();
+    let peer = grid_peer(&district, &inspector);
     let srv = server(sdir.path(), &district).await;
     let url = srv.url();
 
@@ -217,7 +205,12 @@ async fn report_review_resubmit_verify_round_trip() {
         .unwrap()
         .iter()
         .any(|m| m.id == inspector));
-    lead.device.sync_now().await;
+    let st = lead.device.sync_now().await;
+    assert_eq!(st.phase, "idle", "{st:?}");
+    // The case's photo came with it, verified, with a thumbnail for lists.
+    assert_eq!((st.photos_received, st.photos_to_receive), (1, 1), "{st:?}");
+    assert_eq!(st.photo_bytes_received, photo.bytes, "{st:?}");
+    assert_eq!(st.pending_photos, 0, "received photos are not sent back");
     let queue = lead
         .device
         .list_cases(CaseFilter {
@@ -228,6 +221,11 @@ async fn report_review_resubmit_verify_round_trip() {
     assert_eq!(queue.total, 1);
     let d = lead.device.case_detail(&saved.id).unwrap();
     assert!(d.can_review && !d.can_resubmit);
+    assert_eq!(d.photo_available, vec![true]);
+    assert_has_photo(&lead, &photo.sha256);
+    // Nothing left to fetch: the next session receives nothing.
+    let st = lead.device.sync_now().await;
+    assert_eq!((st.photos_received, st.photos_to_receive), (0, 0), "{st:?}");
     let err = lead
         .device
         .review_case(
@@ -323,7 +321,14 @@ async fn report_review_resubmit_verify_round_trip() {
             due_at_ms: now + 86_400_000,
             created_by: "C0001".into(),
         };
-        let v = VerificationDoc::create(actor, "ver-1", &saved.id, &task).unwrap();
+        let v = VerificationDoc::create(actor.clone(), "ver-1", &saved.id, &task).unwrap();
+        local::save_verification(&mut store, &v, now).unwrap();
+        // A second inspector of the grid re-verifies too, on their own phone.
+        let task = Task {
+            assignee: peer.clone(),
+            ..task
+        };
+        let v = VerificationDoc::create(actor, "ver-2", &saved.id, &task).unwrap();
         local::save_verification(&mut store, &v, now).unwrap();
         let r = centre.sync(&mut store).await.unwrap();
         assert!(r.refused.is_empty() && r.failed.is_empty(), "{r:?}");
@@ -364,7 +369,8 @@ async fn report_review_resubmit_verify_round_trip() {
         matches!(err, DeviceError::FarFromPoint { distance_m } if distance_m > 150.0),
         "{err}"
     );
-    let after = insp.device.add_photo(&photo_jpeg()).unwrap();
+    let after = insp.device.add_photo(&photo_jpeg_of(8)).unwrap();
+    let t_after = after.sha256.clone();
     let t = insp
         .device
         .submit_verification(
@@ -379,6 +385,20 @@ async fn report_review_resubmit_verify_round_trip() {
     assert!(!t.far);
     let st = insp.device.sync_now().await;
     assert_eq!((st.pending_docs, st.pending_photos), (0, 0), "{st:?}");
+
+    // The other verifier's phone, never used before, gets the task with the
+    // case's photo.
+    let verifier = App::new();
+    verifier.sign_in(&url, &peer).await;
+    let st = verifier.device.sync_now().await;
+    assert_eq!(st.phase, "idle", "{st:?}");
+    let detail = verifier.device.task_detail("ver-2").unwrap();
+    assert_eq!(detail.case.photo_available, vec![true]);
+    assert_has_photo(&verifier, &photo.sha256);
+    // The leader's phone receives the after photo of the pass.
+    let st = lead.device.sync_now().await;
+    assert_eq!(st.photos_received, 1, "{st:?}");
+    assert_has_photo(&lead, &t_after);
 
     // Signing out with nothing pending revokes the token; the data stays.
     let out = insp.device.sign_out(false).await.unwrap();
@@ -398,14 +418,43 @@ async fn report_review_resubmit_verify_round_trip() {
     srv.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn offline_work_is_kept_and_sign_out_warns() {
+/// A loopback server for the first squad, with the inspector signed in on
+/// their phone.
+struct Field {
+    sdir: tempfile::TempDir,
+    srv: gridpatrol_server::RunningServer,
+    url: String,
+    inspector: String,
+    leader: String,
+    insp: App,
+}
+
+async fn field() -> Field {
     let sdir = tempfile::tempdir().unwrap();
-    let (district, inspector, _) = first_squad();
+    let (district, inspector, leader) = first_squad();
     let srv = server(sdir.path(), &district).await;
     let url = srv.url();
-    let app = App::new();
-    app.sign_in(&url, &inspector).await;
+    let insp = App::new();
+    insp.sign_in(&url, &inspector).await;
+    Field {
+        sdir,
+        srv,
+        url,
+        inspector,
+        leader,
+        insp,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_work_is_kept_and_sign_out_warns() {
+    let Field {
+        srv,
+        url,
+        inspector,
+        insp: app,
+        ..
+    } = field().await;
     // The server goes away: everything still works on the device.
     srv.shutdown().await.unwrap();
     let app = app.reopen();
@@ -488,4 +537,58 @@ fn sign_in_debug_never_shows_the_password() {
         !text.contains("patrol-I0001") && text.contains("redacted"),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_whose_bytes_do_not_match_its_name_is_refused_and_the_others_still_arrive() {
+    let f = field().await;
+    let (lon, lat) = inside_grid_of(&f.inspector);
+    f.insp.move_to(lon, lat, 5.0);
+    let pos = f.insp.device.locate().unwrap().position.unwrap();
+    let bad = f.insp.device.add_photo(&photo_jpeg_of(21)).unwrap().sha256;
+    let good = f.insp.device.add_photo(&photo_jpeg_of(22)).unwrap().sha256;
+    let saved = f
+        .insp
+        .device
+        .save_case(CaseDraft {
+            category: "02010101".into(),
+            position: pos,
+            address: String::new(),
+            description: "两张照片".into(),
+            photos: vec![bad.clone(), good.clone()],
+        })
+        .unwrap();
+    let st = f.insp.device.sync_now().await;
+    assert_eq!((st.pending_docs, st.pending_photos), (0, 0), "{st:?}");
+
+    // The server's copy of the first photo is swapped for other bytes.
+    let on_server = find_file(f.sdir.path(), &bad).expect("the server keeps the photo as a file");
+    std::fs::write(&on_server, photo_jpeg_of(23)).unwrap();
+
+    let lead = App::new();
+    lead.sign_in(&f.url, &f.leader).await;
+    let st = lead.device.sync_now().await;
+    assert_eq!(st.phase, "idle", "{st:?}");
+    assert_eq!((st.photos_received, st.photos_to_receive), (1, 2), "{st:?}");
+    let d = lead.device.case_detail(&saved.id).unwrap();
+    assert_eq!(d.photo_available, vec![false, true]);
+    assert_has_photo(&lead, &good);
+    assert_eq!(
+        lead.device.photo_bytes(&bad).unwrap_err().code(),
+        "not_found"
+    );
+    assert!(lead.device.thumb_of(&bad).unwrap().is_none());
+    let data = lead.device.data_dir().to_path_buf();
+    assert!(find_file(&data, &bad).is_none(), "nothing of it is stored");
+
+    // Tried again next time, refused again; the good one is not fetched twice.
+    let st = lead.device.sync_now().await;
+    assert_eq!((st.photos_received, st.photos_to_receive), (0, 1), "{st:?}");
+    assert!(find_file(&data, &bad).is_none());
+    // The server's right bytes come back: the photo arrives.
+    std::fs::write(&on_server, f.insp.device.photo_bytes(&bad).unwrap()).unwrap();
+    let st = lead.device.sync_now().await;
+    assert_eq!((st.photos_received, st.photos_to_receive), (1, 1), "{st:?}");
+    assert_has_photo(&lead, &bad);
+    f.srv.shutdown().await.unwrap();
 }

@@ -47,6 +47,17 @@ pub(crate) enum PutOutcome {
     HashMismatch,
 }
 
+/// Result of one `GET` of a photo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fetched {
+    /// The body, at most the cap asked for (not yet checked against its name).
+    Bytes(Vec<u8>),
+    /// Missing, or not visible to this account (the server does not say which).
+    Missing,
+    /// The body is longer than the cap: `len` bytes (at least), not read.
+    TooLarge { len: u64 },
+}
+
 /// A thin client of the GridPatrol server.
 #[derive(Debug, Clone)]
 pub(crate) struct Api {
@@ -246,6 +257,39 @@ impl Api {
             }
             s => Err(server_error(s, &[])),
         }
+    }
+
+    /// Fetches a photo's bytes, reading at most `cap` of them: a body that
+    /// announces (or turns out) longer is dropped unread past the cap.
+    pub(crate) async fn photo_get(&mut self, sha: &str, cap: u64) -> Result<Fetched, SyncError> {
+        self.traffic.round_trips += 1;
+        let mut resp = self
+            .request(Method::GET, &paths::photo(sha))?
+            .send()
+            .await
+            .map_err(net)?;
+        let status = resp.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(Fetched::Missing);
+        }
+        if !status.is_success() {
+            let body = resp.bytes().await.map_err(net)?;
+            self.traffic.bytes_down += body.len() as u64;
+            return Err(server_error(status, &body));
+        }
+        if let Some(len) = resp.content_length().filter(|&n| n > cap) {
+            return Ok(Fetched::TooLarge { len });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(net)? {
+            self.traffic.bytes_down += chunk.len() as u64;
+            let len = (body.len() + chunk.len()) as u64;
+            if len > cap {
+                return Ok(Fetched::TooLarge { len });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched::Bytes(body))
     }
 
     pub(crate) async fn photo_put(

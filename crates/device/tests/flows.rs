@@ -85,6 +85,26 @@ fn grid_peer(district: &District, user: &str) -> String {
         .clone()
 }
 
+/// The centre's engine, synced into a store in memory.
+async fn centre_synced(url: &str) -> (gridpatrol_sync::SyncEngine, gridpatrol_store::Store) {
+    let mut cfg = gridpatrol_sync::SyncConfig::new(url, "C0001", &accounts::demo_password("C0001"));
+    cfg.allow_plain_http = true;
+    let mut centre = gridpatrol_sync::SyncEngine::new(cfg).unwrap();
+    let mut store = gridpatrol_store::Store::open_in_memory().unwrap();
+    centre.sync(&mut store).await.unwrap();
+    (centre, store)
+}
+
+/// The leader's queue: reports not reviewed since they last changed.
+fn unreviewed(lead: &App) -> CasePage {
+    lead.device
+        .list_cases(CaseFilter {
+            review: Some("unreviewed".into()),
+            ..Default::default()
+        })
+        .unwrap()
+}
+
 /// Asserts the device holds the photo `sha`: its bytes hash to the name,
 /// the case screen says so, and it has a thumbnail for lists.
 fn assert_has_photo(app: &App, sha: &str) {
@@ -211,13 +231,7 @@ async fn report_review_resubmit_verify_round_trip() {
     assert_eq!((st.photos_received, st.photos_to_receive), (1, 1), "{st:?}");
     assert_eq!(st.photo_bytes_received, photo.bytes, "{st:?}");
     assert_eq!(st.pending_photos, 0, "received photos are not sent back");
-    let queue = lead
-        .device
-        .list_cases(CaseFilter {
-            review: Some("unreviewed".into()),
-            ..Default::default()
-        })
-        .unwrap();
+    let queue = unreviewed(&lead);
     assert_eq!(queue.total, 1);
     let d = lead.device.case_detail(&saved.id).unwrap();
     assert!(d.can_review && !d.can_resubmit);
@@ -274,13 +288,7 @@ async fn report_review_resubmit_verify_round_trip() {
 
     // The leader finds it back in the queue and approves it.
     lead.device.sync_now().await;
-    let queue = lead
-        .device
-        .list_cases(CaseFilter {
-            review: Some("unreviewed".into()),
-            ..Default::default()
-        })
-        .unwrap();
+    let queue = unreviewed(&lead);
     assert_eq!(queue.items.len(), 1);
     assert!(queue.items[0].resubmitted);
     let d = lead
@@ -302,12 +310,8 @@ async fn report_review_resubmit_verify_round_trip() {
     {
         use gridpatrol_docs::{Task, TaskKind, VerificationDoc};
         use gridpatrol_domain::lifecycle::Action;
-        use gridpatrol_sync::{local, SyncConfig, SyncEngine};
-        let mut cfg = SyncConfig::new(&url, "C0001", &accounts::demo_password("C0001"));
-        cfg.allow_plain_http = true;
-        let mut centre = SyncEngine::new(cfg).unwrap();
-        let mut store = gridpatrol_store::Store::open_in_memory().unwrap();
-        centre.sync(&mut store).await.unwrap();
+        use gridpatrol_sync::local;
+        let (mut centre, mut store) = centre_synced(&url).await;
         let now = gridpatrol_server::now_ms();
         local::edit_case(&mut store, &saved.id, now, |c| {
             c.append_step(Action::File, "C0001", now, "立案")
@@ -591,4 +595,142 @@ async fn a_photo_whose_bytes_do_not_match_its_name_is_refused_and_the_others_sti
     assert_eq!((st.photos_received, st.photos_to_receive), (1, 1), "{st:?}");
     assert_has_photo(&lead, &bad);
     f.srv.shutdown().await.unwrap();
+}
+
+/// The leader returns a report a second time while the inspector, not
+/// having synced that, corrects it; on a second report the correction
+/// comes first. The phones sync in the order given, then once more each.
+/// On the server and both phones the return and the correction are both
+/// there, and a report counts as resubmitted only if its correction came
+/// after the latest review.
+async fn return_and_correction_apart(leader_syncs_first: bool) {
+    let f = field().await;
+    let (lon, lat) = inside_grid_of(&f.inspector);
+    f.insp.move_to(lon, lat, 5.0);
+    let pos = f.insp.device.locate().unwrap().position.unwrap();
+    let lead = App::new();
+    lead.sign_in(&f.url, &f.leader).await;
+    let ret = |reason: &str, comment: &str| ReviewInput {
+        approve: false,
+        reason: Some(reason.into()),
+        duplicate_of: None,
+        comment: comment.into(),
+    };
+    let fix = |description: &str| CaseEdit {
+        description: Some(description.into()),
+        ..Default::default()
+    };
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(10));
+
+    // Two reports, each returned once; both phones know that.
+    let ids: Vec<String> = (0..2)
+        .map(|n| {
+            let draft = CaseDraft {
+                category: "02010101".into(),
+                position: pos.clone(),
+                address: String::new(),
+                description: format!("报告{n}"),
+                photos: vec![],
+            };
+            f.insp.device.save_case(draft).unwrap().id
+        })
+        .collect();
+    f.insp.device.sync_now().await;
+    lead.device.sync_now().await;
+    for id in &ids {
+        lead.device
+            .review_case(id, ret("wrong_category", "类别不对"))
+            .unwrap();
+    }
+    lead.device.sync_now().await;
+    f.insp.device.sync_now().await;
+    for id in &ids {
+        assert!(f.insp.device.case_detail(id).unwrap().can_resubmit);
+    }
+
+    // Apart, with no sync in between.
+    let (late_fix, early_fix) = (&ids[0], &ids[1]);
+    lead.device
+        .review_case(late_fix, ret("photo_unclear", "照片看不清"))
+        .unwrap();
+    pause();
+    f.insp
+        .device
+        .resubmit_case(late_fix, fix("井盖破损，已重拍"))
+        .unwrap();
+    pause();
+    f.insp
+        .device
+        .resubmit_case(early_fix, fix("位置在路口东侧"))
+        .unwrap();
+    pause();
+    lead.device
+        .review_case(early_fix, ret("photo_unclear", "再拍一张"))
+        .unwrap();
+
+    let (first, second) = if leader_syncs_first {
+        (&lead, &f.insp)
+    } else {
+        (&f.insp, &lead)
+    };
+    for app in [first, second, first] {
+        let st = app.device.sync_now().await;
+        assert_eq!(st.phase, "idle", "{st:?}");
+    }
+    for app in [&lead, &f.insp] {
+        assert_eq!(app.device.sync_status().pending_docs, 0);
+    }
+
+    // What each copy says: (description, return reason, comment, resubmitted).
+    let expect = [
+        (late_fix, "井盖破损，已重拍", "照片看不清", true),
+        (early_fix, "位置在路口东侧", "再拍一张", false),
+    ];
+    let centre = {
+        use gridpatrol_sync::local;
+        let (_, mut store) = centre_synced(&f.url).await;
+        ids.iter()
+            .map(|id| {
+                local::load_case(&mut store, id)
+                    .unwrap()
+                    .unwrap()
+                    .read()
+                    .unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    for (k, (id, description, note, resubmitted)) in expect.iter().enumerate() {
+        let on_server = &centre[k];
+        assert_eq!(on_server.report.description, *description, "server {id}");
+        let review = on_server.review.as_ref().unwrap();
+        assert_eq!(review.reason.map(|r| r.as_str()), Some("photo_unclear"));
+        assert_eq!(review.note, *note, "server {id}");
+        assert_eq!(on_server.resubmitted(), *resubmitted, "server {id}");
+        for app in [&lead, &f.insp] {
+            let d = app.device.case_detail(id).unwrap();
+            assert_eq!(d.description, *description);
+            let r = d.review.unwrap();
+            assert_eq!(r.reason.as_deref(), Some("photo_unclear"));
+            assert_eq!(r.note, *note);
+            assert_eq!(d.summary.resubmitted, *resubmitted);
+            assert_eq!(d.summary.review.as_deref(), Some("needs_fix"));
+        }
+        // Resubmitted: back in the leader's queue, nothing for the
+        // inspector to do; returned: the other way round.
+        let queue = unreviewed(&lead);
+        assert_eq!(queue.items.iter().any(|c| &c.id == *id), *resubmitted);
+        let d = f.insp.device.case_detail(id).unwrap();
+        assert_eq!(d.can_resubmit, !*resubmitted);
+    }
+    f.srv.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_return_and_a_correction_made_apart_merge_when_the_leader_syncs_first() {
+    return_and_correction_apart(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_return_and_a_correction_made_apart_merge_when_the_inspector_syncs_first() {
+    return_and_correction_apart(false).await;
 }

@@ -24,19 +24,9 @@ pub struct Me {
     pub server: String,
 }
 
-/// An account's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Patrols a grid, reports, re-verifies.
-    Inspector,
-    /// Reviews the squad's reports (and patrols too).
-    SquadLeader,
-    /// Works in the supervision centre.
-    CentreOperator,
-    /// Manages accounts.
-    Admin,
-}
+/// An account's role: the domain's own type (one definition), whose
+/// TypeScript binding the domain derives with its `ts` feature.
+pub use gridpatrol_domain::roles::Role;
 
 /// What the sign-in screen sends. The password is used once, for the
 /// server's token, and never stored; `Debug` redacts it.

@@ -1,5 +1,5 @@
-//! The sync session: manifest → batched Automerge sync rounds → photos →
-//! acknowledge outbox and save the cursor.
+//! The sync session: manifest → batched Automerge sync rounds → photos up →
+//! acknowledge outbox and save the cursor → photos down.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;

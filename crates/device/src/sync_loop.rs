@@ -175,11 +175,7 @@ impl SyncLoop {
                     photos_not_received = report.photos_not_downloaded.len(),
                     "sync session done"
                 );
-                for sha in &report.photos_downloaded {
-                    if let Err(e) = make_thumb(store, sha).await {
-                        tracing::warn!(photo = %sha, error = %e, "no thumbnail for a received photo");
-                    }
-                }
+                make_missing_thumbs(store).await;
                 self.update(|s| {
                     s.phase = "idle".into();
                     s.last_success_ms = Some(now);
@@ -233,6 +229,29 @@ impl SyncLoop {
                 }
             }
         });
+    }
+}
+
+/// Marks a photo whose thumbnail could not be made (not tried again).
+const META_NO_THUMB: &str = "thumb.failed.";
+/// Thumbnails made after one session at most (the rest after the next).
+const THUMBS_PER_SESSION: u32 = 200;
+
+/// Makes the thumbnails that received photos lack: those of this session,
+/// and any that a crash or a kill left without one.
+async fn make_missing_thumbs(store: &mut Store) {
+    let todo = match store.photos_without_thumb(META_NO_THUMB, THUMBS_PER_SESSION) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list photos without thumbnails");
+            return;
+        }
+    };
+    for sha in todo {
+        if let Err(e) = make_thumb(store, &sha).await {
+            tracing::warn!(photo = %sha, error = %e, "no thumbnail for a received photo");
+            let _ = store.set_meta(&format!("{META_NO_THUMB}{sha}"), &e.to_string());
+        }
     }
 }
 

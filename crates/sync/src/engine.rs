@@ -948,8 +948,10 @@ impl SyncEngine {
             };
             let fetched = match self.api.photo_get(&sha, cap).await {
                 Ok(f) => f,
-                Err(e @ SyncError::Network(_)) => {
-                    // The link went: the rest waits for the next session.
+                Err(e) if e.is_transient() => {
+                    // The link went, the server is busy or the token ran
+                    // out: not this photo's fault; the rest waits for the
+                    // next session.
                     report.photos_not_downloaded.push((sha, e.to_string()));
                     break;
                 }

@@ -6,7 +6,7 @@ use gridpatrol_protocol::{DistrictPackage, UserInfo};
 use gridpatrol_store::{Assignment, Store};
 use gridpatrol_sync::{SyncConfig, SyncEngine};
 
-use crate::view::{Me, Role, SignIn, SignOut};
+use crate::view::{Me, SignIn, SignOut};
 use crate::{district::Area, Account, Device, DeviceError, Result};
 
 const META_USER: &str = "session.user";
@@ -15,21 +15,11 @@ const META_SERVER: &str = "session.server";
 /// The file naming the signed-in account (its id, one line).
 const CURRENT: &str = "current-account";
 
-fn role_view(r: gridpatrol_domain::roles::Role) -> Role {
-    use gridpatrol_domain::roles::Role as R;
-    match r {
-        R::Inspector => Role::Inspector,
-        R::SquadLeader => Role::SquadLeader,
-        R::CentreOperator => Role::CentreOperator,
-        R::Admin => Role::Admin,
-    }
-}
-
 fn me_of(u: &UserInfo, server: &str) -> Me {
     Me {
         id: u.id.clone(),
         name: u.name.clone(),
-        role: role_view(u.role),
+        role: u.role,
         squad: u.squad.clone(),
         supervision_grid: u.supervision_grid.clone(),
         server: server.to_string(),

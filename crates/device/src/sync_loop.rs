@@ -35,6 +35,9 @@ fn idle_status() -> SyncStatus {
         docs_total: 0,
         photo_bytes_sent: 0,
         photo_bytes_total: 0,
+        photos_to_receive: 0,
+        photos_received: 0,
+        photo_bytes_received: 0,
         pending_docs: 0,
         pending_photos: 0,
         refused_docs: 0,
@@ -79,6 +82,9 @@ impl SyncLoop {
                 s.docs_total = p.docs_total as u32;
                 s.photo_bytes_sent = p.photo_bytes_sent;
                 s.photo_bytes_total = p.photo_bytes_total;
+                s.photos_to_receive = p.photos_to_receive as u32;
+                s.photos_received = p.photos_received as u32;
+                s.photo_bytes_received = p.photo_bytes_received;
             })
         }));
         let last = store
@@ -151,6 +157,8 @@ impl SyncLoop {
             s.docs_total = 0;
             s.photo_bytes_sent = 0;
             s.photo_bytes_total = 0;
+            s.photos_received = 0;
+            s.photo_bytes_received = 0;
         });
         let result = engine.sync(store).await;
         let now = self.inner.clock.now_ms();
@@ -163,8 +171,11 @@ impl SyncLoop {
                     docs = report.docs,
                     synced = report.synced,
                     refused = report.refused.len(),
+                    photos_received = report.photos_downloaded.len(),
+                    photos_not_received = report.photos_not_downloaded.len(),
                     "sync session done"
                 );
+                make_missing_thumbs(store).await;
                 self.update(|s| {
                     s.phase = "idle".into();
                     s.last_success_ms = Some(now);
@@ -219,4 +230,57 @@ impl SyncLoop {
             }
         });
     }
+}
+
+/// Marks a photo whose thumbnail could not be made (not tried again).
+const META_NO_THUMB: &str = "thumb.failed.";
+/// Thumbnails made after one session at most (the rest after the next).
+const THUMBS_PER_SESSION: u32 = 200;
+
+/// Makes the thumbnails that received photos lack: those of this session,
+/// and any that a crash or a kill left without one.
+async fn make_missing_thumbs(store: &mut Store) {
+    let todo = match store.photos_without_thumb(META_NO_THUMB, THUMBS_PER_SESSION) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list photos without thumbnails");
+            return;
+        }
+    };
+    for sha in todo {
+        if let Err(e) = make_thumb(store, &sha).await {
+            tracing::warn!(photo = %sha, error = %e, "no thumbnail for a received photo");
+            let _ = store.set_meta(&format!("{META_NO_THUMB}{sha}"), &e.to_string());
+        }
+    }
+}
+
+/// Makes and stores the thumbnail of a received photo (on the sync loop's
+/// own store connection; the decoding runs off the async threads).
+async fn make_thumb(store: &mut Store, sha: &str) -> Result<(), DeviceError> {
+    let path = store
+        .photo_path(sha)?
+        .ok_or_else(|| DeviceError::NotFound(format!("photo {sha}")))?;
+    let thumb = tokio::task::spawn_blocking(move || -> Result<_, DeviceError> {
+        let bytes = std::fs::read(&path)
+            .map_err(|e| DeviceError::Internal(format!("photo {}: {e}", path.display())))?;
+        gridpatrol_media::thumbnail(&bytes, &gridpatrol_media::Options::default())
+            .map_err(|e| DeviceError::PhotoRefused(e.to_string()))
+    })
+    .await
+    .map_err(|e| DeviceError::Internal(format!("thumbnail task: {e}")))??;
+    let meta = store
+        .photo_meta(sha)?
+        .map(|(m, _)| m)
+        .ok_or_else(|| DeviceError::NotFound(format!("photo {sha}")))?;
+    let thumb_sha = store.put_photo(&thumb.bytes, &meta)?;
+    store.set_thumb(
+        sha,
+        &gridpatrol_store::Thumb {
+            sha256: thumb_sha,
+            width: thumb.width,
+            height: thumb.height,
+        },
+    )?;
+    Ok(())
 }

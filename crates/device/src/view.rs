@@ -24,19 +24,9 @@ pub struct Me {
     pub server: String,
 }
 
-/// An account's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Patrols a grid, reports, re-verifies.
-    Inspector,
-    /// Reviews the squad's reports (and patrols too).
-    SquadLeader,
-    /// Works in the supervision centre.
-    CentreOperator,
-    /// Manages accounts.
-    Admin,
-}
+/// An account's role: the domain's own type (one definition), whose
+/// TypeScript binding the domain derives with its `ts` feature.
+pub use gridpatrol_domain::roles::Role;
 
 /// What the sign-in screen sends. The password is used once, for the
 /// server's token, and never stored; `Debug` redacts it.
@@ -502,6 +492,12 @@ pub struct SyncStatus {
     pub photo_bytes_sent: u64,
     /// Photo bytes this session has to send.
     pub photo_bytes_total: u64,
+    /// Photos of cases on this device that it still has to receive.
+    pub photos_to_receive: u32,
+    /// Of those, photos received in this session.
+    pub photos_received: u32,
+    /// Photo bytes received in this session.
+    pub photo_bytes_received: u64,
     /// Documents changed here and not yet on the server.
     pub pending_docs: u32,
     /// Photos not yet on the server.

@@ -6,73 +6,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use geo::Centroid;
+mod common;
+
+use common::{camera_jpeg, first_squad, inside_grid_of, server};
 use gridpatrol_device::view::*;
 use gridpatrol_device::{Device, DeviceConfig, DeviceError, FilePosition, SystemClock};
-use gridpatrol_district::DemoDistrict;
 use gridpatrol_domain::district::District;
 use gridpatrol_domain::roles::Role as DRole;
-use gridpatrol_server::accounts::{self, HashCost};
-use gridpatrol_server::{spawn_test_server, RunningServer};
-
-/// The demo district cut to its first squad (cheap to load).
-fn first_squad() -> (District, String, String) {
-    let d = &DemoDistrict::get().district;
-    let squad = d.squads[0].clone();
-    let inspectors: Vec<_> = d
-        .inspectors
-        .iter()
-        .filter(|i| i.squad == squad.id)
-        .cloned()
-        .collect();
-    let inspector = inspectors
-        .iter()
-        .find(|i| i.role == DRole::Inspector)
-        .expect("the squad has inspectors")
-        .id
-        .clone();
-    let cut = District {
-        streets: d.streets.clone(),
-        supervision_grids: d.supervision_grids.clone(),
-        technical_grids: d.technical_grids.clone(),
-        squads: vec![squad.clone()],
-        inspectors,
-    };
-    (cut, inspector, squad.leader)
-}
-
-async fn server(dir: &Path, district: &District) -> RunningServer {
-    let s = spawn_test_server(dir).await.unwrap();
-    accounts::load_district(
-        s.state.store.as_ref(),
-        district,
-        &["C0001"],
-        HashCost { m_kib: 64, t: 1 },
-        1,
-    )
-    .unwrap();
-    s
-}
-
-/// A point well inside the first technical grid of `user`'s grid.
-fn inside_grid_of(user: &str) -> (f64, f64) {
-    let dd = DemoDistrict::get();
-    let d = &dd.district;
-    let grid = &d
-        .inspectors
-        .iter()
-        .find(|i| i.id == user)
-        .unwrap()
-        .supervision_grid;
-    let (k, _) = d
-        .technical_grids
-        .iter()
-        .enumerate()
-        .find(|(_, t)| &t.supervision_grid == grid)
-        .unwrap();
-    let c = dd.geometry[k].centroid().unwrap();
-    (c.x(), c.y())
-}
+use gridpatrol_server::accounts;
 
 struct App {
     device: Arc<Device>,
@@ -127,15 +68,82 @@ impl App {
     }
 }
 
+/// Another inspector of `user`'s squad patrolling the same supervision grid.
+fn grid_peer(district: &District, user: &str) -> String {
+    let me = district.inspectors.iter().find(|i| i.id == user).unwrap();
+    district
+        .inspectors
+        .iter()
+        .find(|i| {
+            i.id != user
+                && i.role == DRole::Inspector
+                && i.squad == me.squad
+                && i.supervision_grid == me.supervision_grid
+        })
+        .expect("a second inspector on the grid")
+        .id
+        .clone()
+}
+
+/// The centre's engine, synced into a store in memory.
+async fn centre_synced(url: &str) -> (gridpatrol_sync::SyncEngine, gridpatrol_store::Store) {
+    let mut cfg = gridpatrol_sync::SyncConfig::new(url, "C0001", &accounts::demo_password("C0001"));
+    cfg.allow_plain_http = true;
+    let mut centre = gridpatrol_sync::SyncEngine::new(cfg).unwrap();
+    let mut store = gridpatrol_store::Store::open_in_memory().unwrap();
+    centre.sync(&mut store).await.unwrap();
+    (centre, store)
+}
+
+/// The leader's queue: reports not reviewed since they last changed.
+fn unreviewed(lead: &App) -> CasePage {
+    lead.device
+        .list_cases(CaseFilter {
+            review: Some("unreviewed".into()),
+            ..Default::default()
+        })
+        .unwrap()
+}
+
+/// Asserts the device holds the photo `sha`: its bytes hash to the name,
+/// the case screen says so, and it has a thumbnail for lists.
+fn assert_has_photo(app: &App, sha: &str) {
+    use sha2::Digest;
+    let bytes = app.device.photo_bytes(sha).unwrap();
+    assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), sha);
+    let thumb = app.device.thumb_of(sha).unwrap().expect("a thumbnail");
+    assert!(!app.device.photo_bytes(&thumb).unwrap().is_empty());
+}
+
 fn photo_jpeg() -> Vec<u8> {
-    let rgb = gridpatrol_media::synth::street_scene(1600, 1200, 7);
-    gridpatrol_media::synth::jpeg(&rgb, 1600, 1200, 85, None).unwrap()
+    photo_jpeg_of(7)
+}
+
+/// A 1600×1200 camera photo drawn from `seed`.
+fn photo_jpeg_of(seed: u64) -> Vec<u8> {
+    camera_jpeg(1600, 1200, seed)
+}
+
+/// The file called `name` anywhere under `dir`.
+fn find_file(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if let Some(f) = find_file(&p, name) {
+                return Some(f);
+            }
+        } else if e.file_name() == name {
+            return Some(p);
+        }
+    }
+    None
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_review_resubmit_verify_round_trip() {
     let sdir = tempfile::tempdir().unwrap();
     let (district, inspector, leader) = first_squad();
+    let peer = grid_peer(&district, &inspector);
     let srv = server(sdir.path(), &district).await;
     let url = srv.url();
 
@@ -217,17 +225,21 @@ async fn report_review_resubmit_verify_round_trip() {
         .unwrap()
         .iter()
         .any(|m| m.id == inspector));
-    lead.device.sync_now().await;
-    let queue = lead
-        .device
-        .list_cases(CaseFilter {
-            review: Some("unreviewed".into()),
-            ..Default::default()
-        })
-        .unwrap();
+    let st = lead.device.sync_now().await;
+    assert_eq!(st.phase, "idle", "{st:?}");
+    // The case's photo came with it, verified, with a thumbnail for lists.
+    assert_eq!((st.photos_received, st.photos_to_receive), (1, 1), "{st:?}");
+    assert_eq!(st.photo_bytes_received, photo.bytes, "{st:?}");
+    assert_eq!(st.pending_photos, 0, "received photos are not sent back");
+    let queue = unreviewed(&lead);
     assert_eq!(queue.total, 1);
     let d = lead.device.case_detail(&saved.id).unwrap();
     assert!(d.can_review && !d.can_resubmit);
+    assert_eq!(d.photo_available, vec![true]);
+    assert_has_photo(&lead, &photo.sha256);
+    // Nothing left to fetch: the next session receives nothing.
+    let st = lead.device.sync_now().await;
+    assert_eq!((st.photos_received, st.photos_to_receive), (0, 0), "{st:?}");
     let err = lead
         .device
         .review_case(
@@ -276,13 +288,7 @@ async fn report_review_resubmit_verify_round_trip() {
 
     // The leader finds it back in the queue and approves it.
     lead.device.sync_now().await;
-    let queue = lead
-        .device
-        .list_cases(CaseFilter {
-            review: Some("unreviewed".into()),
-            ..Default::default()
-        })
-        .unwrap();
+    let queue = unreviewed(&lead);
     assert_eq!(queue.items.len(), 1);
     assert!(queue.items[0].resubmitted);
     let d = lead
@@ -304,12 +310,8 @@ async fn report_review_resubmit_verify_round_trip() {
     {
         use gridpatrol_docs::{Task, TaskKind, VerificationDoc};
         use gridpatrol_domain::lifecycle::Action;
-        use gridpatrol_sync::{local, SyncConfig, SyncEngine};
-        let mut cfg = SyncConfig::new(&url, "C0001", &accounts::demo_password("C0001"));
-        cfg.allow_plain_http = true;
-        let mut centre = SyncEngine::new(cfg).unwrap();
-        let mut store = gridpatrol_store::Store::open_in_memory().unwrap();
-        centre.sync(&mut store).await.unwrap();
+        use gridpatrol_sync::local;
+        let (mut centre, mut store) = centre_synced(&url).await;
         let now = gridpatrol_server::now_ms();
         local::edit_case(&mut store, &saved.id, now, |c| {
             c.append_step(Action::File, "C0001", now, "立案")
@@ -323,7 +325,14 @@ async fn report_review_resubmit_verify_round_trip() {
             due_at_ms: now + 86_400_000,
             created_by: "C0001".into(),
         };
-        let v = VerificationDoc::create(actor, "ver-1", &saved.id, &task).unwrap();
+        let v = VerificationDoc::create(actor.clone(), "ver-1", &saved.id, &task).unwrap();
+        local::save_verification(&mut store, &v, now).unwrap();
+        // A second inspector of the grid re-verifies too, on their own phone.
+        let task = Task {
+            assignee: peer.clone(),
+            ..task
+        };
+        let v = VerificationDoc::create(actor, "ver-2", &saved.id, &task).unwrap();
         local::save_verification(&mut store, &v, now).unwrap();
         let r = centre.sync(&mut store).await.unwrap();
         assert!(r.refused.is_empty() && r.failed.is_empty(), "{r:?}");
@@ -364,7 +373,8 @@ async fn report_review_resubmit_verify_round_trip() {
         matches!(err, DeviceError::FarFromPoint { distance_m } if distance_m > 150.0),
         "{err}"
     );
-    let after = insp.device.add_photo(&photo_jpeg()).unwrap();
+    let after = insp.device.add_photo(&photo_jpeg_of(8)).unwrap();
+    let t_after = after.sha256.clone();
     let t = insp
         .device
         .submit_verification(
@@ -379,6 +389,20 @@ async fn report_review_resubmit_verify_round_trip() {
     assert!(!t.far);
     let st = insp.device.sync_now().await;
     assert_eq!((st.pending_docs, st.pending_photos), (0, 0), "{st:?}");
+
+    // The other verifier's phone, never used before, gets the task with the
+    // case's photo.
+    let verifier = App::new();
+    verifier.sign_in(&url, &peer).await;
+    let st = verifier.device.sync_now().await;
+    assert_eq!(st.phase, "idle", "{st:?}");
+    let detail = verifier.device.task_detail("ver-2").unwrap();
+    assert_eq!(detail.case.photo_available, vec![true]);
+    assert_has_photo(&verifier, &photo.sha256);
+    // The leader's phone receives the after photo of the pass.
+    let st = lead.device.sync_now().await;
+    assert_eq!(st.photos_received, 1, "{st:?}");
+    assert_has_photo(&lead, &t_after);
 
     // Signing out with nothing pending revokes the token; the data stays.
     let out = insp.device.sign_out(false).await.unwrap();
@@ -398,14 +422,43 @@ async fn report_review_resubmit_verify_round_trip() {
     srv.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn offline_work_is_kept_and_sign_out_warns() {
+/// A loopback server for the first squad, with the inspector signed in on
+/// their phone.
+struct Field {
+    sdir: tempfile::TempDir,
+    srv: gridpatrol_server::RunningServer,
+    url: String,
+    inspector: String,
+    leader: String,
+    insp: App,
+}
+
+async fn field() -> Field {
     let sdir = tempfile::tempdir().unwrap();
-    let (district, inspector, _) = first_squad();
+    let (district, inspector, leader) = first_squad();
     let srv = server(sdir.path(), &district).await;
     let url = srv.url();
-    let app = App::new();
-    app.sign_in(&url, &inspector).await;
+    let insp = App::new();
+    insp.sign_in(&url, &inspector).await;
+    Field {
+        sdir,
+        srv,
+        url,
+        inspector,
+        leader,
+        insp,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_work_is_kept_and_sign_out_warns() {
+    let Field {
+        srv,
+        url,
+        inspector,
+        insp: app,
+        ..
+    } = field().await;
     // The server goes away: everything still works on the device.
     srv.shutdown().await.unwrap();
     let app = app.reopen();
@@ -488,4 +541,196 @@ fn sign_in_debug_never_shows_the_password() {
         !text.contains("patrol-I0001") && text.contains("redacted"),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_whose_bytes_do_not_match_its_name_is_refused_and_the_others_still_arrive() {
+    let f = field().await;
+    let (lon, lat) = inside_grid_of(&f.inspector);
+    f.insp.move_to(lon, lat, 5.0);
+    let pos = f.insp.device.locate().unwrap().position.unwrap();
+    let bad = f.insp.device.add_photo(&photo_jpeg_of(21)).unwrap().sha256;
+    let good = f.insp.device.add_photo(&photo_jpeg_of(22)).unwrap().sha256;
+    let saved = f
+        .insp
+        .device
+        .save_case(CaseDraft {
+            category: "02010101".into(),
+            position: pos,
+            address: String::new(),
+            description: "两张照片".into(),
+            photos: vec![bad.clone(), good.clone()],
+        })
+        .unwrap();
+    let st = f.insp.device.sync_now().await;
+    assert_eq!((st.pending_docs, st.pending_photos), (0, 0), "{st:?}");
+
+    // The server's copy of the first photo is swapped for other bytes.
+    let on_server = find_file(f.sdir.path(), &bad).expect("the server keeps the photo as a file");
+    std::fs::write(&on_server, photo_jpeg_of(23)).unwrap();
+
+    let lead = App::new();
+    lead.sign_in(&f.url, &f.leader).await;
+    let st = lead.device.sync_now().await;
+    assert_eq!(st.phase, "idle", "{st:?}");
+    assert_eq!((st.photos_received, st.photos_to_receive), (1, 2), "{st:?}");
+    let d = lead.device.case_detail(&saved.id).unwrap();
+    assert_eq!(d.photo_available, vec![false, true]);
+    assert_has_photo(&lead, &good);
+    assert_eq!(
+        lead.device.photo_bytes(&bad).unwrap_err().code(),
+        "not_found"
+    );
+    assert!(lead.device.thumb_of(&bad).unwrap().is_none());
+    let data = lead.device.data_dir().to_path_buf();
+    assert!(find_file(&data, &bad).is_none(), "nothing of it is stored");
+
+    // Tried again next time, refused again; the good one is not fetched twice.
+    let st = lead.device.sync_now().await;
+    assert_eq!((st.photos_received, st.photos_to_receive), (0, 1), "{st:?}");
+    assert!(find_file(&data, &bad).is_none());
+    // The server's right bytes come back: the photo arrives.
+    std::fs::write(&on_server, f.insp.device.photo_bytes(&bad).unwrap()).unwrap();
+    let st = lead.device.sync_now().await;
+    assert_eq!((st.photos_received, st.photos_to_receive), (1, 1), "{st:?}");
+    assert_has_photo(&lead, &bad);
+    f.srv.shutdown().await.unwrap();
+}
+
+/// The leader returns a report a second time while the inspector, not
+/// having synced that, corrects it; on a second report the correction
+/// comes first. The phones sync in the order given, then once more each.
+/// On the server and both phones the return and the correction are both
+/// there, and a report counts as resubmitted only if its correction came
+/// after the latest review.
+async fn return_and_correction_apart(leader_syncs_first: bool) {
+    let f = field().await;
+    let (lon, lat) = inside_grid_of(&f.inspector);
+    f.insp.move_to(lon, lat, 5.0);
+    let pos = f.insp.device.locate().unwrap().position.unwrap();
+    let lead = App::new();
+    lead.sign_in(&f.url, &f.leader).await;
+    let ret = |reason: &str, comment: &str| ReviewInput {
+        approve: false,
+        reason: Some(reason.into()),
+        duplicate_of: None,
+        comment: comment.into(),
+    };
+    let fix = |description: &str| CaseEdit {
+        description: Some(description.into()),
+        ..Default::default()
+    };
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(10));
+
+    // Two reports, each returned once; both phones know that.
+    let ids: Vec<String> = (0..2)
+        .map(|n| {
+            let draft = CaseDraft {
+                category: "02010101".into(),
+                position: pos.clone(),
+                address: String::new(),
+                description: format!("报告{n}"),
+                photos: vec![],
+            };
+            f.insp.device.save_case(draft).unwrap().id
+        })
+        .collect();
+    f.insp.device.sync_now().await;
+    lead.device.sync_now().await;
+    for id in &ids {
+        lead.device
+            .review_case(id, ret("wrong_category", "类别不对"))
+            .unwrap();
+    }
+    lead.device.sync_now().await;
+    f.insp.device.sync_now().await;
+    for id in &ids {
+        assert!(f.insp.device.case_detail(id).unwrap().can_resubmit);
+    }
+
+    // Apart, with no sync in between.
+    let (late_fix, early_fix) = (&ids[0], &ids[1]);
+    lead.device
+        .review_case(late_fix, ret("photo_unclear", "照片看不清"))
+        .unwrap();
+    pause();
+    f.insp
+        .device
+        .resubmit_case(late_fix, fix("井盖破损，已重拍"))
+        .unwrap();
+    pause();
+    f.insp
+        .device
+        .resubmit_case(early_fix, fix("位置在路口东侧"))
+        .unwrap();
+    pause();
+    lead.device
+        .review_case(early_fix, ret("photo_unclear", "再拍一张"))
+        .unwrap();
+
+    let (first, second) = if leader_syncs_first {
+        (&lead, &f.insp)
+    } else {
+        (&f.insp, &lead)
+    };
+    for app in [first, second, first] {
+        let st = app.device.sync_now().await;
+        assert_eq!(st.phase, "idle", "{st:?}");
+    }
+    for app in [&lead, &f.insp] {
+        assert_eq!(app.device.sync_status().pending_docs, 0);
+    }
+
+    // What each copy says: (description, return reason, comment, resubmitted).
+    let expect = [
+        (late_fix, "井盖破损，已重拍", "照片看不清", true),
+        (early_fix, "位置在路口东侧", "再拍一张", false),
+    ];
+    let centre = {
+        use gridpatrol_sync::local;
+        let (_, mut store) = centre_synced(&f.url).await;
+        ids.iter()
+            .map(|id| {
+                local::load_case(&mut store, id)
+                    .unwrap()
+                    .unwrap()
+                    .read()
+                    .unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    for (k, (id, description, note, resubmitted)) in expect.iter().enumerate() {
+        let on_server = &centre[k];
+        assert_eq!(on_server.report.description, *description, "server {id}");
+        let review = on_server.review.as_ref().unwrap();
+        assert_eq!(review.reason.map(|r| r.as_str()), Some("photo_unclear"));
+        assert_eq!(review.note, *note, "server {id}");
+        assert_eq!(on_server.resubmitted(), *resubmitted, "server {id}");
+        for app in [&lead, &f.insp] {
+            let d = app.device.case_detail(id).unwrap();
+            assert_eq!(d.description, *description);
+            let r = d.review.unwrap();
+            assert_eq!(r.reason.as_deref(), Some("photo_unclear"));
+            assert_eq!(r.note, *note);
+            assert_eq!(d.summary.resubmitted, *resubmitted);
+            assert_eq!(d.summary.review.as_deref(), Some("needs_fix"));
+        }
+        // Resubmitted: back in the leader's queue, nothing for the
+        // inspector to do; returned: the other way round.
+        let queue = unreviewed(&lead);
+        assert_eq!(queue.items.iter().any(|c| &c.id == *id), *resubmitted);
+        let d = f.insp.device.case_detail(id).unwrap();
+        assert_eq!(d.can_resubmit, !*resubmitted);
+    }
+    f.srv.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_return_and_a_correction_made_apart_merge_when_the_leader_syncs_first() {
+    return_and_correction_apart(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_return_and_a_correction_made_apart_merge_when_the_inspector_syncs_first() {
+    return_and_correction_apart(false).await;
 }

@@ -1,9 +1,14 @@
-//! The roles people play in the supervision loop.
+//! The roles people play in the supervision loop: what a person does in
+//! GridPatrol decides what they may see and change.
 
 use serde::{Deserialize, Serialize};
 
-/// What a person does in GridPatrol; decides what they may see and change.
+// The one definition: the device's view and, with the `ts` feature, the
+// app's TypeScript binding use it too. The doc comment below is copied
+// into that binding (ui/src/lib/bindings/Role.ts), so it stays one line.
+/// An account's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Patrols a supervision grid, reports problems, re-verifies on site.

@@ -512,6 +512,13 @@ pub fn process_file(
 /// Runs the pipeline on bytes in memory: decode (after the header checks),
 /// resize, apply the EXIF orientation, stamp, encode photo and thumbnail.
 pub fn process(input: &[u8], capture: &Capture, opts: &Options) -> Result<Processed, MediaError> {
+    check_input(input, opts)?;
+    let decoded = decode::decode(input, opts)?;
+    process_decoded(decoded, capture, opts)
+}
+
+/// Options in range, and bytes present and within the size limit.
+fn check_input(input: &[u8], opts: &Options) -> Result<(), MediaError> {
     opts.validate()?;
     if input.is_empty() {
         return Err(MediaError::Empty);
@@ -522,8 +529,21 @@ pub fn process(input: &[u8], capture: &Capture, opts: &Options) -> Result<Proces
             limit: opts.limits.max_bytes,
         });
     }
+    Ok(())
+}
+
+/// The thumbnail of a photo that has already been through the pipeline
+/// (received from the server, say): decoded within `opts.limits`, turned
+/// upright if its EXIF says so, fitted to `opts.thumb_edge` and encoded at
+/// `opts.thumb_quality`. Nothing is stamped.
+pub fn thumbnail(input: &[u8], opts: &Options) -> Result<Encoded, MediaError> {
+    check_input(input, opts)?;
     let decoded = decode::decode(input, opts)?;
-    process_decoded(decoded, capture, opts)
+    let orientation = read_exif(decoded.exif.as_deref()).orientation;
+    let (tw, th) = fit(decoded.width, decoded.height, opts.thumb_edge);
+    let small = resize(decoded.rgb, decoded.width, decoded.height, tw, th)?;
+    let (upright, w, h) = orient(small, tw, th, orientation);
+    encode(&upright, w, h, opts.thumb_quality, None)
 }
 
 /// The pipeline after decoding (the input bytes are no longer needed).

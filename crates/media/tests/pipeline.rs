@@ -430,3 +430,26 @@ fn same_input_gives_the_same_identity() {
     assert_eq!(a.photo.sha256, b.photo.sha256);
     assert_eq!(a.thumb.sha256, b.thumb.sha256);
 }
+
+#[test]
+fn a_stored_photo_gets_the_same_size_of_thumbnail_as_the_pipeline_makes() {
+    let rgb = synth::street_scene(1200, 800, 3);
+    let jpeg = synth::jpeg(&rgb, 1200, 800, 85, None).unwrap();
+    let opts = Options::default();
+    let processed = process(&jpeg, &Capture::default(), &opts).unwrap();
+    let thumb = gridpatrol_media::thumbnail(&processed.photo.bytes, &opts).unwrap();
+    assert_eq!(
+        (thumb.width, thumb.height),
+        (processed.thumb.width, processed.thumb.height)
+    );
+    let img = decode_rgb(&thumb.bytes);
+    assert_eq!((img.width(), img.height()), (thumb.width, thumb.height));
+    let e = gridpatrol_media::thumbnail(&[b'x'; 4096], &opts).unwrap_err();
+    assert!(matches!(e, MediaError::NotAnImage), "{e:?}");
+    let e = gridpatrol_media::thumbnail(&processed.photo.bytes[..2000], &opts).unwrap_err();
+    assert!(matches!(e, MediaError::Corrupt { .. }), "{e:?}");
+    assert!(matches!(
+        gridpatrol_media::thumbnail(b"", &opts).unwrap_err(),
+        MediaError::Empty
+    ));
+}

@@ -432,6 +432,26 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// Up to `limit` stored photos that have no thumbnail and are not one,
+    /// skipping those with a `meta_prefix<sha>` mark, by digest.
+    pub fn photos_without_thumb(
+        &self,
+        meta_prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.sha256 FROM photos p
+             WHERE NOT EXISTS (SELECT 1 FROM photo_thumbs t WHERE t.thumb_sha256 = p.sha256)
+               AND NOT EXISTS (SELECT 1 FROM photo_thumbs t WHERE t.photo_sha256 = p.sha256)
+               AND NOT EXISTS (SELECT 1 FROM meta m WHERE m.key = ?1 || p.sha256)
+             ORDER BY p.sha256 LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![meta_prefix, limit], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
     /// Documents the server refused.
     pub fn refused_docs(&self) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row(

@@ -415,6 +415,17 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// The ids of every stored document, sorted.
+    pub fn document_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM documents ORDER BY id")?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
     /// A stored document with its heads and sync state.
     pub fn get_document(&self, id: &str) -> Result<Option<Document>, StoreError> {
         let raw = self

@@ -52,6 +52,15 @@ pub enum StoreError {
     /// A photo key that is not 64 lowercase hex digits.
     #[error("not a SHA-256 digest (64 lowercase hex digits): {0:?}")]
     BadDigest(String),
+    /// Photo bytes that do not hash to the digest they were stored under;
+    /// nothing was written.
+    #[error("photo bytes hash to {actual}, not {expected}")]
+    DigestMismatch {
+        /// The digest the bytes were meant to have.
+        expected: String,
+        /// What they hash to.
+        actual: String,
+    },
     /// Input rejected before touching the database.
     #[error("invalid input: {0}")]
     Invalid(String),

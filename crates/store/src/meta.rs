@@ -102,6 +102,25 @@ impl Store {
         Ok(())
     }
 
+    /// Every key/value pair whose key starts with `prefix`, by key.
+    pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+        )?;
+        let rows = stmt
+            .query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Removes a key from the key/value table (no error if it is absent).
+    pub fn delete_meta(&mut self, key: &str) -> Result<(), StoreError> {
+        let tx = self.write_tx()?;
+        tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// This device's Automerge actor id (32 lowercase hex digits), created
     /// from SQLite's OS-seeded random source on first use and then fixed for
     /// the life of the database.

@@ -89,6 +89,38 @@ impl Store {
     /// same bytes again is a no-op that returns the same digest (the first
     /// metadata is kept).
     pub fn put_photo(&mut self, bytes: &[u8], meta: &PhotoMeta) -> Result<String, StoreError> {
+        let sha = hex::encode(Sha256::digest(bytes));
+        self.write_photo(sha, bytes, meta)
+    }
+
+    /// Stores a photo received under the name `expected` (its SHA-256, as
+    /// another device or the server claims), refusing with
+    /// [`StoreError::DigestMismatch`] bytes that hash to anything else, so
+    /// nothing unverified is ever written.
+    pub fn put_photo_as(
+        &mut self,
+        expected: &str,
+        bytes: &[u8],
+        meta: &PhotoMeta,
+    ) -> Result<(), StoreError> {
+        check_digest(expected)?;
+        let actual = hex::encode(Sha256::digest(bytes));
+        if actual != expected {
+            return Err(StoreError::DigestMismatch {
+                expected: expected.to_string(),
+                actual,
+            });
+        }
+        self.write_photo(actual, bytes, meta).map(drop)
+    }
+
+    /// Writes the bytes of `sha` (already their digest): file first, then the row.
+    fn write_photo(
+        &mut self,
+        sha: String,
+        bytes: &[u8],
+        meta: &PhotoMeta,
+    ) -> Result<String, StoreError> {
         if bytes.is_empty() {
             return Err(StoreError::Invalid("photo has no bytes".into()));
         }
@@ -98,7 +130,6 @@ impl Store {
             ));
         }
         let dir = self.photo_dir()?.to_owned();
-        let sha = hex::encode(Sha256::digest(bytes));
         if self.has_photo(&sha)? {
             return Ok(sha);
         }
@@ -132,6 +163,11 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(sha)
+    }
+
+    /// Whether this store can keep photos (an in-memory store cannot).
+    pub fn keeps_photos(&self) -> bool {
+        self.photo_dir.is_some()
     }
 
     /// Whether a photo with this digest is stored.

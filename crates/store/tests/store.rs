@@ -442,19 +442,98 @@ fn photos_are_stored_by_digest_idempotently() {
     ));
 }
 
-#[test]
-fn in_memory_store_refuses_photos_clearly() {
-    let mut store = Store::open_in_memory().unwrap();
-    let meta = PhotoMeta {
+/// A JPEG's metadata with no time or place.
+fn plain_meta() -> PhotoMeta {
+    PhotoMeta {
         mime: "image/jpeg".to_owned(),
         taken_at_ms: 0,
         lon: None,
         lat: None,
-    };
+    }
+}
+
+#[test]
+fn a_photo_received_under_a_name_is_kept_only_if_its_bytes_hash_to_it() {
+    let (dir, _path, mut store) = file_store();
+    let meta = plain_meta();
+    use sha2::Digest;
+    let bytes = b"the real photo".to_vec();
+    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+    let err = store
+        .put_photo_as(&sha, b"something else", &meta)
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::DigestMismatch { expected, .. } if *expected == sha),
+        "{err}"
+    );
+    assert!(!store.has_photo(&sha).unwrap());
+    let photo_dir = dir.path().join("gridpatrol.db.photos");
+    assert_eq!(std::fs::read_dir(&photo_dir).unwrap().count(), 0);
+    store.put_photo_as(&sha, &bytes, &meta).unwrap();
+    assert_eq!(
+        std::fs::read(store.photo_path(&sha).unwrap().unwrap()).unwrap(),
+        bytes
+    );
+    assert!(matches!(
+        store.put_photo_as("../x", &bytes, &meta).unwrap_err(),
+        StoreError::BadDigest(_)
+    ));
+}
+
+#[test]
+fn photos_without_a_thumbnail_are_listed_but_not_thumbnails_or_marked_ones() {
+    let (_dir, _path, mut store) = file_store();
+    let meta = plain_meta();
+    let [with, thumb, bare, marked] = [b"with".as_slice(), b"thumb", b"bare", b"marked"]
+        .map(|b| store.put_photo(b, &meta).unwrap());
+    store
+        .set_thumb(
+            &with,
+            &gridpatrol_store::Thumb {
+                sha256: thumb.clone(),
+                width: 4,
+                height: 3,
+            },
+        )
+        .unwrap();
+    store.set_meta(&format!("no.{marked}"), "x").unwrap();
+    assert_eq!(
+        store.photos_without_thumb("no.", 10).unwrap(),
+        vec![bare.clone()]
+    );
+    let mut both = vec![bare, marked];
+    both.sort();
+    assert_eq!(store.photos_without_thumb("none.", 10).unwrap(), both);
+    assert_eq!(store.photos_without_thumb("none.", 1).unwrap().len(), 1);
+}
+
+#[test]
+fn meta_prefix_listing_and_deletion() {
+    let (_dir, _path, mut store) = file_store();
+    store.set_meta("want.b", "1").unwrap();
+    store.set_meta("want.a", "2").unwrap();
+    store.set_meta("wanted", "x").unwrap();
+    store.set_meta("other", "3").unwrap();
+    assert_eq!(
+        store.meta_with_prefix("want.").unwrap(),
+        vec![("want.a".into(), "2".into()), ("want.b".into(), "1".into())]
+    );
+    store.delete_meta("want.a").unwrap();
+    store.delete_meta("absent").unwrap();
+    assert_eq!(store.meta_with_prefix("want.").unwrap().len(), 1);
+    assert_eq!(store.get_meta("other").unwrap().as_deref(), Some("3"));
+}
+
+#[test]
+fn in_memory_store_refuses_photos_clearly() {
+    let mut store = Store::open_in_memory().unwrap();
+    let meta = plain_meta();
     assert!(matches!(
         store.put_photo(b"x", &meta).unwrap_err(),
         StoreError::NoPhotoDir
     ));
+    assert!(!store.keeps_photos());
+    assert!(file_store().2.keeps_photos());
 }
 
 #[test]

@@ -47,6 +47,17 @@ pub(crate) enum PutOutcome {
     HashMismatch,
 }
 
+/// Result of one `GET` of a photo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fetched {
+    /// The body, at most the cap asked for (not yet checked against its name).
+    Bytes(Vec<u8>),
+    /// Missing, or not visible to this account (the server does not say which).
+    Missing,
+    /// The body is longer than the cap: `len` bytes (at least), not read.
+    TooLarge { len: u64 },
+}
+
 /// A thin client of the GridPatrol server.
 #[derive(Debug, Clone)]
 pub(crate) struct Api {
@@ -248,6 +259,39 @@ impl Api {
         }
     }
 
+    /// Fetches a photo's bytes, reading at most `cap` of them: a body that
+    /// announces (or turns out) longer is dropped unread past the cap.
+    pub(crate) async fn photo_get(&mut self, sha: &str, cap: u64) -> Result<Fetched, SyncError> {
+        self.traffic.round_trips += 1;
+        let mut resp = self
+            .request(Method::GET, &paths::photo(sha))?
+            .send()
+            .await
+            .map_err(net)?;
+        let status = resp.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(Fetched::Missing);
+        }
+        if !status.is_success() {
+            let body = resp.bytes().await.map_err(net)?;
+            self.traffic.bytes_down += body.len() as u64;
+            return Err(server_error(status, &body));
+        }
+        if let Some(len) = resp.content_length().filter(|&n| n > cap) {
+            return Ok(Fetched::TooLarge { len });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(net)? {
+            self.traffic.bytes_down += chunk.len() as u64;
+            let len = (body.len() + chunk.len()) as u64;
+            if len > cap {
+                return Ok(Fetched::TooLarge { len });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched::Bytes(body))
+    }
+
     pub(crate) async fn photo_put(
         &mut self,
         sha: &str,
@@ -316,7 +360,49 @@ pub(crate) fn check_server_url(base: &str, allow_plain_http: bool) -> Result<(),
 
 #[cfg(test)]
 mod tests {
-    use super::check_server_url;
+    use super::{check_server_url, Api, Fetched};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-shot HTTP server on loopback answering every request with `answer`.
+    async fn answering(answer: Vec<u8>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let _ = conn.write_all(&answer).await;
+                let _ = conn.shutdown().await;
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    async fn get(answer: &[u8], cap: u64) -> Fetched {
+        let base = answering(answer.to_vec()).await;
+        let mut api = Api::new(reqwest::Client::new(), &base, false).unwrap();
+        api.token = Some("t".into());
+        api.photo_get(&"a".repeat(64), cap).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_photo_body_over_the_cap_is_not_read() {
+        let body = vec![7u8; 100];
+        let mut sized =
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n".to_vec();
+        sized.extend_from_slice(&body);
+        assert_eq!(get(&sized, 50).await, Fetched::TooLarge { len: 100 });
+        assert_eq!(get(&sized, 100).await, Fetched::Bytes(body.clone()));
+        // No length announced: cut off once the cap is passed.
+        let mut unsized_ = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+        unsized_.extend_from_slice(&body);
+        assert!(
+            matches!(get(&unsized_, 50).await, Fetched::TooLarge { len } if len > 50),
+            "streamed body over the cap"
+        );
+        let missing = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(get(missing, 50).await, Fetched::Missing);
+    }
 
     #[test]
     fn passwords_never_go_out_in_the_clear() {

@@ -1,5 +1,5 @@
-//! The sync session: manifest → batched Automerge sync rounds → photos →
-//! acknowledge outbox and save the cursor.
+//! The sync session: manifest → batched Automerge sync rounds → photos up →
+//! acknowledge outbox and save the cursor → photos down.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
@@ -10,7 +10,7 @@ use gridpatrol_docs::DocKind;
 use gridpatrol_protocol::{self as proto, limits, SyncDocRequest, SyncStatus, UserInfo};
 use gridpatrol_store::{Store, SyncState};
 
-use crate::api::{Api, PutOutcome, RemotePhoto, Traffic};
+use crate::api::{self, Api, PutOutcome, RemotePhoto, Traffic};
 use crate::local::{device_actor, save_any};
 use crate::SyncError;
 
@@ -72,6 +72,10 @@ pub struct SyncConfig {
     /// Allow `http://` to hosts other than this machine (a test network;
     /// never on a phone in the field, where only `https://` is accepted).
     pub allow_plain_http: bool,
+    /// Most photo bytes one session downloads (the rest waits for the next
+    /// session); a first photo of up to [`limits::MAX_PHOTO_BYTES`] is
+    /// always allowed, so no photo is too large to ever arrive.
+    pub photo_download_budget: u64,
 }
 
 impl std::fmt::Debug for SyncConfig {
@@ -85,6 +89,7 @@ impl std::fmt::Debug for SyncConfig {
             .field("max_rounds", &self.max_rounds)
             .field("retry", &self.retry)
             .field("allow_plain_http", &self.allow_plain_http)
+            .field("photo_download_budget", &self.photo_download_budget)
             .finish()
     }
 }
@@ -100,6 +105,13 @@ pub struct Progress {
     pub photo_bytes_sent: u64,
     /// Photo bytes the session has to send (known once photos are listed).
     pub photo_bytes_total: u64,
+    /// Photos the documents on this device refer to and it lacks (known
+    /// once the documents are synced).
+    pub photos_to_receive: usize,
+    /// Of those, photos received (verified and stored) so far.
+    pub photos_received: usize,
+    /// Photo bytes received so far.
+    pub photo_bytes_received: u64,
 }
 
 /// Receives [`Progress`] updates of a session.
@@ -117,6 +129,7 @@ impl SyncConfig {
             max_rounds: 16,
             retry: RetryPolicy::default(),
             allow_plain_http: false,
+            photo_download_budget: 64 << 20,
         }
     }
 }
@@ -142,6 +155,11 @@ pub struct SyncReport {
     pub rounds: usize,
     /// Photos uploaded in this session.
     pub photos_uploaded: usize,
+    /// Photos downloaded (verified and stored) in this session.
+    pub photos_downloaded: Vec<String>,
+    /// Photos that could not be downloaded, with the reason (tried again
+    /// in a later session).
+    pub photos_not_downloaded: Vec<(String, String)>,
     /// Attempts it took ([`SyncEngine::sync`]).
     pub attempts: u32,
 }
@@ -156,6 +174,12 @@ pub fn photo_uploaded(store: &Store, sha: &str) -> Result<bool, SyncError> {
 const META_CURSOR: &str = "sync.cursor.";
 const META_STATE: &str = "sync.state.";
 const META_PHOTO_UP: &str = "sync.photo_uploaded.";
+/// A photo a stored document refers to and this device lacks; the value
+/// counts failed downloads (the least-failed go first).
+const META_PHOTO_WANTED: &str = "sync.photo_wanted.";
+/// Set once every stored document has been scanned for wanted photos
+/// (stores synced before downloads existed have documents without them).
+const META_PHOTO_SCANNED: &str = "sync.photo_scan_done";
 
 /// Photos stored on this device that the server has not confirmed holding.
 pub fn pending_photos(store: &Store) -> Result<u64, SyncError> {
@@ -831,7 +855,165 @@ impl SyncEngine {
                 store.set_meta(&cursor_key, &c.to_string())?;
             }
         }
+
+        // 7. Photos the stored documents refer to and this device lacks
+        //    (everything above is already kept, so a cut here loses nothing).
+        //    A store in memory (a simulator, a script) keeps no photos.
+        if store.keeps_photos() {
+            self.want_photos(store, &work)?;
+            self.download_photos(store, &mut report).await?;
+        }
         Ok(report)
+    }
+
+    /// Marks as wanted every photo that a document of this session (or, the
+    /// first time, any stored document) refers to and the store lacks.
+    fn want_photos(
+        &self,
+        store: &mut Store,
+        work: &BTreeMap<String, Work>,
+    ) -> Result<(), SyncError> {
+        let mut refs: BTreeSet<String> = work
+            .values()
+            .filter(|w| !w.stored_heads.is_empty() && !matches!(w.outcome, Outcome::Quarantined(_)))
+            .flat_map(|w| gridpatrol_docs::photo_refs(&w.doc))
+            .collect();
+        let scanned = store.get_meta(META_PHOTO_SCANNED)?.is_some();
+        if !scanned {
+            for id in store.document_ids()? {
+                if work.contains_key(&id) {
+                    continue;
+                }
+                if let Some(d) = store.get_document(&id)? {
+                    // An unreadable stored document has no photos to want.
+                    if let Ok(doc) = Automerge::load(&d.bytes) {
+                        refs.extend(gridpatrol_docs::photo_refs(&doc));
+                    }
+                }
+            }
+        }
+        for sha in refs {
+            let key = format!("{META_PHOTO_WANTED}{sha}");
+            if proto::is_sha256_hex(&sha)
+                && !store.has_photo(&sha)?
+                && store.get_meta(&key)?.is_none()
+            {
+                store.set_meta(&key, "0")?;
+            }
+        }
+        if !scanned {
+            store.set_meta(META_PHOTO_SCANNED, "1")?;
+        }
+        Ok(())
+    }
+
+    /// Downloads wanted photos within the session's byte budget: each is
+    /// bounded by the photo size limit, checked against its SHA-256 before
+    /// anything is stored, and one that fails is recorded and passed over.
+    async fn download_photos(
+        &mut self,
+        store: &mut Store,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let mut wanted: Vec<(u32, String)> = store
+            .meta_with_prefix(META_PHOTO_WANTED)?
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    v.parse().unwrap_or(0),
+                    k[META_PHOTO_WANTED.len()..].to_string(),
+                )
+            })
+            .collect();
+        wanted.sort();
+        self.now.photos_to_receive = wanted.len();
+        self.report_progress();
+        let budget = self.cfg.photo_download_budget;
+        for (failures, sha) in wanted {
+            let key = format!("{META_PHOTO_WANTED}{sha}");
+            if !proto::is_sha256_hex(&sha) || store.has_photo(&sha)? {
+                store.delete_meta(&key)?;
+                self.now.photos_to_receive -= 1;
+                continue;
+            }
+            let received = self.now.photo_bytes_received;
+            if received > 0 && received >= budget {
+                break;
+            }
+            // The first photo of a session may use the whole size limit.
+            let cap = if received == 0 {
+                limits::MAX_PHOTO_BYTES
+            } else {
+                (budget - received).min(limits::MAX_PHOTO_BYTES)
+            };
+            let fetched = match self.api.photo_get(&sha, cap).await {
+                Ok(f) => f,
+                Err(e) if e.is_transient() => {
+                    // The link went, the server is busy or the token ran
+                    // out: not this photo's fault; the rest waits for the
+                    // next session.
+                    report.photos_not_downloaded.push((sha, e.to_string()));
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(photo = %sha, error = %e, "photo download failed");
+                    store.set_meta(&key, &(failures + 1).to_string())?;
+                    report.photos_not_downloaded.push((sha, e.to_string()));
+                    continue;
+                }
+            };
+            let refused = match fetched {
+                // Not uploaded yet by its reporter: not a failure.
+                api::Fetched::Missing => {
+                    report
+                        .photos_not_downloaded
+                        .push((sha, "not on the server yet".into()));
+                    continue;
+                }
+                api::Fetched::TooLarge { len } if len <= limits::MAX_PHOTO_BYTES => {
+                    // Over what is left of the budget: next session.
+                    report
+                        .photos_not_downloaded
+                        .push((sha, "over this session's download budget".into()));
+                    break;
+                }
+                api::Fetched::TooLarge { len } => format!(
+                    "the server sent {len} bytes or more, over the photo limit of {}",
+                    limits::MAX_PHOTO_BYTES
+                ),
+                api::Fetched::Bytes(bytes) => {
+                    self.now.photo_bytes_received += bytes.len() as u64;
+                    let meta = gridpatrol_store::PhotoMeta {
+                        mime: "image/jpeg".into(),
+                        // Not known here: when it arrived on this device.
+                        taken_at_ms: now_ms(),
+                        lon: None,
+                        lat: None,
+                    };
+                    match store.put_photo_as(&sha, &bytes, &meta) {
+                        Ok(()) => {
+                            // The server holds it: never upload it back.
+                            store.set_meta(&format!("{META_PHOTO_UP}{sha}"), "1")?;
+                            store.delete_meta(&key)?;
+                            self.now.photos_received += 1;
+                            self.report_progress();
+                            report.photos_downloaded.push(sha);
+                            continue;
+                        }
+                        Err(e @ gridpatrol_store::StoreError::DigestMismatch { .. }) => {
+                            e.to_string()
+                        }
+                        Err(gridpatrol_store::StoreError::Invalid(m)) => m,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            };
+            tracing::warn!(photo = %sha, reason = %refused, "refused a photo from the server");
+            store.set_meta(&key, &(failures + 1).to_string())?;
+            report.photos_not_downloaded.push((sha, refused));
+            self.report_progress();
+        }
+        Ok(())
     }
 
     fn load_work(

@@ -5,7 +5,9 @@
 //! account's scope since its cursor, exchanges Automerge sync messages for many
 //! documents per request until neither side has anything left to send, uploads
 //! the photos those documents refer to (resumable, never twice), and only then
-//! acknowledges the outbox and saves the cursor. Failed sessions are retried
+//! acknowledges the outbox and saves the cursor; last it downloads the photos
+//! that stored documents refer to and the device lacks, within a byte budget
+//! per session, storing only bytes that hash to the photo's name. Failed sessions are retried
 //! with exponential backoff and jitter; an interrupted session resumes cleanly
 //! because nothing is acknowledged before the server has confirmed it. Each
 //! document's sync state (local only / syncing / synced / refused with the

@@ -398,3 +398,65 @@ async fn a_malformed_document_on_the_server_is_quarantined_and_the_rest_syncs() 
     let r = a.engine.sync(&mut a.store).await.unwrap();
     assert_eq!(r.synced, 1, "{r:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_arrive_within_each_sessions_download_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(dir.path()).await;
+    let url = srv.url();
+    let meta = gridpatrol_store::PhotoMeta {
+        mime: "image/jpeg".into(),
+        taken_at_ms: 1,
+        lon: None,
+        lat: None,
+    };
+    // The reporter's case has three photos of 10,000 bytes each.
+    let rdir = tempfile::tempdir().unwrap();
+    let mut a = device_on_disk(&url, "I0001", rdir.path(), 0);
+    let photos: Vec<(String, Vec<u8>)> = (0..3u8)
+        .map(|n| {
+            let bytes = vec![n + 1; 10_000];
+            (a.store.put_photo(&bytes, &meta).unwrap(), bytes)
+        })
+        .collect();
+    let mut r = report("I0001", G1, "三张照片");
+    r.photos = photos.iter().map(|(sha, _)| sha.clone()).collect();
+    local::create_case(&mut a.store, "case-p", &r, 1).unwrap();
+    let rep = a.engine.sync(&mut a.store).await.unwrap();
+    assert_eq!(rep.photos_uploaded, 3, "{rep:?}");
+    assert!(rep.photos_downloaded.is_empty(), "it has them all");
+
+    let has = |d: &Device| {
+        photos
+            .iter()
+            .filter(|(sha, _)| d.store.has_photo(sha).unwrap())
+            .count()
+    };
+    // A budget below one photo: one photo per session (the first always fits).
+    let ldir = tempfile::tempdir().unwrap();
+    let mut lead = device_on_disk(&url, "I0003", ldir.path(), 1);
+    for n in 1..=3 {
+        let rep = lead.engine.sync(&mut lead.store).await.unwrap();
+        assert_eq!(rep.photos_downloaded.len(), 1, "session {n}: {rep:?}");
+        assert_eq!(has(&lead), n);
+    }
+    let rep = lead.engine.sync(&mut lead.store).await.unwrap();
+    assert!(rep.photos_downloaded.is_empty(), "{rep:?}");
+    for (sha, bytes) in &photos {
+        let path = lead.store.photo_path(sha).unwrap().unwrap();
+        assert_eq!(&std::fs::read(path).unwrap(), bytes);
+    }
+    assert_eq!(gridpatrol_sync::pending_photos(&lead.store).unwrap(), 0);
+
+    // A budget of 25,000 bytes: two photos, then the third would pass it.
+    let l2dir = tempfile::tempdir().unwrap();
+    let mut lead2 = device_on_disk(&url, "I0003", l2dir.path(), 25_000);
+    let rep = lead2.engine.sync(&mut lead2.store).await.unwrap();
+    assert_eq!(rep.photos_downloaded.len(), 2, "{rep:?}");
+    assert_eq!(rep.photos_not_downloaded.len(), 1, "{rep:?}");
+    assert!(rep.photos_not_downloaded[0].1.contains("budget"), "{rep:?}");
+    let rep = lead2.engine.sync(&mut lead2.store).await.unwrap();
+    assert_eq!(rep.photos_downloaded.len(), 1, "{rep:?}");
+    assert_eq!(has(&lead2), 3);
+    srv.shutdown().await.unwrap();
+}

@@ -76,7 +76,7 @@ beforeEach(() => {
       case "case_detail": return detail();
       case "list_tasks": return [{ id: "V1", case_id: "C1", category_name: "垃圾满溢", kind: "handling_check", due_at_ms: 1764640000000, lon: 116.46, lat: 39.92, distance_m: 120, outcome: null, far: false, sync: { state: "synced", reason: null } }];
       case "team": return [{ id: "I0001", name: "李监督" }];
-      case "sync_status": return { phase: "offline", docs_done: 1, docs_total: 4, photo_bytes_sent: 0, photo_bytes_total: 2048, pending_docs: 3, pending_photos: 1, refused_docs: 0, last_success_ms: null, last_error: { code: "offline", message: "x" } };
+      case "sync_status": return { phase: "offline", docs_done: 1, docs_total: 4, photo_bytes_sent: 0, photo_bytes_total: 2048, photos_to_receive: 2, photos_received: 1, photo_bytes_received: 4096, pending_docs: 3, pending_photos: 1, refused_docs: 0, last_success_ms: null, last_error: { code: "offline", message: "x" } };
       default: return null;
     }
   };
@@ -275,6 +275,9 @@ describe("screens with mocked IPC", () => {
     expect(screen.getByTestId("sync-error").textContent).toBe("离线：无法连接服务器");
     expect(screen.getByTestId("sync-offline-hint").textContent).toBe(zh["syncscreen.offline_hint"]);
     expect(screen.getByTestId("sync-last").textContent!.trim()).toBe("上次同步：从未");
+    const received = screen.getByTestId("sync-received") as HTMLProgressElement;
+    expect([received.value, received.max]).toEqual([1, 2]);
+    expect(screen.getByText(/^接收照片 1\/2（/)).toBeTruthy();
     await fireEvent.click(screen.getByTestId("sign-out"));
     await screen.findByText("4 条未同步，仍要退出？");
     await fireEvent.click(screen.getByTestId("sign-out-force"));

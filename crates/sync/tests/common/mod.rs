@@ -79,15 +79,31 @@ pub struct Device {
     pub engine: SyncEngine,
 }
 
-pub fn device(url: &str, user: &str) -> Device {
+/// The engine settings of `user`'s devices: quick retries.
+fn config(url: &str, user: &str) -> SyncConfig {
     let mut cfg = SyncConfig::new(url, user, &accounts::demo_password(user));
     cfg.retry = RetryPolicy {
         max_attempts: 6,
         base_delay: std::time::Duration::from_millis(20),
         max_delay: std::time::Duration::from_millis(200),
     };
+    cfg
+}
+
+pub fn device(url: &str, user: &str) -> Device {
     Device {
         store: Store::open_in_memory().unwrap(),
+        engine: SyncEngine::new(config(url, user)).unwrap(),
+    }
+}
+
+/// A device keeping its store (and so its photos) in `dir`, downloading at
+/// most `photo_budget` photo bytes per session.
+pub fn device_on_disk(url: &str, user: &str, dir: &std::path::Path, photo_budget: u64) -> Device {
+    let mut cfg = config(url, user);
+    cfg.photo_download_budget = photo_budget;
+    Device {
+        store: Store::open(&dir.join("gridpatrol.db")).unwrap(),
         engine: SyncEngine::new(cfg).unwrap(),
     }
 }

@@ -26,6 +26,18 @@ photo_bytes_sent: number,
  */
 photo_bytes_total: number, 
 /**
+ * Photos of cases on this device that it still has to receive.
+ */
+photos_to_receive: number, 
+/**
+ * Of those, photos received in this session.
+ */
+photos_received: number, 
+/**
+ * Photo bytes received in this session.
+ */
+photo_bytes_received: number, 
+/**
  * Documents changed here and not yet on the server.
  */
 pending_docs: number, 

@@ -1,0 +1,77 @@
+//! Helpers shared by the device's integration tests: the first squad of
+//! the demo district on a loopback server, and generated camera photos.
+
+use std::path::Path;
+
+use geo::Centroid;
+use gridpatrol_district::DemoDistrict;
+use gridpatrol_domain::district::District;
+use gridpatrol_domain::roles::Role as DRole;
+use gridpatrol_server::accounts::{self, HashCost};
+use gridpatrol_server::{spawn_test_server, RunningServer};
+
+/// The demo district cut to its first squad (cheap to load): the district,
+/// an inspector and the squad's leader.
+pub fn first_squad() -> (District, String, String) {
+    let d = &DemoDistrict::get().district;
+    let squad = d.squads[0].clone();
+    let inspectors: Vec<_> = d
+        .inspectors
+        .iter()
+        .filter(|i| i.squad == squad.id)
+        .cloned()
+        .collect();
+    let inspector = inspectors
+        .iter()
+        .find(|i| i.role == DRole::Inspector)
+        .expect("the squad has inspectors")
+        .id
+        .clone();
+    let cut = District {
+        streets: d.streets.clone(),
+        supervision_grids: d.supervision_grids.clone(),
+        technical_grids: d.technical_grids.clone(),
+        squads: vec![squad.clone()],
+        inspectors,
+    };
+    (cut, inspector, squad.leader)
+}
+
+pub async fn server(dir: &Path, district: &District) -> RunningServer {
+    let s = spawn_test_server(dir).await.unwrap();
+    accounts::load_district(
+        s.state.store.as_ref(),
+        district,
+        &["C0001"],
+        HashCost { m_kib: 64, t: 1 },
+        1,
+    )
+    .unwrap();
+    s
+}
+
+/// A point well inside the first technical grid of `user`'s grid.
+pub fn inside_grid_of(user: &str) -> (f64, f64) {
+    let dd = DemoDistrict::get();
+    let d = &dd.district;
+    let grid = &d
+        .inspectors
+        .iter()
+        .find(|i| i.id == user)
+        .unwrap()
+        .supervision_grid;
+    let (k, _) = d
+        .technical_grids
+        .iter()
+        .enumerate()
+        .find(|(_, t)| &t.supervision_grid == grid)
+        .unwrap();
+    let c = dd.geometry[k].centroid().unwrap();
+    (c.x(), c.y())
+}
+
+/// A `w`×`h` camera photo of a street scene drawn from `seed`.
+pub fn camera_jpeg(w: u32, h: u32, seed: u64) -> Vec<u8> {
+    let rgb = gridpatrol_media::synth::street_scene(w, h, seed);
+    gridpatrol_media::synth::jpeg(&rgb, w, h, 85, None).unwrap()
+}

@@ -14,6 +14,10 @@ CREATE TABLE case_index (
     reporter         TEXT NOT NULL,
     source           TEXT NOT NULL,
     reported_at_ms   INTEGER NOT NULL,
+    lon              REAL NOT NULL,  -- WGS-84
+    lat              REAL NOT NULL,  -- WGS-84
+    review           TEXT,           -- the leader's latest verdict
+    resubmitted      INTEGER NOT NULL DEFAULT 0, -- corrected after a return
     unit             TEXT,           -- of the latest dispatch
     due_at_ms        INTEGER         -- deadline of the latest dispatch
 );

@@ -37,11 +37,18 @@ const SESSION_FILE: &str = "centre-session.json";
 
 /// A signed-in centre session. The token is redacted from `Debug`.
 #[derive(Clone, Serialize, Deserialize)]
-struct Session {
-    server: String,
+pub(crate) struct Session {
+    pub(crate) server: String,
     user: String,
     token: String,
     expires_at_ms: i64,
+}
+
+impl Session {
+    /// The bearer token.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -83,7 +90,8 @@ fn save_session(s: &Session) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_session(server: Option<&str>) -> anyhow::Result<Session> {
+/// The kept centre session (for `server`, when given).
+pub(crate) fn load_session(server: Option<&str>) -> anyhow::Result<Session> {
     let path = session_path()?;
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -107,13 +115,13 @@ fn load_session(server: Option<&str>) -> anyhow::Result<Session> {
 }
 
 /// What the server said when it refused.
-struct Refused {
-    code: String,
-    message: String,
+pub(crate) struct Refused {
+    pub(crate) code: String,
+    pub(crate) message: String,
 }
 
 /// The outcome of a call: success, refusal (exit 2) or failure.
-enum Reply<T> {
+pub(crate) enum Reply<T> {
     Ok(T),
     Refused(Refused),
 }
@@ -124,7 +132,8 @@ fn client() -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
-async fn read_reply<T: serde::de::DeserializeOwned>(
+/// A response as success or the server's refusal.
+pub(crate) async fn read_reply<T: serde::de::DeserializeOwned>(
     resp: reqwest::Response,
 ) -> anyhow::Result<Reply<T>> {
     let status = resp.status();

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod case;
 mod district;
 mod media;
+mod quality;
 mod server;
 mod sim;
 mod taxonomy;
@@ -46,6 +47,10 @@ enum Command {
         #[command(subcommand)]
         cmd: case::Cmd,
     },
+    /// Inspector and squad KPIs for a month: `kpi --month YYYY-MM [--squad S] --data DIR`.
+    Kpi(quality::KpiArgs),
+    /// The month's evaluation of units, squads and inspectors: `eval --month YYYY-MM --data DIR`.
+    Eval(quality::Source),
     /// Run the sync server: `serve --data DIR [--listen ADDR]`.
     Serve(server::ServeArgs),
     /// Create a server data directory: `init --demo --data DIR`.
@@ -61,6 +66,8 @@ fn main() -> ExitCode {
         Command::District { cmd } => district::run(cmd),
         Command::Media { cmd } => media::run(cmd),
         Command::Case { cmd } => case::run(cmd),
+        Command::Kpi(args) => quality::kpi(args),
+        Command::Eval(args) => quality::eval(args),
         Command::Serve(args) => server::serve(args),
         Command::Init(args) => server::init(args),
         Command::Sim(args) => sim::run(args),

@@ -48,6 +48,7 @@ async fn the_centre_files_and_dispatches_from_the_command_line() {
     let url = format!("http://{addr}");
     let id = report_one(&url).await;
     let h = home.path().to_path_buf();
+    let dir = data.path().to_path_buf();
     let url2 = url.clone();
     tokio::task::spawn_blocking(move || {
         let home = h.as_path();
@@ -160,6 +161,43 @@ async fn the_centre_files_and_dispatches_from_the_command_line() {
             ],
         );
         assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+
+        // The month's figures, read from the running server's directory.
+        let month = gridpatrol_quality::Month::of_ms(gridpatrol_server::now_ms()).to_string();
+        let figures = |what: &str| {
+            let o = gridpatrol()
+                .args([what, "--month", &month, "--json", "--data"])
+                .arg(&dir)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+        };
+        let k = figures("kpi");
+        let me = k["inspectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == "I0001")
+            .unwrap();
+        assert_eq!(
+            (me["reports"].as_u64(), me["filed"].as_u64()),
+            (Some(1), Some(1)),
+            "{me}"
+        );
+        let e = figures("eval");
+        let units = e["units"].as_array().unwrap();
+        assert_eq!(units.len(), 1, "{e}");
+        assert_eq!(
+            (units[0]["rounds"].as_u64(), units[0]["on_time"].as_u64()),
+            (Some(1), Some(1))
+        );
+        let o = gridpatrol()
+            .args(["eval", "--month", &month, "--data", "/nonexistent"])
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        assert!(String::from_utf8_lossy(&o.stderr).contains("not a server data directory"));
 
         assert!(case(home, &["logout"]).status.success());
         assert!(!home.join("centre-session.json").exists());

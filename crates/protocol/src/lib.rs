@@ -62,6 +62,15 @@ pub mod paths {
     pub const CENTRE_ACTION_ROUTE: &str = "/v1/centre/cases/{id}/actions";
     /// `POST` (centre) [`super::ComplaintRequest`] → the new case.
     pub const CENTRE_COMPLAINTS: &str = "/v1/centre/complaints";
+    /// `GET` (leader: own squad; centre: all) `?month=YYYY-MM` → [`super::SamplePage`].
+    pub const QUALITY_SAMPLES: &str = "/v1/quality/samples";
+    /// `POST` (the sampled reporter's leader) [`super::SampleMarkRequest`].
+    pub const QUALITY_SAMPLE_ROUTE: &str = "/v1/quality/samples/{month}/{case_id}";
+    /// `GET` (leader: own squad; centre: any) `?month=YYYY-MM[&squad=S]`:
+    /// inspector and squad KPIs.
+    pub const QUALITY_KPI: &str = "/v1/quality/kpi";
+    /// `GET` (centre) `?month=YYYY-MM`: the month's evaluation.
+    pub const QUALITY_EVAL: &str = "/v1/quality/eval";
     /// `GET` → 200 `ok`; no token needed.
     pub const HEALTHZ: &str = "/healthz";
     /// `GET` → Prometheus text exposition; no token needed.
@@ -730,4 +739,54 @@ pub struct ComplaintRequest {
     /// What the complainant said.
     #[serde(default)]
     pub description: String,
+}
+
+/// One month's quality sample as a squad leader (or the centre) sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SamplePage {
+    /// `YYYY-MM`: the month whose reports were drawn.
+    pub month: String,
+    /// The seed that reproduces the draw.
+    pub seed: String,
+    /// When it was drawn, Unix ms.
+    pub drawn_at_ms: i64,
+    /// Percent drawn of each inspector's reports.
+    pub percent: u32,
+    /// At least this many per inspector.
+    pub min: u32,
+    /// The sampled reports, by inspector.
+    pub items: Vec<SampleItem>,
+}
+
+/// One sampled report and the leader's mark on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleItem {
+    /// Case id.
+    pub case_id: String,
+    /// Its reporter.
+    pub inspector: String,
+    /// Fine-class code.
+    pub category: String,
+    /// Its name.
+    pub category_name: String,
+    /// The description the reporter wrote.
+    pub description: String,
+    /// When reported, Unix ms.
+    pub reported_at_ms: i64,
+    /// `Some(true)`: marked wrong (错报); `Some(false)`: correct; `None`: not yet.
+    pub wrong: Option<bool>,
+    /// Why it is wrong.
+    pub reason: Option<String>,
+    /// Who marked it.
+    pub marked_by: Option<String>,
+}
+
+/// A leader's mark on a sampled report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleMarkRequest {
+    /// A wrong report (错报).
+    pub wrong: bool,
+    /// Why (required when wrong).
+    #[serde(default)]
+    pub reason: Option<String>,
 }

@@ -17,9 +17,9 @@ use std::sync::{Mutex, MutexGuard};
 use gridpatrol_domain::roles::Role;
 use gridpatrol_protocol::DocKind;
 use gridpatrol_server_storage::{
-    CaseQuery, CaseRow, CaseSummary, DocIndex, DocWrite, ManifestPage, ManifestRow, PhotoStatus,
-    Scope, ServerStore, SquadRecord, StoreError, StoredDoc, TokenRecord, UploadQuota, User,
-    VerificationRow, VerificationSummary,
+    CaseEvent, CaseQuery, CaseRow, CaseSummary, DocIndex, DocWrite, DrawRecord, ManifestPage,
+    ManifestRow, PhotoStatus, SampleRow, Scope, ServerStore, SquadRecord, StoreError, StoredDoc,
+    TokenRecord, UploadQuota, User, VerificationRow, VerificationSummary,
 };
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
@@ -48,6 +48,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0003_centre",
         sql: include_str!("../../../migrations/server/0003_centre.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_quality",
+        sql: include_str!("../../../migrations/server/0004_quality.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
@@ -73,11 +78,12 @@ fn write_index_tx(
     if let Some(c) = &ix.case {
         tx.prepare_cached(
             "INSERT INTO case_index (id, state, category, street, supervision_grid, technical_grid,
-               reporter, source, reported_at_ms, unit, due_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+               reporter, source, reported_at_ms, unit, due_at_ms, lon, lat, review, resubmitted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
              ON CONFLICT (id) DO UPDATE SET state = excluded.state, category = excluded.category,
                street = excluded.street, technical_grid = excluded.technical_grid,
-               unit = excluded.unit, due_at_ms = excluded.due_at_ms",
+               unit = excluded.unit, due_at_ms = excluded.due_at_ms, lon = excluded.lon,
+               lat = excluded.lat, review = excluded.review, resubmitted = excluded.resubmitted",
         )
         .map_err(be)?
         .execute(params![
@@ -91,7 +97,11 @@ fn write_index_tx(
             c.source,
             c.reported_at_ms,
             c.unit,
-            c.due_at_ms
+            c.due_at_ms,
+            c.lon,
+            c.lat,
+            c.review,
+            c.resubmitted
         ])
         .map_err(be)?;
         tx.prepare_cached("DELETE FROM case_events WHERE case_id = ?1")
@@ -141,8 +151,62 @@ fn write_index_tx(
     Ok(())
 }
 
+/// The columns [`case_row`] reads, in its order.
+const CASE_COLUMNS: &str = "c.id, c.state, c.category, c.street, c.supervision_grid, c.technical_grid,
+    c.reporter, c.source, c.reported_at_ms, c.unit, c.due_at_ms, c.lon, c.lat, c.review, c.resubmitted";
+
+/// A `case_index` row selected as [`CASE_COLUMNS`] (without its events).
+fn case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
+    Ok(CaseRow {
+        id: r.get(0)?,
+        supervision_grid: r.get(4)?,
+        reporter: r.get(6)?,
+        summary: CaseSummary {
+            state: r.get(1)?,
+            category: r.get(2)?,
+            street: r.get(3)?,
+            technical_grid: r.get(5)?,
+            source: r.get(7)?,
+            reported_at_ms: r.get(8)?,
+            unit: r.get(9)?,
+            due_at_ms: r.get(10)?,
+            lon: r.get(11)?,
+            lat: r.get(12)?,
+            review: r.get(13)?,
+            resubmitted: r.get(14)?,
+            events: Vec::new(),
+        },
+    })
+}
+
 /// States in which a case is with the responsible unit (its deadline runs).
 const WITH_UNIT: &str = "('dispatched', 'second_handling', 'investigating')";
+
+impl SqliteStore {
+    /// Accounts whose row matches `cond` (with `arg` as `?1` if it uses it), by id.
+    fn users_where(&self, cond: &str, arg: &str) -> Result<Vec<User>, StoreError> {
+        let ids: Vec<String> = {
+            let conn = self.conn();
+            let mut st = conn
+                .prepare_cached(&format!("SELECT id FROM users WHERE {cond} ORDER BY id"))
+                .map_err(be)?;
+            let params: Vec<&dyn rusqlite::ToSql> = if cond.contains("?1") {
+                vec![&arg]
+            } else {
+                vec![]
+            };
+            let rows = st.query_map(params.as_slice(), |r| r.get(0)).map_err(be)?;
+            rows.collect::<Result<_, _>>().map_err(be)?
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(u) = self.user(&id)? {
+                out.push(u);
+            }
+        }
+        Ok(out)
+    }
+}
 
 fn be(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -772,33 +836,14 @@ impl ServerStore for SqliteStore {
         }
         args.push(V::Integer(i64::from(q.limit)));
         let sql = format!(
-            "SELECT id, state, category, street, supervision_grid, technical_grid, reporter, source,
-                    reported_at_ms, unit, due_at_ms
-             FROM case_index WHERE {} ORDER BY reported_at_ms DESC, id DESC LIMIT ?{}",
+            "SELECT {CASE_COLUMNS} FROM case_index c WHERE {} ORDER BY reported_at_ms DESC, id DESC LIMIT ?{}",
             cond.join(" AND "),
             args.len()
         );
         let conn = self.conn();
         let mut st = conn.prepare(&sql).map_err(be)?;
         let rows = st
-            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                Ok(CaseRow {
-                    id: r.get(0)?,
-                    supervision_grid: r.get(4)?,
-                    reporter: r.get(6)?,
-                    summary: CaseSummary {
-                        state: r.get(1)?,
-                        category: r.get(2)?,
-                        street: r.get(3)?,
-                        technical_grid: r.get(5)?,
-                        source: r.get(7)?,
-                        reported_at_ms: r.get(8)?,
-                        unit: r.get(9)?,
-                        due_at_ms: r.get(10)?,
-                        events: Vec::new(),
-                    },
-                })
-            })
+            .query_map(rusqlite::params_from_iter(args.iter()), case_row)
             .map_err(be)?;
         rows.collect::<Result<_, _>>().map_err(be)
     }
@@ -848,21 +893,7 @@ impl ServerStore for SqliteStore {
     }
 
     fn users_of_grid(&self, grid: &str) -> Result<Vec<User>, StoreError> {
-        let ids: Vec<String> = {
-            let conn = self.conn();
-            let mut st = conn
-                .prepare_cached("SELECT id FROM users WHERE supervision_grid = ?1 ORDER BY id")
-                .map_err(be)?;
-            let rows = st.query_map([grid], |r| r.get(0)).map_err(be)?;
-            rows.collect::<Result<_, _>>().map_err(be)?
-        };
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(u) = self.user(&id)? {
-                out.push(u);
-            }
-        }
-        Ok(out)
+        self.users_where("supervision_grid = ?1", grid)
     }
 
     fn has_session(&self, user_id: &str, now_ms: i64) -> Result<bool, StoreError> {
@@ -873,6 +904,213 @@ impl ServerStore for SqliteStore {
                 |r| r.get(0),
             )
             .map_err(be)
+    }
+
+    fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.users_where("1 = 1", "")
+    }
+
+    fn quality_cases(
+        &self,
+        reported_from_ms: i64,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<CaseRow>, StoreError> {
+        let conn = self.conn();
+        let ids = "WITH ids AS (
+                SELECT id FROM case_index WHERE reported_at_ms >= ?1 AND reported_at_ms < ?3
+                UNION SELECT case_id FROM case_events WHERE at_ms >= ?2 AND at_ms < ?3)";
+        let mut out: Vec<CaseRow> = Vec::new();
+        {
+            let mut st = conn
+                .prepare_cached(&format!(
+                    "{ids} SELECT {CASE_COLUMNS} FROM case_index c JOIN ids ON ids.id = c.id ORDER BY c.id"
+                ))
+                .map_err(be)?;
+            let rows = st
+                .query_map(params![reported_from_ms, from_ms, to_ms], case_row)
+                .map_err(be)?;
+            for row in rows {
+                out.push(row.map_err(be)?);
+            }
+        }
+        let mut st = conn
+            .prepare_cached(&format!(
+                "{ids} SELECT e.case_id, e.action, e.state, e.by_user, e.at_ms, e.unit, e.due_at_ms
+                 FROM case_events e JOIN ids ON ids.id = e.case_id ORDER BY e.case_id, e.n"
+            ))
+            .map_err(be)?;
+        let mut q = st
+            .query(params![reported_from_ms, from_ms, to_ms])
+            .map_err(be)?;
+        // Both queries are in id order: walk them together.
+        let mut i = 0;
+        while let Some(r) = q.next().map_err(be)? {
+            let case_id: String = r.get(0).map_err(be)?;
+            while i < out.len() && out[i].id < case_id {
+                i += 1;
+            }
+            if i < out.len() && out[i].id == case_id {
+                out[i].summary.events.push(CaseEvent {
+                    action: r.get(1).map_err(be)?,
+                    state: r.get(2).map_err(be)?,
+                    by: r.get(3).map_err(be)?,
+                    at_ms: r.get(4).map_err(be)?,
+                    unit: r.get(5).map_err(be)?,
+                    due_at_ms: r.get(6).map_err(be)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn verifications_due(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<VerificationRow>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT id, assignee, case_id, kind, due_at_ms, outcome, done_at_ms
+                 FROM verification_index WHERE due_at_ms >= ?1 AND due_at_ms < ?2 ORDER BY id",
+            )
+            .map_err(be)?;
+        let rows = st
+            .query_map(params![from_ms, to_ms], |r| {
+                Ok(VerificationRow {
+                    id: r.get(0)?,
+                    assignee: r.get(1)?,
+                    summary: VerificationSummary {
+                        case_id: r.get(2)?,
+                        kind: r.get(3)?,
+                        due_at_ms: r.get(4)?,
+                        outcome: r.get(5)?,
+                        done_at_ms: r.get(6)?,
+                    },
+                })
+            })
+            .map_err(be)?;
+        rows.collect::<Result<_, _>>().map_err(be)
+    }
+
+    fn patrol_reports(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT reporter, id FROM case_index
+                 WHERE source = 'patrol' AND reported_at_ms >= ?1 AND reported_at_ms < ?2
+                 ORDER BY reporter, id",
+            )
+            .map_err(be)?;
+        let rows = st
+            .query_map(params![from_ms, to_ms], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(be)?;
+        rows.collect::<Result<_, _>>().map_err(be)
+    }
+
+    fn sample_draw(&self, month: &str) -> Result<Option<DrawRecord>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT month, seed, rate, min_count, drawn_at_ms FROM quality_draws WHERE month = ?1",
+                [month],
+                |r| {
+                    Ok(DrawRecord {
+                        month: r.get(0)?,
+                        seed: r.get(1)?,
+                        rate: r.get(2)?,
+                        min_count: r.get(3)?,
+                        drawn_at_ms: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(be)
+    }
+
+    fn record_draw(&self, draw: &DrawRecord, samples: &[SampleRow]) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(be)?;
+        let added = tx
+            .execute(
+                "INSERT OR IGNORE INTO quality_draws (month, seed, rate, min_count, drawn_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    draw.month,
+                    draw.seed,
+                    draw.rate,
+                    draw.min_count,
+                    draw.drawn_at_ms
+                ],
+            )
+            .map_err(be)?;
+        if added == 0 {
+            return Ok(false);
+        }
+        {
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO quality_samples (month, case_id, inspector, squad) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(be)?;
+            for s in samples {
+                ins.execute(params![draw.month, s.case_id, s.inspector, s.squad])
+                    .map_err(be)?;
+            }
+        }
+        tx.commit().map_err(be)?;
+        Ok(true)
+    }
+
+    fn samples(&self, month: &str, squad: Option<&str>) -> Result<Vec<SampleRow>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT month, case_id, inspector, squad, wrong, reason, marked_by, marked_at_ms
+                 FROM quality_samples WHERE month = ?1 AND (?2 IS NULL OR squad = ?2)
+                 ORDER BY inspector, case_id",
+            )
+            .map_err(be)?;
+        let rows = st
+            .query_map(params![month, squad], |r| {
+                Ok(SampleRow {
+                    month: r.get(0)?,
+                    case_id: r.get(1)?,
+                    inspector: r.get(2)?,
+                    squad: r.get(3)?,
+                    wrong: r.get(4)?,
+                    reason: r.get(5)?,
+                    marked_by: r.get(6)?,
+                    marked_at_ms: r.get(7)?,
+                })
+            })
+            .map_err(be)?;
+        rows.collect::<Result<_, _>>().map_err(be)
+    }
+
+    fn mark_sample(&self, mark: &SampleRow) -> Result<bool, StoreError> {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE quality_samples SET wrong = ?3, reason = ?4, marked_by = ?5, marked_at_ms = ?6
+                 WHERE month = ?1 AND case_id = ?2",
+                params![
+                    mark.month,
+                    mark.case_id,
+                    mark.wrong,
+                    mark.reason,
+                    mark.marked_by,
+                    mark.marked_at_ms
+                ],
+            )
+            .map_err(be)?;
+        Ok(n > 0)
     }
 
     fn unindexed_docs(&self, limit: u32) -> Result<Vec<String>, StoreError> {

@@ -113,7 +113,7 @@ pub struct TokenRecord {
 }
 
 /// Facts about a stored document, used for scope and photo visibility.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DocIndex {
     /// Supervision grid of a case (for verifications: of its case, if known).
     pub supervision_grid: Option<String>,
@@ -130,7 +130,7 @@ pub struct DocIndex {
 }
 
 /// A case as the centre lists it, derived from the document on every write.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CaseSummary {
     /// Lifecycle state (snake_case).
     pub state: String,
@@ -144,6 +144,14 @@ pub struct CaseSummary {
     pub source: String,
     /// When it was reported, Unix ms.
     pub reported_at_ms: i64,
+    /// WGS-84 longitude of the report.
+    pub lon: f64,
+    /// WGS-84 latitude of the report.
+    pub lat: f64,
+    /// The leader's latest verdict (`approved`, `needs_fix`, `rejected`).
+    pub review: Option<String>,
+    /// The reporter corrected it after a return.
+    pub resubmitted: bool,
     /// The unit of the latest dispatch.
     pub unit: Option<String>,
     /// The deadline of the latest dispatch, Unix ms.
@@ -185,7 +193,7 @@ pub struct VerificationSummary {
 }
 
 /// A row of the centre's case list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CaseRow {
     /// Case id.
     pub id: String,
@@ -222,6 +230,42 @@ pub struct CaseQuery {
     pub limit: u32,
 }
 
+/// One month's recorded sample draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrawRecord {
+    /// `YYYY-MM`, the month whose reports were drawn.
+    pub month: String,
+    /// The seed that reproduces the draw.
+    pub seed: String,
+    /// Share drawn.
+    pub rate: f64,
+    /// At least this many per inspector.
+    pub min_count: u32,
+    /// When drawn, Unix ms.
+    pub drawn_at_ms: i64,
+}
+
+/// One sampled report and its mark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleRow {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// The case.
+    pub case_id: String,
+    /// Its reporter.
+    pub inspector: String,
+    /// The reporter's squad at the draw.
+    pub squad: Option<String>,
+    /// `Some(true)` = wrong report (错报); `None` until marked.
+    pub wrong: Option<bool>,
+    /// Why it is wrong.
+    pub reason: Option<String>,
+    /// The leader who marked it.
+    pub marked_by: Option<String>,
+    /// When, Unix ms.
+    pub marked_at_ms: Option<i64>,
+}
+
 /// A verification of a case, as listed for the centre.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerificationRow {
@@ -234,7 +278,7 @@ pub struct VerificationRow {
 }
 
 /// A document as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredDoc {
     /// Document id.
     pub id: String,
@@ -249,7 +293,7 @@ pub struct StoredDoc {
 }
 
 /// A new version of a document to store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DocWrite {
     /// Document id.
     pub id: String,
@@ -421,6 +465,35 @@ pub trait ServerStore: Send + Sync + 'static {
     /// Whether `user_id` holds a session token valid at `now_ms` (signed
     /// in on some device: on duty).
     fn has_session(&self, user_id: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// Every account.
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+    /// Cases (with their events) reported in `[reported_from_ms, to_ms)` or
+    /// with a lifecycle step in `[from_ms, to_ms)`: what a month's quality
+    /// figures are computed from.
+    fn quality_cases(
+        &self,
+        reported_from_ms: i64,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<CaseRow>, StoreError>;
+    /// Verifications due in `[from_ms, to_ms)`.
+    fn verifications_due(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<VerificationRow>, StoreError>;
+    /// `(reporter, case id)` of the patrol reports made in `[from_ms, to_ms)`.
+    fn patrol_reports(&self, from_ms: i64, to_ms: i64)
+        -> Result<Vec<(String, String)>, StoreError>;
+    /// The recorded draw of a month, if any.
+    fn sample_draw(&self, month: &str) -> Result<Option<DrawRecord>, StoreError>;
+    /// Records a month's draw and its samples in one transaction; `false`
+    /// (and nothing written) if the month was drawn already.
+    fn record_draw(&self, draw: &DrawRecord, samples: &[SampleRow]) -> Result<bool, StoreError>;
+    /// A month's samples (of one squad, or all), by inspector then case.
+    fn samples(&self, month: &str, squad: Option<&str>) -> Result<Vec<SampleRow>, StoreError>;
+    /// Marks one sample; `false` if there is no such sample.
+    fn mark_sample(&self, mark: &SampleRow) -> Result<bool, StoreError>;
     /// Ids of stored documents whose centre index is missing (stored
     /// before the index existed), at most `limit`.
     fn unindexed_docs(&self, limit: u32) -> Result<Vec<String>, StoreError>;

@@ -55,6 +55,10 @@ pub fn case_summary(c: &Case) -> CaseSummary {
         technical_grid: c.report.technical_grid.clone(),
         source: c.report.source.as_str().to_string(),
         reported_at_ms: c.report.created_at_ms,
+        lon: c.report.lon,
+        lat: c.report.lat,
+        review: c.review.as_ref().map(|r| r.verdict.as_str().to_string()),
+        resubmitted: c.revised_at_ms.is_some(),
         unit: last_dispatch.and_then(|s| s.detail.unit.clone()),
         due_at_ms: last_dispatch.and_then(|s| s.detail.due_at_ms),
         events: c

@@ -47,6 +47,59 @@ pub struct Settings {
     pub auth: AuthSection,
     /// `[photos]`.
     pub photos: PhotosSection,
+    /// `[quality]`.
+    pub quality: QualitySection,
+}
+
+/// `[quality]` section: the monthly sample and the missed-report rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QualitySection {
+    /// Percent of each inspector's month drawn for checking.
+    pub sample_percent: u32,
+    /// At least this many reports per inspector (or all, if fewer).
+    pub sample_min: u32,
+    /// A patrol report this close covers a complaint (metres).
+    pub missed_radius_m: u32,
+    /// A patrol report this long before a complaint covers it (hours).
+    pub missed_window_hours: u32,
+    /// A month's sample is drawn this many hours after it ends, so reports
+    /// made offline at its end have reached the server.
+    pub draw_delay_hours: u32,
+    /// Draw by itself (hourly check); when off, the draw happens when a
+    /// leader or the centre first asks for it.
+    pub auto_draw: bool,
+}
+
+impl Default for QualitySection {
+    fn default() -> Self {
+        QualitySection {
+            sample_percent: 5,
+            sample_min: 3,
+            missed_radius_m: 100,
+            missed_window_hours: 24,
+            draw_delay_hours: 24,
+            auto_draw: true,
+        }
+    }
+}
+
+impl QualitySection {
+    /// The sample rule these settings say.
+    pub fn sample_rule(&self) -> gridpatrol_quality::sample::SampleRule {
+        gridpatrol_quality::sample::SampleRule {
+            rate: f64::from(self.sample_percent.min(100)) / 100.0,
+            min: self.sample_min as usize,
+        }
+    }
+
+    /// The missed-report rule these settings say.
+    pub fn kpi_rules(&self) -> gridpatrol_quality::kpi::KpiRules {
+        gridpatrol_quality::kpi::KpiRules {
+            missed_radius_m: f64::from(self.missed_radius_m),
+            missed_window_ms: i64::from(self.missed_window_hours) * 3_600_000,
+        }
+    }
 }
 
 /// `[photos]` section: limits on unfinished uploads.

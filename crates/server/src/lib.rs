@@ -25,6 +25,7 @@ pub mod district;
 pub mod error;
 pub mod metrics;
 mod photos;
+pub mod quality;
 mod sync;
 pub mod throttle;
 
@@ -236,6 +237,13 @@ pub fn router(state: Arc<AppState>) -> Router {
             paths::CENTRE_COMPLAINTS,
             post(centre::complaint).layer(small),
         )
+        .route(paths::QUALITY_SAMPLES, get(quality::samples))
+        .route(
+            paths::QUALITY_SAMPLE_ROUTE,
+            post(quality::mark).layer(small),
+        )
+        .route(paths::QUALITY_KPI, get(quality::kpi))
+        .route(paths::QUALITY_EVAL, get(quality::eval))
         .route(
             paths::SYNC,
             post(sync::sync).layer(DefaultBodyLimit::max(limits::MAX_SYNC_BODY)),
@@ -472,7 +480,10 @@ pub async fn serve(
         Ok(Err(e)) => tracing::warn!(error = %e, "could not build the centre index"),
         Err(e) => tracing::warn!(error = %e, "centre index task failed"),
     }
-    conn::serve(listener, router(state), &settings, shutdown).await?;
+    let drawing = tokio::spawn(quality::draw_monthly(state.clone()));
+    let served = conn::serve(listener, router(state), &settings, shutdown).await;
+    drawing.abort();
+    served?;
     Ok(())
 }
 

@@ -4,7 +4,6 @@
 
 mod common;
 
-use automerge::sync::State as SyncState;
 use automerge::ActorId;
 use common::*;
 use gridpatrol_docs::{CaseDoc, Outcome, VerificationDoc, VerificationResult};
@@ -17,16 +16,7 @@ use serde_json::{json, Value};
 /// A case by I0001 in G1 at a real technical grid of the demo district
 /// (the deadline depends on its area class).
 async fn upload(f: &Fixture, token: &str, id: &str, at_ms: i64) {
-    let mut r = report("I0001", G1);
-    r.created_at_ms = at_ms;
-    let mut doc = CaseDoc::create(ActorId::random(), id, &r)
-        .unwrap()
-        .into_doc();
-    let mut st = SyncState::new();
-    let res = f
-        .sync_doc(token, "dev-i1", id, DocKind::Case, &mut doc, &mut st)
-        .await;
-    assert_eq!(res.status, SyncStatus::Ok, "{res:?}");
+    f.upload_at(token, id, "I0001", G1, at_ms).await
 }
 
 async fn act(f: &Fixture, token: &str, id: &str, body: Value) -> (StatusCode, Value) {
@@ -39,15 +29,7 @@ async fn act(f: &Fixture, token: &str, id: &str, body: Value) -> (StatusCode, Va
 }
 
 async fn get(f: &Fixture, token: &str, path: &str) -> (StatusCode, Value) {
-    let r = f
-        .http
-        .get(f.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let s = r.status();
-    (s, r.json().await.unwrap_or(Value::Null))
+    f.get_json(token, path).await
 }
 
 fn detail(v: Value) -> CaseDetail {

@@ -156,6 +156,34 @@ impl Fixture {
         )
     }
 
+    /// Creates case `id` reported by `reporter` in `grid` at `at_ms`, synced
+    /// as that reporter.
+    pub async fn upload_at(&self, token: &str, id: &str, reporter: &str, grid: &str, at_ms: i64) {
+        let mut r = report(reporter, grid);
+        r.created_at_ms = at_ms;
+        let mut doc = gridpatrol_docs::CaseDoc::create(automerge::ActorId::random(), id, &r)
+            .unwrap()
+            .into_doc();
+        let mut st = SyncState::new();
+        let res = self
+            .sync_doc(token, "dev-up", id, DocKind::Case, &mut doc, &mut st)
+            .await;
+        assert_eq!(res.status, SyncStatus::Ok, "{res:?}");
+    }
+
+    /// `GET path` with a token; the status and the JSON body (null if none).
+    pub async fn get_json(&self, token: &str, path: &str) -> (StatusCode, serde_json::Value) {
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     pub async fn sync_batch(
         &self,
         token: &str,

@@ -1,0 +1,446 @@
+//! The monthly quality work on the server: the sample of each inspector's
+//! last month drawn once the month is over (seed and draw recorded), the
+//! squad leader's marks on it, and the KPI and evaluation figures computed
+//! by `gridpatrol-quality` from the recorded events ([`records`] is the one
+//! loader the API and the CLI share).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use gridpatrol_docs::CaseDoc;
+use gridpatrol_domain::lifecycle::Action;
+use gridpatrol_domain::roles::Role;
+use gridpatrol_domain::taxonomy::Taxonomy;
+use gridpatrol_protocol::{codes, SampleItem, SampleMarkRequest, SamplePage};
+use gridpatrol_quality::eval::{evaluate, Evaluation};
+use gridpatrol_quality::kpi::{kpis, InspectorKpi, SquadKpi};
+use gridpatrol_quality::{sample, CaseRecord, Event, Mark, Month, Person, VerificationRecord};
+use gridpatrol_server_storage::{DrawRecord, SampleRow, ServerStore, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::config::QualitySection;
+use crate::error::{body_rejection, parse_json, ApiError};
+use crate::AppState;
+
+/// Everything a month's figures are computed from.
+#[derive(Debug, Clone, Default)]
+pub struct Records {
+    /// Everyone in the district.
+    pub people: Vec<Person>,
+    /// The month's cases, plus the reports of the window before it.
+    pub cases: Vec<CaseRecord>,
+    /// Verifications due in the month.
+    pub verifications: Vec<VerificationRecord>,
+    /// The leaders' marks on the month's sample.
+    pub marks: Vec<Mark>,
+}
+
+fn parse_action(s: &str) -> Option<Action> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+}
+
+/// Loads the records of `month` from the store.
+pub fn records(
+    store: &dyn ServerStore,
+    month: Month,
+    settings: &QualitySection,
+) -> Result<Records, StoreError> {
+    let window = settings.kpi_rules().missed_window_ms;
+    let people = store
+        .users()?
+        .into_iter()
+        .map(|u| Person {
+            id: u.id,
+            role: u.role,
+            squad: u.squad,
+            supervision_grid: u.supervision_grid,
+        })
+        .collect();
+    let cases = store
+        .quality_cases(month.start_ms() - window, month.start_ms(), month.end_ms())?
+        .into_iter()
+        .map(|r| CaseRecord {
+            events: r
+                .summary
+                .events
+                .iter()
+                .filter_map(|e| {
+                    Some(Event {
+                        action: parse_action(&e.action)?,
+                        by: e.by.clone(),
+                        at_ms: e.at_ms,
+                        unit: e.unit.clone(),
+                        due_at_ms: e.due_at_ms,
+                    })
+                })
+                .collect(),
+            id: r.id,
+            source: r.summary.source,
+            category: r.summary.category,
+            supervision_grid: r.supervision_grid,
+            reporter: r.reporter,
+            reported_at_ms: r.summary.reported_at_ms,
+            lon: r.summary.lon,
+            lat: r.summary.lat,
+            review: r.summary.review,
+            resubmitted: r.summary.resubmitted,
+        })
+        .collect();
+    let verifications = store
+        .verifications_due(month.start_ms(), month.end_ms())?
+        .into_iter()
+        .map(|v| VerificationRecord {
+            id: v.id,
+            case_id: v.summary.case_id,
+            assignee: v.assignee,
+            due_at_ms: v.summary.due_at_ms,
+            outcome: v.summary.outcome,
+            done_at_ms: v.summary.done_at_ms,
+        })
+        .collect();
+    let marks = store
+        .samples(&month.to_string(), None)?
+        .into_iter()
+        .map(|s| Mark {
+            case_id: s.case_id,
+            inspector: s.inspector,
+            wrong: s.wrong,
+        })
+        .collect();
+    Ok(Records {
+        people,
+        cases,
+        verifications,
+        marks,
+    })
+}
+
+/// The month's evaluation (units, squads, inspectors).
+pub fn evaluation(
+    store: &dyn ServerStore,
+    month: Month,
+    settings: &QualitySection,
+) -> Result<Evaluation, StoreError> {
+    let r = records(store, month, settings)?;
+    Ok(evaluate(
+        month,
+        &r.people,
+        &r.cases,
+        &r.verifications,
+        &r.marks,
+        settings.kpi_rules(),
+    ))
+}
+
+/// A month's KPIs, optionally of one squad.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KpiReport {
+    /// The month.
+    pub month: Month,
+    /// Inspectors by squad, best first in each.
+    pub inspectors: Vec<InspectorKpi>,
+    /// Squads, best first (all of them, so a squad sees its rank).
+    pub squads: Vec<SquadKpi>,
+}
+
+/// The month's KPIs; with `squad`, that squad's inspectors only.
+pub fn kpi_report(
+    store: &dyn ServerStore,
+    month: Month,
+    squad: Option<&str>,
+    settings: &QualitySection,
+) -> Result<KpiReport, StoreError> {
+    let r = records(store, month, settings)?;
+    let (mut inspectors, squads) = kpis(
+        month,
+        &r.people,
+        &r.cases,
+        &r.verifications,
+        &r.marks,
+        settings.kpi_rules(),
+    );
+    if let Some(s) = squad {
+        inspectors.retain(|k| k.squad == s);
+    }
+    Ok(KpiReport {
+        month,
+        inspectors,
+        squads,
+    })
+}
+
+/// When the sample of `month` is drawn, Unix ms.
+pub fn draw_at_ms(month: Month, settings: &QualitySection) -> i64 {
+    month.end_ms() + i64::from(settings.draw_delay_hours) * 3_600_000
+}
+
+/// Draws the sample of `month` once its time has come (see [`draw_at_ms`])
+/// if it was not drawn yet; returns the recorded draw (`None` before).
+pub fn ensure_draw(
+    store: &dyn ServerStore,
+    month: Month,
+    settings: &QualitySection,
+    now_ms: i64,
+) -> Result<Option<DrawRecord>, StoreError> {
+    if now_ms < draw_at_ms(month, settings) {
+        return Ok(None);
+    }
+    let key = month.to_string();
+    if let Some(d) = store.sample_draw(&key)? {
+        return Ok(Some(d));
+    }
+    let rule = settings.sample_rule();
+    let seed = hex::encode(rand::random::<[u8; 16]>());
+    let reports = store.patrol_reports(month.start_ms(), month.end_ms())?;
+    let picks = sample::draw(month, &seed, &reports, rule);
+    let squads: std::collections::HashMap<String, Option<String>> = store
+        .users()?
+        .into_iter()
+        .map(|u| (u.id, u.squad))
+        .collect();
+    let rows: Vec<SampleRow> = picks
+        .into_iter()
+        .map(|(inspector, case_id)| SampleRow {
+            month: key.clone(),
+            squad: squads.get(&inspector).cloned().flatten(),
+            case_id,
+            inspector,
+            wrong: None,
+            reason: None,
+            marked_by: None,
+            marked_at_ms: None,
+        })
+        .collect();
+    let draw = DrawRecord {
+        month: key.clone(),
+        seed,
+        rate: rule.rate,
+        min_count: rule.min as u32,
+        drawn_at_ms: now_ms,
+    };
+    if store.record_draw(&draw, &rows)? {
+        tracing::info!(month = %key, samples = rows.len(), seed = %draw.seed, "drew the monthly quality sample");
+    }
+    store.sample_draw(&key)
+}
+
+/// Draws last month's sample now if due, and again every hour (the first
+/// hour of a month draws the month before).
+pub(crate) async fn draw_monthly(state: Arc<AppState>) {
+    if !state.settings.quality.auto_draw {
+        return;
+    }
+    loop {
+        let st = state.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            let now = crate::now_ms();
+            ensure_draw(
+                st.store.as_ref(),
+                Month::of_ms(now).prev(),
+                &st.settings.quality,
+                now,
+            )
+        })
+        .await;
+        if let Ok(Err(e)) = r {
+            tracing::warn!(error = %e, "could not draw the monthly sample");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+}
+
+fn beijing(ms: i64) -> String {
+    let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("a valid offset");
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// `?month=YYYY-MM&squad=S`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct MonthParams {
+    month: Option<String>,
+    squad: Option<String>,
+}
+
+fn month_of(p: &Option<String>) -> Result<Month, ApiError> {
+    match p {
+        Some(m) => Month::parse(m).map_err(|e| ApiError::malformed(e.to_string())),
+        None => Ok(Month::of_ms(crate::now_ms()).prev()),
+    }
+}
+
+fn forbidden(m: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, m)
+}
+
+/// The squad a caller may look at: a leader their own, the centre any.
+fn squad_scope(caller: &Caller, asked: Option<String>) -> Result<Option<String>, ApiError> {
+    match caller.user.role {
+        Role::CentreOperator => Ok(asked),
+        Role::SquadLeader => match &caller.user.squad {
+            Some(own) if asked.as_deref().is_none_or(|a| a == own) => Ok(Some(own.clone())),
+            Some(_) => Err(forbidden("a squad leader sees their own squad's figures")),
+            None => Err(forbidden("this leader has no squad")),
+        },
+        _ => Err(forbidden(
+            "only squad leaders and the centre see quality figures",
+        )),
+    }
+}
+
+/// `GET /v1/quality/samples`.
+pub(crate) async fn samples(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(p): Query<MonthParams>,
+) -> Result<Json<SamplePage>, ApiError> {
+    let month = month_of(&p.month)?;
+    let squad = squad_scope(&caller, p.squad)?;
+    let page = tokio::task::spawn_blocking(move || {
+        let store = state.store.as_ref();
+        let Some(draw) = ensure_draw(store, month, &state.settings.quality, crate::now_ms())?
+        else {
+            let at = draw_at_ms(month, &state.settings.quality);
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                codes::ACTION_REFUSED,
+                format!(
+                    "the sample of {month} is drawn at {} (Unix ms {at})",
+                    beijing(at)
+                ),
+            ));
+        };
+        let rows = store.samples(&draw.month, squad.as_deref())?;
+        let ids: Vec<String> = rows.iter().map(|r| r.case_id.clone()).collect();
+        let docs = store.load_docs(&ids)?;
+        let mut items = Vec::with_capacity(rows.len());
+        for (row, doc) in rows.into_iter().zip(docs) {
+            let case = doc.and_then(|d| {
+                CaseDoc::load(&d.bytes, automerge::ActorId::random())
+                    .and_then(|c| c.read())
+                    .ok()
+            });
+            let Some(case) = case else { continue };
+            items.push(SampleItem {
+                category_name: Taxonomy::builtin()
+                    .get(&case.report.category)
+                    .map(|n| n.name.clone())
+                    .unwrap_or_default(),
+                category: case.report.category,
+                description: case.report.description,
+                reported_at_ms: case.report.created_at_ms,
+                case_id: row.case_id,
+                inspector: row.inspector,
+                wrong: row.wrong,
+                reason: row.reason,
+                marked_by: row.marked_by,
+            });
+        }
+        Ok(SamplePage {
+            month: draw.month,
+            seed: draw.seed,
+            drawn_at_ms: draw.drawn_at_ms,
+            percent: (draw.rate * 100.0).round() as u32,
+            min: draw.min_count,
+            items,
+        })
+    })
+    .await??;
+    Ok(Json(page))
+}
+
+/// `POST /v1/quality/samples/{month}/{case_id}`.
+pub(crate) async fn mark(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((month, case_id)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let req: SampleMarkRequest = parse_json(&body.map_err(body_rejection)?)?;
+    let month = Month::parse(&month).map_err(|e| ApiError::malformed(e.to_string()))?;
+    if caller.user.role != Role::SquadLeader {
+        return Err(forbidden("the reporter's squad leader marks the sample"));
+    }
+    let reason = req
+        .reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    if req.wrong && reason.is_none() {
+        return Err(ApiError::malformed("a wrong report (错报) needs a reason"));
+    }
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > gridpatrol_docs::limits::MAX_NOTE_CHARS)
+    {
+        return Err(ApiError::malformed(format!(
+            "the reason is over {} characters",
+            gridpatrol_docs::limits::MAX_NOTE_CHARS
+        )));
+    }
+    tokio::task::spawn_blocking(move || {
+        let store = state.store.as_ref();
+        let key = month.to_string();
+        let row = store
+            .samples(&key, caller.user.squad.as_deref())?
+            .into_iter()
+            .find(|r| r.case_id == case_id)
+            .ok_or_else(|| {
+                ApiError::not_found(format!("case {case_id} is not in your squad's sample of {key}"))
+            })?;
+        let marked = SampleRow {
+            wrong: Some(req.wrong),
+            reason: if req.wrong { reason } else { None },
+            marked_by: Some(caller.user.id.clone()),
+            marked_at_ms: Some(crate::now_ms()),
+            ..row
+        };
+        store.mark_sample(&marked)?;
+        tracing::info!(month = %key, case = %case_id, wrong = req.wrong, by = %caller.user.id, "sample marked");
+        Ok::<_, ApiError>(())
+    })
+    .await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/quality/kpi`.
+pub(crate) async fn kpi(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(p): Query<MonthParams>,
+) -> Result<Json<KpiReport>, ApiError> {
+    let month = month_of(&p.month)?;
+    let squad = squad_scope(&caller, p.squad)?;
+    let r = tokio::task::spawn_blocking(move || {
+        kpi_report(
+            state.store.as_ref(),
+            month,
+            squad.as_deref(),
+            &state.settings.quality,
+        )
+    })
+    .await??;
+    Ok(Json(r))
+}
+
+/// `GET /v1/quality/eval`.
+pub(crate) async fn eval(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(p): Query<MonthParams>,
+) -> Result<Json<Evaluation>, ApiError> {
+    if caller.user.role != Role::CentreOperator {
+        return Err(forbidden("only the supervision centre sees the evaluation"));
+    }
+    let month = month_of(&p.month)?;
+    let r = tokio::task::spawn_blocking(move || {
+        evaluation(state.store.as_ref(), month, &state.settings.quality)
+    })
+    .await??;
+    Ok(Json(r))
+}

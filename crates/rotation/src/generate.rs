@@ -260,14 +260,22 @@ fn infeasible(group: &str, who: &[&Posting], unplaced: &[usize]) -> RotationErro
         .take(5)
         .map(|&i| who[i].person.as_str())
         .collect();
-    RotationError::Infeasible {
-        group: group.to_string(),
-        detail: format!(
+    let detail = if unplaced.is_empty() {
+        format!(
+            "{} people cannot meet every grid's coverage floor",
+            who.len()
+        )
+    } else {
+        format!(
             "{} of {} cannot be placed (e.g. {})",
             unplaced.len(),
             who.len(),
             names.join(", ")
-        ),
+        )
+    };
+    RotationError::Infeasible {
+        group: group.to_string(),
+        detail,
     }
 }
 
@@ -535,5 +543,34 @@ mod tests {
         let one = tiny(1, 5, 2);
         let err = plan(&one, &[], p("2027-01"), 3).unwrap_err();
         assert!(err.to_string().contains("yearly squad move"), "{err}");
+    }
+
+    #[test]
+    fn a_floor_that_cannot_be_met_is_infeasible_not_a_short_plan() {
+        // Three people for two grids that each need two.
+        let grids = ["110105001001", "110105001002"];
+        let group = Group {
+            grids: &grids,
+            floors: vec![2, 2],
+            caps: vec![3, 3],
+        };
+        let held = vec![Vec::new(); 3];
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(group.place(&held, 0, &mut rng), Err(vec![]));
+        let who: Vec<Posting> = (0..3)
+            .map(|k| Posting {
+                person: format!("I000{k}"),
+                squad: "S01".into(),
+                duty: Duty::Grid,
+                grid: None,
+            })
+            .collect();
+        let who: Vec<&Posting> = who.iter().collect();
+        let e = infeasible("the grid inspectors of squad S01", &who, &[]);
+        assert!(e.to_string().contains("3 people cannot meet"), "{e}");
+        // With four people it works, each grid at its floor.
+        let held = vec![Vec::new(); 4];
+        let placed = group.place(&held, 0, &mut rng).unwrap();
+        assert_eq!(placed.iter().filter(|&&g| g == 0).count(), 2);
     }
 }

@@ -26,6 +26,14 @@ pub enum Violation {
         /// [`Period::start_ms`].
         expected_ms: i64,
     },
+    /// `yearly` does not say whether the period starts in January.
+    #[error("the plan for {period} says yearly = {found}, but only a period starting in January is yearly")]
+    WrongYearly {
+        /// The plan's period.
+        period: Period,
+        /// What the plan says.
+        found: bool,
+    },
     /// A posting for someone who is not in the district.
     #[error("{person} is not an inspector of the district")]
     UnknownPerson {
@@ -162,6 +170,12 @@ pub fn check(plan: &Plan, district: &District, history: &[Plan]) -> Vec<Violatio
             period,
             found_ms: plan.starts_at_ms,
             expected_ms: period.start_ms(),
+        });
+    }
+    if plan.yearly != period.is_yearly() {
+        out.push(Violation::WrongYearly {
+            period,
+            found: plan.yearly,
         });
     }
     let line = timeline(district, history, period);
@@ -339,14 +353,21 @@ mod tests {
     fn a_wrong_start_is_named() {
         let (d, mut bad) = setup();
         bad.starts_at_ms += 1;
+        bad.yearly = true;
         let v = check(&bad, &d, &[]);
         assert_eq!(
             v,
-            vec![Violation::WrongStart {
-                period: p("2027-03"),
-                found_ms: p("2027-03").start_ms() + 1,
-                expected_ms: p("2027-03").start_ms(),
-            }]
+            vec![
+                Violation::WrongStart {
+                    period: p("2027-03"),
+                    found_ms: p("2027-03").start_ms() + 1,
+                    expected_ms: p("2027-03").start_ms(),
+                },
+                Violation::WrongYearly {
+                    period: p("2027-03"),
+                    found: true
+                }
+            ]
         );
         assert!(v[0].to_string().contains("2027-03 starts at"), "{}", v[0]);
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use gridpatrol_district::DemoDistrict;
 use gridpatrol_domain::district::District;
 use gridpatrol_rotation::{
-    check, coverage_floor, plan, Assignment, Duty, Period, Plan, Posting, Violation,
+    assignment_at, check, coverage_floor, plan, Assignment, Duty, Period, Plan, Posting, Violation,
 };
 
 // The unit tests' kit: `test_seed` (and the tiny districts, unused here).
@@ -40,6 +40,11 @@ fn two_years_of_generated_plans_all_check_clean() {
     let initial = Assignment::initial(d);
     let mut line = vec![initial.clone()];
     line.extend(history.iter().map(Assignment::of_plan));
+    // What the server will ask: the posts in force at any instant.
+    for (k, p) in history.iter().enumerate() {
+        assert_eq!(assignment_at(&history, d, p.starts_at_ms - 1), line[k]);
+        assert_eq!(assignment_at(&history, d, p.starts_at_ms), line[k + 1]);
+    }
     // Independent of `check`: the properties a supervisor would look at.
     for (k, a) in line.iter().enumerate().skip(1) {
         let before = &line[k - 1];

@@ -1,5 +1,5 @@
 //! `gridpatrol`: the one operations binary. Each area of the product adds a
-//! subcommand module here (`taxonomy`, `district`, `media`, …); the modules
+//! subcommand module here (`taxonomy`, `district`, `rotation`, `media`, …); the modules
 //! stay thin and call into the library crates.
 #![forbid(unsafe_code)]
 
@@ -11,6 +11,7 @@ mod case;
 mod district;
 mod media;
 mod quality;
+mod rotation;
 mod server;
 mod sim;
 mod taxonomy;
@@ -36,6 +37,11 @@ enum Command {
     District {
         #[command(subcommand)]
         cmd: district::Cmd,
+    },
+    /// Rotation plans: `plan --period YYYY-MM`, `check`, `apply` (DIR/rotation/).
+    Rotation {
+        #[command(subcommand)]
+        cmd: rotation::Cmd,
     },
     /// Photo evidence pipeline.
     Media {
@@ -64,6 +70,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Taxonomy { cmd } => taxonomy::run(cmd),
         Command::District { cmd } => district::run(cmd),
+        Command::Rotation { cmd } => rotation::run(cmd),
         Command::Media { cmd } => media::run(cmd),
         Command::Case { cmd } => case::run(cmd),
         Command::Kpi(args) => quality::kpi(args),

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::{print_json, EXIT_REFUSED};
 
 /// Folder of the applied plans inside the data directory.
-const HISTORY_DIR: &str = "rotation";
+use gridpatrol_server::rotation::HISTORY_DIR;
 
 /// Rotation subcommands.
 #[derive(Subcommand)]
@@ -238,27 +238,10 @@ fn load_history(data: &Path) -> anyhow::Result<Vec<Plan>> {
     }
     let dir = data.join(HISTORY_DIR);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    files.retain(|p| p.extension().is_some_and(|x| x == "json"));
-    files.sort();
-    let mut plans = Vec::with_capacity(files.len());
-    for path in files {
-        let plan = read_plan(&path)?;
-        let named = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        if named != plan.period.to_string() {
-            return Err(Refused(format!(
-                "{} holds the plan for {}, not {named}",
-                path.display(),
-                plan.period
-            ))
-            .into());
-        }
-        plans.push(plan);
-    }
-    Ok(plans)
+    gridpatrol_server::rotation::load_history(data).map_err(|e| match e {
+        gridpatrol_server::rotation::HistoryError::Invalid(m) => Refused(m).into(),
+        io => anyhow::Error::new(io),
+    })
 }
 
 /// Reads a plan file; refuses one that is not a plan.

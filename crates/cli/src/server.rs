@@ -68,7 +68,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "gridpatrol serve: listening on http://{}",
             listener.local_addr()?
         );
-        let state = AppState::new(Arc::new(store), settings);
+        let state = AppState::in_dir(Arc::new(store), settings, &args.data);
         let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
         let server = gridpatrol_server::serve(listener, state, async move {
             shutdown_signal().await;

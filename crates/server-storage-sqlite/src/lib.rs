@@ -1113,6 +1113,37 @@ impl ServerStore for SqliteStore {
         Ok(n > 0)
     }
 
+    fn apply_postings(
+        &self,
+        postings: &[(String, Option<String>, Option<String>)],
+        leaders: &[(String, String)],
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(be)?;
+        let mut changed = 0u64;
+        {
+            let mut up = tx
+                .prepare_cached(
+                    "UPDATE users SET squad = ?2, supervision_grid = ?3
+                     WHERE id = ?1 AND (squad IS NOT ?2 OR supervision_grid IS NOT ?3)",
+                )
+                .map_err(be)?;
+            for (id, squad, grid) in postings {
+                changed += up.execute(params![id, squad, grid]).map_err(be)? as u64;
+            }
+            let mut lead = tx
+                .prepare_cached("UPDATE squads SET leader = ?2 WHERE id = ?1 AND leader IS NOT ?2")
+                .map_err(be)?;
+            for (squad, leader) in leaders {
+                changed += lead.execute(params![squad, leader]).map_err(be)? as u64;
+            }
+        }
+        tx.commit().map_err(be)?;
+        Ok(changed)
+    }
+
     fn unindexed_docs(&self, limit: u32) -> Result<Vec<String>, StoreError> {
         let conn = self.conn();
         let mut st = conn

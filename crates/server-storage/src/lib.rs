@@ -494,6 +494,15 @@ pub trait ServerStore: Send + Sync + 'static {
     fn samples(&self, month: &str, squad: Option<&str>) -> Result<Vec<SampleRow>, StoreError>;
     /// Marks one sample; `false` if there is no such sample.
     fn mark_sample(&self, mark: &SampleRow) -> Result<bool, StoreError>;
+    /// Moves people to the squads and supervision grids of `postings`
+    /// (`(user, squad, grid)`) and makes `leaders` (`(squad, leader)`) lead
+    /// their squads, in one transaction; returns how many rows changed
+    /// (0 when the store already says so).
+    fn apply_postings(
+        &self,
+        postings: &[(String, Option<String>, Option<String>)],
+        leaders: &[(String, String)],
+    ) -> Result<u64, StoreError>;
     /// Ids of stored documents whose centre index is missing (stored
     /// before the index existed), at most `limit`.
     fn unindexed_docs(&self, limit: u32) -> Result<Vec<String>, StoreError>;

@@ -26,6 +26,7 @@ pub mod error;
 pub mod metrics;
 mod photos;
 pub mod quality;
+pub mod rotation;
 mod sync;
 pub mod throttle;
 
@@ -88,6 +89,8 @@ pub struct AppState {
     dummy_hash: Mutex<Option<String>>,
     /// When stale unfinished photo uploads were last purged (ms since epoch).
     last_upload_purge_ms: std::sync::atomic::AtomicI64,
+    /// The data directory, when the store lives in one (rotation plans).
+    data_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -109,8 +112,17 @@ impl AppState {
             passwords: accounts::PasswordChecker::default(),
             dummy_hash: Mutex::new(None),
             last_upload_purge_ms: std::sync::atomic::AtomicI64::new(0),
+            data_dir: None,
             settings,
         })
+    }
+
+    /// [`AppState::new`] for a store in the data directory `dir`, whose
+    /// rotation plans the server then follows.
+    pub fn in_dir(store: Arc<dyn ServerStore>, settings: Settings, dir: &Path) -> Arc<AppState> {
+        let mut s = AppState::new(store, settings);
+        Arc::get_mut(&mut s).expect("just made").data_dir = Some(dir.to_path_buf());
+        s
     }
 
     /// The hash that passwords for unknown ids are checked against, once one
@@ -481,8 +493,15 @@ pub async fn serve(
         Err(e) => tracing::warn!(error = %e, "centre index task failed"),
     }
     let drawing = tokio::spawn(quality::draw_monthly(state.clone()));
+    let following = state
+        .data_dir
+        .clone()
+        .map(|dir| tokio::spawn(rotation::follow_plans(state.clone(), dir)));
     let served = conn::serve(listener, router(state), &settings, shutdown).await;
     drawing.abort();
+    if let Some(f) = following {
+        f.abort();
+    }
     served?;
     Ok(())
 }
@@ -568,7 +587,11 @@ pub async fn spawn_test_server_with(
     let store = tokio::task::spawn_blocking(move || SqliteStore::open(&dir))
         .await
         .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
-    spawn_server(AppState::new(Arc::new(store), settings), "127.0.0.1:0").await
+    spawn_server(
+        AppState::in_dir(Arc::new(store), settings, data_dir),
+        "127.0.0.1:0",
+    )
+    .await
 }
 
 #[cfg(test)]

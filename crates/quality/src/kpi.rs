@@ -122,16 +122,36 @@ fn has(c: &CaseRecord, a: Action) -> bool {
     c.events.iter().any(|e| e.action == a)
 }
 
-/// Whether a patrol report covers the complaint `c` (same category, close
-/// enough, in the window before it).
-fn covered(c: &CaseRecord, reports: &[&CaseRecord], rules: KpiRules) -> bool {
-    let at = Point::new(c.lon, c.lat);
-    reports.iter().any(|r| {
-        r.category == c.category
-            && r.reported_at_ms <= c.reported_at_ms
-            && r.reported_at_ms >= c.reported_at_ms - rules.missed_window_ms
-            && Haversine.distance(at, Point::new(r.lon, r.lat)) <= rules.missed_radius_m
-    })
+/// Patrol reports by category, each list in time order: a complaint is
+/// checked against the reports of its category in its window only.
+struct Reports<'a>(BTreeMap<&'a str, Vec<&'a CaseRecord>>);
+
+impl<'a> Reports<'a> {
+    fn new(patrol: &[&'a CaseRecord]) -> Reports<'a> {
+        let mut m: BTreeMap<&str, Vec<&CaseRecord>> = BTreeMap::new();
+        for r in patrol {
+            m.entry(r.category.as_str()).or_default().push(r);
+        }
+        for v in m.values_mut() {
+            v.sort_by_key(|r| r.reported_at_ms);
+        }
+        Reports(m)
+    }
+
+    /// Whether a patrol report covers the complaint `c` (same category,
+    /// close enough, in the window before it).
+    fn cover(&self, c: &CaseRecord, rules: KpiRules) -> bool {
+        let Some(list) = self.0.get(c.category.as_str()) else {
+            return false;
+        };
+        let from = c.reported_at_ms - rules.missed_window_ms;
+        let start = list.partition_point(|r| r.reported_at_ms < from);
+        let at = Point::new(c.lon, c.lat);
+        list[start..]
+            .iter()
+            .take_while(|r| r.reported_at_ms <= c.reported_at_ms)
+            .any(|r| Haversine.distance(at, Point::new(r.lon, r.lat)) <= rules.missed_radius_m)
+    }
 }
 
 /// The month's figures of every grid inspector (and leader) in `people`,
@@ -209,8 +229,9 @@ pub fn kpis(
         }
         m
     });
+    let reports = Reports::new(&patrol);
     for c in cases.iter().filter(|c| c.is_complaint()) {
-        if !month.contains(c.reported_at_ms) || covered(c, &patrol, rules) {
+        if !month.contains(c.reported_at_ms) || reports.cover(c, rules) {
             continue;
         }
         for who in grid_of

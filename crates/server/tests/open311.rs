@@ -510,3 +510,75 @@ fn the_default_config_serves_open311_at_100_m() {
         Ok(())
     });
 }
+
+#[tokio::test]
+async fn an_answer_holds_the_newest_thousand_requests() {
+    use automerge::sync::{Message, State as SyncState, SyncDoc};
+    use gridpatrol_protocol::{DocKind, SyncDocRequest, SyncStatus};
+
+    let f = start().await;
+    let insp = f.login("I0001").await;
+    let n = open311::MAX_REQUESTS + 5;
+    let t0 = gridpatrol_server::now_ms() - 86_400_000;
+    // Two categories, so the answer merges two index queries.
+    let mut docs: Vec<(String, automerge::Automerge, SyncState)> = (0..n)
+        .map(|i| {
+            let id = format!("case-m{i:04}");
+            let code = if i % 2 == 0 { "02010101" } else { "02020502" };
+            let r = report_at(code, t0 + i as i64 * 1000);
+            let doc = gridpatrol_docs::CaseDoc::create(automerge::ActorId::random(), &id, &r)
+                .unwrap()
+                .into_doc();
+            (id, doc, SyncState::new())
+        })
+        .collect();
+    // Batched sync rounds until no document has anything more to send.
+    for _ in 0..10 {
+        let mut pending = Vec::new();
+        for (i, (id, doc, st)) in docs.iter_mut().enumerate() {
+            if let Some(m) = doc.generate_sync_message(st) {
+                pending.push((
+                    i,
+                    SyncDocRequest {
+                        id: id.clone(),
+                        kind: DocKind::Case,
+                        msg: m.encode(),
+                    },
+                ));
+            }
+        }
+        if pending.is_empty() {
+            break;
+        }
+        for chunk in pending.chunks(200) {
+            let (idx, reqs): (Vec<usize>, Vec<SyncDocRequest>) = chunk.iter().cloned().unzip();
+            let res = f.sync_batch(&insp, "dev-i1", reqs).await;
+            for (i, r) in idx.into_iter().zip(res) {
+                assert_eq!(r.status, SyncStatus::Ok, "{r:?}");
+                if let Some(m) = &r.msg {
+                    let (_, doc, st) = &mut docs[i];
+                    doc.receive_sync_message(st, Message::decode(m).unwrap())
+                        .unwrap();
+                    gridpatrol_docs::guard::speak_v1(st);
+                }
+            }
+        }
+    }
+    assert_eq!(f.server.state.store.doc_count().unwrap(), n as u64);
+
+    let got = ids(&f, "").await;
+    let want: Vec<String> = (n - open311::MAX_REQUESTS..n)
+        .rev()
+        .map(|i| format!("case-m{i:04}"))
+        .collect();
+    assert_eq!(got, want, "the newest 1,000, newest first");
+    let got = ids(&f, "service_code=02010101,02020502&status=open").await;
+    assert_eq!(got, want);
+    let got = ids(&f, "service_code=02020502").await;
+    assert_eq!(got.len(), n / 2);
+    assert!(got.iter().all(|id| {
+        let i: usize = id["case-m".len()..].parse().unwrap();
+        i % 2 == 1
+    }));
+    f.server.shutdown().await.unwrap();
+}

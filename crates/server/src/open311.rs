@@ -370,16 +370,20 @@ fn beijing() -> FixedOffset {
 /// (`2026-12-01`, taken in Beijing time), or a date and time with seconds
 /// or minutes and a zone (`2026-12-01T08:00:00+08:00`, `…Z`, fractions
 /// allowed). Returns its start and how long it lasts at its precision
-/// (a day, a minute, a second, a millisecond), both in ms.
-pub fn parse_date(name: &str, v: &str) -> Result<(i64, i64), Open311Error> {
+/// (a day, a minute, a second, a millisecond), both in ms. A space stands
+/// for `+`: a client that did not percent-encode `+08:00` in the query
+/// string sends ` 08:00`, and no valid date has a space.
+pub fn parse_date(name: &str, raw: &str) -> Result<(i64, i64), Open311Error> {
+    if raw.len() > MAX_PARAM_LEN {
+        return Err(Open311Error::bad(format!("{name} too long")));
+    }
+    let unspaced = raw.replace(' ', "+");
+    let v = unspaced.as_str();
     let bad = || {
         Open311Error::bad(format!(
             "{name} `{v}` is not an ISO 8601 date or date-time with a time zone (e.g. 2026-12-01T08:00:00+08:00)"
         ))
     };
-    if v.len() > MAX_PARAM_LEN {
-        return Err(Open311Error::bad(format!("{name} too long")));
-    }
     if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
         let t = d
             .and_hms_opt(0, 0, 0)
@@ -804,6 +808,9 @@ mod tests {
         assert_eq!((t4, len), (t, 60_000));
         let (t5, len) = parse_date("d", "2026-12-01T00:00:00.250+08:00").unwrap();
         assert_eq!((t5, len), (t + 250, 1));
+        // `+` sent unencoded arrives as a space.
+        let (t6, len) = parse_date("d", "2026-12-01T00:00:00 08:00").unwrap();
+        assert_eq!((t6, len), (t, 1000));
         for bad in [
             "",
             "yesterday",

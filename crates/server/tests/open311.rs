@@ -336,7 +336,7 @@ async fn requests_filter_as_the_spec_says() {
     assert_eq!(ids(&f, &q).await, ["case-c"], "90 days from a lone start");
     let q = format!("end_date={}", iso(now - 5 * day));
     assert_eq!(ids(&f, &q).await, ["case-b"]);
-    // +08:00 in the query string is `%2B08:00`; a bare date is Beijing's day.
+    // A bare date is Beijing's whole day; +08:00 is `%2B08:00` in a query string.
     let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
     let b_day = chrono::DateTime::from_timestamp_millis(now - 10 * day)
         .unwrap()
@@ -347,13 +347,12 @@ async fn requests_filter_as_the_spec_says() {
         b_day.format("%Y-%m-%d")
     );
     assert_eq!(ids(&f, &q).await, ["case-b"]);
-    let q = format!(
-        "start_date={}",
-        b_day
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-            .replace('+', "%2B")
-    );
+    let b_time = b_day.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    let q = format!("start_date={}", b_time.replace('+', "%2B"));
     assert_eq!(ids(&f, &q).await, ["case-a", "case-b"]);
+    // Sent unencoded, `+` arrives as a space, which no date has: taken as `+`.
+    let q = format!("end_date={b_time}");
+    assert_eq!(ids(&f, &q).await, ["case-b"]);
 
     // A list of ids overrides every other filter; unknown ids are left out.
     assert_eq!(

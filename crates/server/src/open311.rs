@@ -56,9 +56,9 @@ const MAX_PARAM_LEN: usize = 64;
 /// Documents loaded at once while a list is built (bounds memory).
 const LOAD_CHUNK: usize = 100;
 /// Public requests that read documents at once, over all servers of the
-/// process: a burst of anonymous list requests queues here instead of
-/// taking every core from the devices' sync.
-static WORK: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+/// process: a burst of anonymous list requests (each up to 1,000 documents
+/// parsed) queues here and takes at most one core from the devices' sync.
+static WORK: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// The states published as `closed`; every other state is `open`.
 pub const CLOSED_STATES: [CaseState; 3] =
@@ -357,6 +357,17 @@ fn list_param<'a>(name: &str, v: &'a str, max: usize) -> Result<Vec<&'a str>, Op
     Ok(items)
 }
 
+/// `items` without repeats, in first-seen order.
+fn unique(items: Vec<&str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for i in items {
+        if !out.iter().any(|o| o == i) {
+            out.push(i.to_string());
+        }
+    }
+    out
+}
+
 fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= limits::MAX_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
 }
@@ -448,30 +459,22 @@ impl RequestsParams {
                     "service_request_id `{bad}` is not a request id"
                 )));
             }
-            let mut out: Vec<String> = Vec::with_capacity(ids.len());
-            for id in ids {
-                if !out.iter().any(|o| o == id) {
-                    out.push(id.to_string());
-                }
-            }
-            return Ok(Selection::Ids(out));
+            return Ok(Selection::Ids(unique(ids)));
         }
         let codes = match &self.service_code {
             None => None,
             Some(v) => {
-                let mut out: Vec<String> = Vec::new();
-                for c in list_param("service_code", v, MAX_CODES)? {
-                    let fine = Taxonomy::builtin().get(c).is_some_and(|n| n.fine.is_some());
-                    if !fine {
-                        return Err(Open311Error::bad(format!(
-                            "service_code `{c}` is not a service (see services.json)"
-                        )));
-                    }
-                    if !out.iter().any(|o| o == c) {
-                        out.push(c.to_string());
-                    }
+                let codes = list_param("service_code", v, MAX_CODES)?;
+                let t = Taxonomy::builtin();
+                if let Some(c) = codes
+                    .iter()
+                    .find(|c| t.get(c).is_none_or(|n| n.fine.is_none()))
+                {
+                    return Err(Open311Error::bad(format!(
+                        "service_code `{c}` is not a service (see services.json)"
+                    )));
                 }
-                Some(out)
+                Some(unique(codes))
             }
         };
         let states = match &self.status {

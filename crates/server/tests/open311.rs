@@ -363,6 +363,12 @@ async fn requests_filter_as_the_spec_says() {
         .await,
         ["case-c", "case-a"]
     );
+    // Repeats count once.
+    assert_eq!(
+        ids(&f, "service_request_id=case-b,case-b").await,
+        ["case-b"]
+    );
+    assert_eq!(ids(&f, "service_code=02020502,02020502").await, ["case-b"]);
 
     // The spec's error body, 400, for what cannot be answered.
     let many = (0..=open311::MAX_IDS)

@@ -24,6 +24,11 @@
 //! partial_uploads_per_account = 20
 //! partial_bytes_per_account = 209715200
 //! partial_ttl_secs = 259200
+//! [open311]
+//! enabled = true            # the public GeoReport v2 endpoints (crate::open311)
+//! coordinate_decimals = 3   # 3 ≈ 100 m; at most 6
+//! public_descriptions = false
+//! jurisdiction_id = "110105"
 //! ```
 
 use std::path::Path;
@@ -49,6 +54,8 @@ pub struct Settings {
     pub photos: PhotosSection,
     /// `[quality]`.
     pub quality: QualitySection,
+    /// `[open311]`.
+    pub open311: Open311Section,
 }
 
 /// `[quality]` section: the monthly sample and the missed-report rule.
@@ -98,6 +105,37 @@ impl QualitySection {
         gridpatrol_quality::kpi::KpiRules {
             missed_radius_m: f64::from(self.missed_radius_m),
             missed_window_ms: i64::from(self.missed_window_hours) * 3_600_000,
+        }
+    }
+}
+
+/// `[open311]` section: the public, read-only Open311 GeoReport v2
+/// endpoints (see [`crate::open311`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Open311Section {
+    /// Serve `/open311/v2/…`; when false those paths answer like any
+    /// unknown path (404).
+    pub enabled: bool,
+    /// Decimals the published WGS-84 coordinates are rounded to (3 ≈ 100 m,
+    /// 2 ≈ 1 km); values over 6 count as 6.
+    pub coordinate_decimals: u32,
+    /// Publish what people wrote (the report's description, the latest
+    /// step's note); when false a request's description is its category
+    /// name and its status notes the state's name.
+    pub public_descriptions: bool,
+    /// The one jurisdiction served: a request naming another
+    /// `jurisdiction_id` answers 404 (default: Chaoyang's division code).
+    pub jurisdiction_id: String,
+}
+
+impl Default for Open311Section {
+    fn default() -> Self {
+        Open311Section {
+            enabled: true,
+            coordinate_decimals: 3,
+            public_descriptions: false,
+            jurisdiction_id: "110105".into(),
         }
     }
 }

@@ -24,6 +24,7 @@ mod conn;
 pub mod district;
 pub mod error;
 pub mod metrics;
+pub mod open311;
 mod photos;
 pub mod quality;
 pub mod rotation;
@@ -267,6 +268,22 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .put(photos::put_photo)
                 // The PUT handler streams and enforces Upload-Length itself.
                 .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            open311::SERVICES,
+            get(open311::services).fallback(open311::read_only),
+        )
+        .route(
+            open311::REQUESTS,
+            get(open311::requests).fallback(open311::read_only),
+        )
+        .route(
+            open311::REQUEST_ROUTE,
+            get(open311::request).fallback(open311::read_only),
+        )
+        .route(
+            open311::OTHER_ROUTE,
+            get(open311::other).fallback(open311::read_only),
         )
         .route(paths::HEALTHZ, get(|| async { "ok" }))
         .route(paths::METRICS, get(metrics_text))

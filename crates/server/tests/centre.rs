@@ -4,11 +4,10 @@
 
 mod common;
 
-use automerge::ActorId;
 use common::*;
-use gridpatrol_docs::{CaseDoc, Outcome, VerificationDoc, VerificationResult};
+use gridpatrol_docs::{CaseDoc, Outcome};
 use gridpatrol_domain::taxonomy::Taxonomy;
-use gridpatrol_protocol::{codes, paths, DocKind, SyncStatus};
+use gridpatrol_protocol::{codes, paths, DocKind};
 use gridpatrol_server::centre::CaseDetail;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -19,51 +18,12 @@ async fn upload(f: &Fixture, token: &str, id: &str, at_ms: i64) {
     f.upload_at(token, id, "I0001", G1, at_ms).await
 }
 
-async fn act(f: &Fixture, token: &str, id: &str, body: Value) -> (StatusCode, Value) {
-    f.post_json(
-        Some(token),
-        &format!("{}/{id}/actions", paths::CENTRE_CASES),
-        &body,
-    )
-    .await
-}
-
 async fn get(f: &Fixture, token: &str, path: &str) -> (StatusCode, Value) {
     f.get_json(token, path).await
 }
 
 fn detail(v: Value) -> CaseDetail {
     serde_json::from_value(v).unwrap()
-}
-
-/// The assignee writes a result into their copy and syncs it back.
-async fn verify(f: &Fixture, vid: &str, outcome: Outcome) {
-    let token = f.login("I0003").await;
-    let (doc, mut st, r) = f.fetch(&token, "dev-l3", vid, DocKind::Verification).await;
-    assert_eq!(r.status, SyncStatus::Ok, "{r:?}");
-    let mut vd = VerificationDoc::from_doc(doc.with_actor(ActorId::random())).unwrap();
-    assert_eq!(vd.read().unwrap().task.assignee, "I0003");
-    vd.set_result(&VerificationResult {
-        outcome,
-        note: "现场核查".into(),
-        photos: vec![],
-        lon: 116.48,
-        lat: 39.95,
-        at_ms: gridpatrol_server::now_ms(),
-    })
-    .unwrap();
-    let mut doc = vd.into_doc();
-    let r = f
-        .sync_doc(
-            &token,
-            "dev-l3",
-            vid,
-            DocKind::Verification,
-            &mut doc,
-            &mut st,
-        )
-        .await;
-    assert_eq!(r.status, SyncStatus::Ok, "{r:?}");
 }
 
 #[tokio::test]

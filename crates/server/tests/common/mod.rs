@@ -161,14 +161,7 @@ impl Fixture {
     pub async fn upload_at(&self, token: &str, id: &str, reporter: &str, grid: &str, at_ms: i64) {
         let mut r = report(reporter, grid);
         r.created_at_ms = at_ms;
-        let mut doc = gridpatrol_docs::CaseDoc::create(automerge::ActorId::random(), id, &r)
-            .unwrap()
-            .into_doc();
-        let mut st = SyncState::new();
-        let res = self
-            .sync_doc(token, "dev-up", id, DocKind::Case, &mut doc, &mut st)
-            .await;
-        assert_eq!(res.status, SyncStatus::Ok, "{res:?}");
+        upload_report(self, token, "dev-up", id, &r).await;
     }
 
     /// `GET path` with a token; the status and the JSON body (null if none).
@@ -272,4 +265,71 @@ impl Fixture {
             .remove(0)
             .map(|d| d.bytes)
     }
+}
+
+/// The assignee (I0003, the squad leader) writes a result into their copy
+/// of verification `vid` and syncs it back.
+pub async fn verify(f: &Fixture, vid: &str, outcome: gridpatrol_docs::Outcome) {
+    let token = f.login("I0003").await;
+    let (doc, mut st, r) = f.fetch(&token, "dev-l3", vid, DocKind::Verification).await;
+    assert_eq!(r.status, SyncStatus::Ok, "{r:?}");
+    let mut vd =
+        gridpatrol_docs::VerificationDoc::from_doc(doc.with_actor(automerge::ActorId::random()))
+            .unwrap();
+    assert_eq!(vd.read().unwrap().task.assignee, "I0003");
+    vd.set_result(&gridpatrol_docs::VerificationResult {
+        outcome,
+        note: "现场核查".into(),
+        photos: vec![],
+        lon: 116.48,
+        lat: 39.95,
+        at_ms: gridpatrol_server::now_ms(),
+    })
+    .unwrap();
+    let mut doc = vd.into_doc();
+    let r = f
+        .sync_doc(
+            &token,
+            "dev-l3",
+            vid,
+            DocKind::Verification,
+            &mut doc,
+            &mut st,
+        )
+        .await;
+    assert_eq!(r.status, SyncStatus::Ok, "{r:?}");
+}
+
+/// The centre account behind `token` records `body` on case `id`.
+pub async fn act(
+    f: &Fixture,
+    token: &str,
+    id: &str,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    f.post_json(
+        Some(token),
+        &format!("{}/{id}/actions", paths::CENTRE_CASES),
+        &body,
+    )
+    .await
+}
+
+/// The reporter behind `token` creates case `id` with report `r` on
+/// `device` and syncs it up.
+pub async fn upload_report(
+    f: &Fixture,
+    token: &str,
+    device: &str,
+    id: &str,
+    r: &gridpatrol_docs::Report,
+) {
+    let mut doc = gridpatrol_docs::CaseDoc::create(automerge::ActorId::random(), id, r)
+        .unwrap()
+        .into_doc();
+    let mut st = SyncState::new();
+    let res = f
+        .sync_doc(token, device, id, DocKind::Case, &mut doc, &mut st)
+        .await;
+    assert_eq!(res.status, SyncStatus::Ok, "{res:?}");
 }

@@ -176,7 +176,7 @@ async function coldStart() {
         mem,
       };
       runs.push(run);
-      console.log(`cold start ${i + 1}: launch→DOM ready ${r1(run.dom_ready_ms)} ms, →patrol shown ${r1(run.shown_ms)} ms, →map+checklist drawn ${r1(run.drawn_ms)} ms${p.already ? " (already there at first probe: upper bound)" : ""}`);
+      console.log(`cold start ${i + 1}: launch→DOM ready ${r1(run.dom_ready_ms)} ms, →patrol shown ${r1(run.shown_ms)} ms, →map grid drawn ${r1(run.drawn_ms)} ms${p.already ? " (already there at first probe: upper bound)" : ""}`);
     } finally {
       const pid = descendants(DRIVER_PID).find((d) => d.name === "gridpatrol-app")?.pid;
       await s.quit();

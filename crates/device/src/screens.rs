@@ -299,7 +299,10 @@ impl Account {
             c.review.as_ref().map(|r| r.verdict),
             Some(Verdict::NeedsFix)
         ) && !c.resubmitted();
+        // A leader reviews a report before the centre takes it up; once
+        // filed (or closed) there is nothing left to approve or return.
         let can_review = self.me.role == Role::SquadLeader
+            && c.state == CaseState::Reported
             && self.area.as_ref().is_some_and(|a| {
                 a.package
                     .supervision_grids

@@ -411,7 +411,8 @@ pub struct CaseDetail {
     pub timeline: Vec<TimelineStep>,
     /// Whether I may correct and resubmit it (my own, returned).
     pub can_resubmit: bool,
-    /// Whether I may review it (leader of the reporter's squad).
+    /// Whether I may review it (leader of the reporter's squad, not yet
+    /// filed by the centre).
     pub can_review: bool,
 }
 

@@ -510,7 +510,7 @@ async fn centre_act(url: &str, token: &str, id: &str, body: serde_json::Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_centre_loop_shows_on_the_timeline_with_the_close_as_step_six() {
     let sdir = tempfile::tempdir().unwrap();
-    let (district, inspector, _) = first_squad();
+    let (district, inspector, leader) = first_squad();
     let srv = server(sdir.path(), &district).await;
     let url = srv.url();
     let insp = App::new();
@@ -529,6 +529,10 @@ async fn the_centre_loop_shows_on_the_timeline_with_the_close_as_step_six() {
         })
         .unwrap();
     assert_eq!(insp.device.sync_now().await.phase, "idle");
+    let lead = App::new();
+    lead.sign_in(&url, &leader).await;
+    lead.device.sync_now().await;
+    assert!(lead.device.case_detail(&saved.id).unwrap().can_review);
 
     let login: serde_json::Value = reqwest::Client::new()
         .post(format!("{url}/v1/login"))
@@ -618,5 +622,10 @@ async fn the_centre_loop_shows_on_the_timeline_with_the_close_as_step_six() {
         assert_eq!(s.unit.is_some(), dispatch, "{s:?}");
         assert_eq!(s.due_at_ms.is_some_and(|t| t > s.at_ms), dispatch, "{s:?}");
     }
+    // The leader's phone shows the same steps, and no review of a closed case.
+    lead.device.sync_now().await;
+    let ld = lead.device.case_detail(id).unwrap();
+    assert_eq!(ld.timeline, d.timeline);
+    assert!(!ld.can_review, "a closed case is not reviewed");
     srv.shutdown().await.unwrap();
 }

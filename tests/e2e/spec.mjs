@@ -632,6 +632,7 @@ async function timelineOnBothPhones(ctx) {
   await screenOk(s, "team-closed", [row]);
   await s.tap(row);
   await closedTimelineOk(ctx, "leader");
+  check("leader: a closed case offers no review", (await s.findAll('[data-testid="review-approve"]')).length === 0);
 }
 
 // Add a part: write one async function (ctx) above and list it here.

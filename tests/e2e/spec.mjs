@@ -1,9 +1,11 @@
 // End-to-end scenario on the real desktop app (tauri-driver + WebKitWebDriver
 // under Xvfb) against a real sync server on loopback. Environment (set by
 // tests/e2e/run): DRIVER, SERVER, APP, SHOTS, POSITION_FILE, INSPECTOR,
-// LEADER, PHOTO, STOP_SERVER / START_SERVER (files the runner watches).
+// LEADER, PHOTO, AFTER_PHOTO, STOP_SERVER / START_SERVER (files the runner
+// watches), GRIDPATROL_BIN and CENTRE_HOME (the supervision centre's CLI and
+// where it keeps its session).
 import { writeFileSync, existsSync, readFileSync, rmSync } from "node:fs";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { Session, sleep } from "./webdriver.mjs";
 import { SMALL_TARGETS, LOW_CONTRAST } from "./checks.mjs";
 
@@ -89,6 +91,49 @@ print(sum(1 for s in shas if os.path.isfile(os.path.join(d, "photos", s))), len(
     .split(" ")
     .map(Number);
   return { held, referred };
+}
+
+/**
+ * The supervision centre (C0001) at work: runs `gridpatrol case ARGS…` and
+ * returns what it printed. Signs in once (the CLI keeps the token under
+ * CENTRE_HOME, which the runner deletes). A refusal (exit 2, "refused
+ * (code): reason") or any other failure throws with the CLI's words.
+ */
+let centreSignedIn = false;
+function centre(...args) {
+  const run = (a, extra = {}) =>
+    spawnSync(env("GRIDPATROL_BIN"), ["case", ...a], {
+      env: { ...process.env, GRIDPATROL_HOME: env("CENTRE_HOME"), ...extra },
+      encoding: "utf8",
+    });
+  if (!centreSignedIn) {
+    const r = run(["login", "--server", SERVER, "--user", "C0001"], { GRIDPATROL_PASSWORD: "patrol-C0001" });
+    if (r.status !== 0) throw new Error(`gridpatrol case login: exit ${r.status}: ${r.stdout}${r.stderr}`);
+    centreSignedIn = true;
+  }
+  const r = run(args);
+  if (r.status !== 0) throw new Error(`gridpatrol case ${args.join(" ")}: exit ${r.status}: ${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+/** The case as the centre sees it (`gridpatrol case show ID --json`). */
+const centreCase = (id) => JSON.parse(centre("show", id, "--json"));
+
+/** The centre's view once `pred` holds (the server's own steps follow a sync). */
+async function centreCaseWhen(id, pred) {
+  let d = centreCase(id);
+  for (let i = 0; i < 50 && !pred(d); i++) {
+    await sleep(200);
+    d = centreCase(id);
+  }
+  return d;
+}
+
+/** `MM-DD HH:mm` in Beijing time, as the app shows times. */
+function beijingTime(ms) {
+  const d = new Date(ms + 8 * 3600 * 1000);
+  const p = (n) => String(n).padStart(2, "0");
+  return `${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}`;
 }
 
 async function signIn(s, user) {
@@ -186,7 +231,8 @@ async function scrollToShow(s, css) {
 
 // ---------------------------------------------------------------------------
 // Scenario parts, run in order by main(). Each takes the shared context
-// `ctx` ({ s: the WebDriver session, caseId: the case reported offline }).
+// `ctx` ({ s: the WebDriver session, caseId: the case reported offline,
+// dispatch: the centre's first dispatch step, v1Due: the first check's deadline }).
 
 /** The inspector signs in. */
 async function inspectorSignsIn(ctx) {
@@ -246,18 +292,32 @@ async function everyScreenOffline(ctx) {
     '[data-testid="case-photo"]',
   ]);
 
+  await tasksScreensOffline(s, "offline");
+  await syncScreenOffline(s, "offline-sync");
+}
+
+/**
+ * The tasks screen with the server down: its rows (each task's detail opens,
+ * with the before-photo and the point) or its empty state. Returns how many
+ * tasks it showed.
+ */
+async function tasksScreensOffline(s, name) {
   await s.tap('[data-testid="nav-tasks"]');
   await s.waitFor('[data-testid="task-row"], [data-testid="tasks-empty"]');
   const tasks = await s.findAll('[data-testid="task-row"]');
-  if (tasks.length) {
-    await screenOk(s, "offline-tasks", ['[data-testid="task-row"]']);
-    await tasks[0].click();
-    await screenOk(s, "offline-task-detail", ['[data-testid="case-photos"]']);
-  } else {
-    await screenOk(s, "offline-tasks-empty", ['[data-testid="tasks-empty"]']);
+  if (!tasks.length) {
+    await screenOk(s, `${name}-tasks-empty`, ['[data-testid="tasks-empty"]']);
+    return 0;
   }
-
-  await syncScreenOffline(s, "offline-sync");
+  await screenOk(s, `${name}-tasks`, ['[data-testid="task-row"]']);
+  const ids = [];
+  for (const t of tasks) ids.push(await t.attr("data-task-id"));
+  for (const id of ids) {
+    await s.tap(`[data-testid="task-row"][data-task-id="${id}"]`);
+    await screenOk(s, `${name}-task-detail`, ['[data-testid="case-photos"]', '[data-testid="case-photo"]', '[data-testid="task-point"]']);
+    await s.tap('[data-testid="nav-tasks"]');
+  }
+  return ids.length;
 }
 
 /** The sync screen with the server down: it says so in words, and why it is fine. */
@@ -386,6 +446,195 @@ async function inEnglish(ctx) {
   await s.waitFor('[data-testid="lang-switch"][data-lang="zh-CN"]');
 }
 
+/**
+ * The centre takes the approved case round its loop: files it, dispatches it
+ * (unit and deadline from the checklist), records the unit's fix, and sends
+ * the inspector back to re-verify.
+ */
+async function centreSendsToVerify(ctx) {
+  const { caseId } = ctx;
+  centre("file", caseId, "--note", "立案");
+  centre("dispatch", caseId);
+  centre("handled", caseId, "--note", "已更换井盖");
+  centre("assign-verification", caseId, "--assignee", INSPECTOR, "--due-hours", "24");
+  const d = centreCase(caseId);
+  check("the centre sent the case to re-verification", d.case.state === "verifying", d.case.state);
+  const v = d.verifications.find((x) => x.id === `${caseId}-v1`);
+  check("verification v1 is the inspector's", v?.task.assignee === INSPECTOR, JSON.stringify(d.verifications));
+  ctx.dispatch = d.case.steps.find((x) => x.step === "dispatch");
+  check("the dispatch names a unit and a deadline", !!ctx.dispatch?.unit && ctx.dispatch.due_at_ms > ctx.dispatch.at_ms, JSON.stringify(ctx.dispatch));
+  ctx.v1Due = v?.task.due_at_ms;
+}
+
+/** The inspector syncs and finds the task by its due time and distance. */
+async function inspectorGetsTask(ctx) {
+  const { s, caseId } = ctx;
+  await signOut(s);
+  await signIn(s, INSPECTOR);
+  await syncNow(s, "nav-tasks");
+  const css = `[data-testid="task-row"][data-task-id="${caseId}-v1"]`;
+  const row = await s.waitFor(css, { timeout: 20000 });
+  const text = await row.text();
+  check("tasks: the row shows the due time", text.includes(ZH["tasks.due"].replace("{time}", beijingTime(ctx.v1Due))), text);
+  check("tasks: the row shows the distance (at the point)", text.includes(ZH["tasks.distance"].replace("{d}", ZH["common.meters"].replace("{n}", "0"))), text);
+  check("tasks: open, not done", (await row.attr("data-outcome")) === "", await row.attr("data-outcome"));
+  await screenOk(s, "tasks-list", [css]);
+}
+
+/** No signal again, now with a task on the device: the tasks and the task's detail open. */
+async function taskScreensOffline(ctx) {
+  const { s } = ctx;
+  await server("stop");
+  const n = await tasksScreensOffline(s, "offline-with-task");
+  check("offline: the task is listed and its detail opened", n === 1, String(n));
+  await server("start");
+}
+
+/**
+ * On site, the inspector opens the task (before-photo, the case's point, the
+ * distance), takes an after-photo, finds it not fixed and says why; the
+ * server sends the case back to the unit by itself.
+ */
+async function inspectorFailsCheck(ctx) {
+  const { s, caseId } = ctx;
+  const vid = `${caseId}-v1`;
+  await s.tap('[data-testid="nav-tasks"]');
+  await s.tap(`[data-testid="task-row"][data-task-id="${vid}"]`);
+  await s.waitFor('[data-testid="task-distance"]', { pred: async (e) => (await e.attr("data-m")) !== "" });
+  const fix = JSON.parse(readFileSync(env("POSITION_FILE"), "utf8"));
+  const point = await (await s.find('[data-testid="task-point"]')).text();
+  check("task: the case's point is shown", point === `${fix.lat.toFixed(6)}, ${fix.lon.toFixed(6)}`, `${point} vs ${fix.lat}, ${fix.lon}`);
+  const m = Number(await (await s.find('[data-testid="task-distance"]')).attr("data-m"));
+  check("task: my distance to the point is shown", m === 0, String(m));
+  await screenOk(s, "task-detail-before", ['[data-testid="case-photo"]', '[data-testid="task-submit"]']);
+  const input = await s.waitFor('[data-testid="task-photo-input"]');
+  await input.type(env("AFTER_PHOTO"));
+  await s.waitFor('[data-testid="photo-thumb"]', { timeout: 30000 });
+  await s.tap('[data-testid="task-fail"]');
+  await (await s.find('[data-testid="task-note"]')).type("井盖仍未更换，警示牌还在");
+  await scrollToShow(s, '[data-testid="photo-thumb"]');
+  await screenOk(s, "task-after-photo", ['[data-testid="photo-thumb"]', '[data-testid="task-fail"][aria-pressed="true"]']);
+  await s.tap('[data-testid="task-submit"]');
+  const done = await s.waitFor('[data-testid="task-done"]');
+  check("task: saved as failed", (await done.attr("data-outcome")) === "fail", await done.attr("data-outcome"));
+  await scrollToShow(s, '[data-testid="task-done"]');
+  await screenOk(s, "task-failed", ['[data-testid="task-result-note"]', '[data-testid="case-photos"] [data-testid="case-photo"]']);
+  const st = await syncNow(s, "nav-tasks");
+  check("the failed check synced", st === "idle", st);
+  const d = await centreCaseWhen(caseId, (x) => x.case.state === "dispatched");
+  check("centre: the failed check sent the case back (dispatched)", d.case.state === "dispatched", d.case.state);
+  check("centre: rework 1", d.rework === 1, String(d.rework));
+  const tail = d.case.steps.slice(-2).map((x) => x.step);
+  check("centre: the timeline ends verify_fail, dispatch", tail.join() === "verify_fail,dispatch", JSON.stringify(tail));
+  check("centre: the fail is the inspector's, with the note", d.case.steps.at(-2)?.by === INSPECTOR && d.case.steps.at(-2)?.note.includes("井盖仍未更换"), JSON.stringify(d.case.steps.at(-2)));
+}
+
+/**
+ * The unit fixes it again; the centre sends the inspector a second time and
+ * the check passes at the point (no far-from-point confirmation there; if
+ * the fix were elsewhere the UI asks and the task is flagged far). The
+ * centre closes the case.
+ */
+async function inspectorPassesRecheck(ctx) {
+  const { s, caseId } = ctx;
+  const vid = `${caseId}-v2`;
+  centre("handled", caseId, "--note", "已更换新井盖");
+  centre("assign-verification", caseId, "--assignee", INSPECTOR, "--due-hours", "8");
+  await syncNow(s, "nav-tasks");
+  const css = `[data-testid="task-row"][data-task-id="${vid}"]`;
+  await s.waitFor(css, { timeout: 20000 });
+  const rows = await s.findAll('[data-testid="task-row"]');
+  const order = [];
+  for (const r of rows) order.push(`${await r.attr("data-task-id")}:${await r.attr("data-outcome")}`);
+  check("tasks: the open second check first, the failed one after it", order.join() === `${vid}:,${caseId}-v1:fail`, order.join());
+  await screenOk(s, "tasks-second", [css]);
+  await s.tap(css);
+  await s.waitFor('[data-testid="task-distance"]', { pred: async (e) => (await e.attr("data-m")) !== "" });
+  const m = Number(await (await s.find('[data-testid="task-distance"]')).attr("data-m"));
+  const input = await s.waitFor('[data-testid="task-photo-input"]');
+  await input.type(env("AFTER_PHOTO"));
+  await s.waitFor('[data-testid="photo-thumb"]', { timeout: 30000 });
+  await s.tap('[data-testid="task-pass"]');
+  await (await s.find('[data-testid="task-note"]')).type("已更换新井盖，警示牌已撤");
+  await s.tap('[data-testid="task-submit"]');
+  const far = m > 50;
+  if (far) await s.tap('[data-testid="task-confirm-far"]');
+  const done = await s.waitFor('[data-testid="task-done"]');
+  check(`task: saved as passed${far ? " (far, confirmed)" : " at the point"}`, (await done.attr("data-outcome")) === "pass", await done.attr("data-outcome"));
+  check("task: no far-from-point question at the point", far || (await s.findAll('[data-testid="task-confirm-far"]')).length === 0);
+  await scrollToShow(s, '[data-testid="task-done"]');
+  await screenOk(s, "task-passed", ['[data-testid="task-result-note"]', '[data-testid="case-photos"] [data-testid="case-photo"]']);
+  const st = await syncNow(s, "nav-tasks");
+  check("the passed check synced", st === "idle", st);
+  const row = await s.waitFor(css);
+  const rowText = await row.text();
+  check("tasks: the far flag matches the distance", rowText.includes(ZH["tasks.far"]) === far, `${m} m: ${rowText}`);
+  check("tasks: the second check shows passed", (await row.attr("data-outcome")) === "pass", await row.attr("data-outcome"));
+  await screenOk(s, "tasks-done", [css]);
+  centre("close", caseId, "--note", "结案");
+  const d = centreCase(caseId);
+  check("centre: closed", d.case.state === "closed", d.case.state);
+  check("centre: closed on the second check", d.case.steps.at(-1)?.verification === vid, JSON.stringify(d.case.steps.at(-1)));
+}
+
+/** Checks the closed case's timeline on the open detail screen and screenshots it. */
+async function closedTimelineOk(ctx, who) {
+  const { s, caseId, dispatch } = ctx;
+  await s.waitFor(`[data-testid="case-detail"][data-case-id="${caseId}"][data-state="closed"]`, { timeout: 20000 });
+  const stages = await s.findAll('[data-testid="timeline-step"]');
+  const done = [];
+  for (const st of stages) done.push(await st.attr("data-done"));
+  check(`${who}: six steps, all done`, done.join() === "true,true,true,true,true,true", done.join());
+  const entries = await s.findAll('[data-testid="timeline-entry"]');
+  const actions = [];
+  for (const e of entries) actions.push(`${await e.attr("data-action")}/${await e.attr("data-state")}`);
+  const centreSide = actions.filter((a) => !/^(report|review|resubmit)\//.test(a));
+  // Grouped by stage, each stage's steps in the order they happened.
+  const want = [
+    "file/filed",
+    "dispatch/dispatched", "dispatch/dispatched",
+    "report_handled/handled", "report_handled/handled",
+    "request_verification/verifying", "verify_fail/reopened", "request_verification/verifying",
+    "verify_pass/closed",
+  ];
+  check(`${who}: the timeline has filed, both dispatches, handled, the failed and the passed check, closed`, centreSide.join() === want.join(), centreSide.join());
+  const text = await (await s.find(".timeline")).text();
+  for (const words of [
+    ZH["action.file"],
+    ZH["timeline.unit"].replace("{unit}", dispatch.unit),
+    ZH["timeline.due"].replace("{time}", beijingTime(dispatch.due_at_ms)),
+    ZH["action.verify_fail"],
+    "井盖仍未更换",
+    ZH["timeline.closed"],
+  ]) {
+    check(`${who}: the timeline says ${words}`, text.includes(words), text.slice(0, 300));
+  }
+  await scrollToShow(s, '[data-testid="timeline-step"][data-stage="3"]');
+  await screenOk(s, `closed-timeline-${who}`, ['[data-testid="timeline-entry"][data-state="closed"]']);
+  await scrollToShow(s, '[data-testid="timeline-step"][data-stage="6"]');
+  await shot(s, `closed-timeline-end-${who}`);
+}
+
+/** The inspector's phone and the leader's show the same closed case, step by step. */
+async function timelineOnBothPhones(ctx) {
+  const { s, caseId } = ctx;
+  await syncNow(s, "nav-cases");
+  await s.tap(`[data-testid="case-row"][data-case-id="${caseId}"]`);
+  await closedTimelineOk(ctx, "inspector");
+  await signOut(s);
+  await signIn(s, LEADER);
+  await syncNow(s, "nav-team");
+  // The team list opens on the cases to review; the closed one is found by its filters.
+  await s.tap('[data-testid="team-filter-review"] option[value="approved"]');
+  await s.tap('[data-testid="team-filter-state"] option[value="closed"]');
+  const row = `[data-testid="team-row"][data-case-id="${caseId}"]`;
+  await s.waitFor(`${row}[data-state="closed"]`, { timeout: 30000 });
+  await screenOk(s, "team-closed", [row]);
+  await s.tap(row);
+  await closedTimelineOk(ctx, "leader");
+  check("leader: a closed case offers no review", (await s.findAll('[data-testid="review-approve"]')).length === 0);
+}
+
 // Add a part: write one async function (ctx) above and list it here.
 const SCENARIO = [
   inspectorSignsIn,
@@ -397,6 +646,12 @@ const SCENARIO = [
   inspectorResubmits,
   leaderApproves,
   inEnglish,
+  centreSendsToVerify,
+  inspectorGetsTask,
+  taskScreensOffline,
+  inspectorFailsCheck,
+  inspectorPassesRecheck,
+  timelineOnBothPhones,
 ];
 
 async function main() {

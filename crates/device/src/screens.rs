@@ -8,7 +8,7 @@ use gridpatrol_docs::{
     Case, CaseDoc, Outcome, PositionFlag, Report, ReportEdit, ReturnReason, Review, Source,
     Verdict, VerificationResult,
 };
-use gridpatrol_domain::lifecycle::Action;
+use gridpatrol_domain::lifecycle::{Action, CaseState};
 use gridpatrol_domain::taxonomy::{Level, Taxonomy};
 use gridpatrol_search::Boosts;
 use gridpatrol_store::{CaseCursor, CaseQuery, CaseRow, PhotoMeta, Thumb, TrackPoint};
@@ -112,8 +112,13 @@ fn summary(store: &gridpatrol_store::Store, r: CaseRow) -> Result<CaseSummary> {
     })
 }
 
-/// The six steps of the loop a recorded action belongs to.
-fn stage_of(a: Action) -> u8 {
+/// The six steps of the loop a recorded step belongs to. The centre closes
+/// a case by recording the passed check (`verify_pass` leading to `closed`):
+/// that step is the close, step 6, not a second re-verification.
+fn stage_of(a: Action, after: CaseState) -> u8 {
+    if after == CaseState::Closed {
+        return 6;
+    }
     match a {
         Action::File | Action::RefuseFiling | Action::TakeDirectly => 2,
         Action::Dispatch | Action::Escalate => 3,
@@ -246,6 +251,8 @@ impl Account {
             by: c.report.reporter.clone(),
             at_ms: c.report.created_at_ms,
             note: String::new(),
+            unit: None,
+            due_at_ms: None,
         }];
         if let Some(r) = &c.review {
             timeline.push(TimelineStep {
@@ -255,6 +262,8 @@ impl Account {
                 by: r.reviewer.clone(),
                 at_ms: r.at_ms,
                 note: r.note.clone(),
+                unit: None,
+                due_at_ms: None,
             });
         }
         if let Some(t) = c.revised_at_ms {
@@ -265,11 +274,13 @@ impl Account {
                 by: c.report.reporter.clone(),
                 at_ms: t,
                 note: String::new(),
+                unit: None,
+                due_at_ms: None,
             });
         }
         for s in &c.steps {
             timeline.push(TimelineStep {
-                stage: stage_of(s.step),
+                stage: stage_of(s.step, s.state),
                 action: serde_json::to_value(s.step)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
@@ -278,6 +289,8 @@ impl Account {
                 by: s.by.clone(),
                 at_ms: s.at_ms,
                 note: s.note.clone(),
+                unit: s.detail.unit.clone(),
+                due_at_ms: s.detail.due_at_ms,
             });
         }
         timeline.sort_by_key(|s| s.at_ms);
@@ -286,7 +299,10 @@ impl Account {
             c.review.as_ref().map(|r| r.verdict),
             Some(Verdict::NeedsFix)
         ) && !c.resubmitted();
+        // A leader reviews a report before the centre takes it up; once
+        // filed (or closed) there is nothing left to approve or return.
         let can_review = self.me.role == Role::SquadLeader
+            && c.state == CaseState::Reported
             && self.area.as_ref().is_some_and(|a| {
                 a.package
                     .supervision_grids
@@ -905,6 +921,15 @@ impl Device {
                 .read()?;
             let case_id = row.case_id.clone();
             let task = a.task_view(row, fix.as_ref())?;
+            let after_photos = v
+                .result
+                .as_ref()
+                .map(|r| r.photos.clone())
+                .unwrap_or_default();
+            let after_photo_available = after_photos
+                .iter()
+                .map(|p| a.store.has_photo(p))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
             Ok(TaskDetail {
                 case: a.detail(&case_id)?,
                 note: v
@@ -912,7 +937,8 @@ impl Device {
                     .as_ref()
                     .map(|r| r.note.clone())
                     .unwrap_or_default(),
-                after_photos: v.result.map(|r| r.photos).unwrap_or_default(),
+                after_photos,
+                after_photo_available,
                 task,
             })
         })

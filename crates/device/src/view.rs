@@ -349,6 +349,10 @@ pub struct TimelineStep {
     pub at_ms: i64,
     /// Note.
     pub note: String,
+    /// The unit a dispatch sent the case to.
+    pub unit: Option<String>,
+    /// The handling deadline a dispatch set, Unix ms.
+    pub due_at_ms: Option<i64>,
 }
 
 /// The leader's review as the detail screen shows it.
@@ -397,7 +401,8 @@ pub struct CaseDetail {
     pub timeline: Vec<TimelineStep>,
     /// Whether I may correct and resubmit it (my own, returned).
     pub can_resubmit: bool,
-    /// Whether I may review it (leader of the reporter's squad).
+    /// Whether I may review it (leader of the reporter's squad, not yet
+    /// filed by the centre).
     pub can_review: bool,
 }
 
@@ -439,6 +444,8 @@ pub struct TaskDetail {
     pub note: String,
     /// After-photos, once done.
     pub after_photos: Vec<String>,
+    /// Parallel to `after_photos`: the bytes are on this device.
+    pub after_photo_available: Vec<bool>,
 }
 
 /// The inspector's on-site result.

@@ -734,3 +734,143 @@ async fn a_return_and_a_correction_made_apart_merge_when_the_leader_syncs_first(
 async fn a_return_and_a_correction_made_apart_merge_when_the_inspector_syncs_first() {
     return_and_correction_apart(false).await;
 }
+
+/// One centre action on the server's HTTP API (what `gridpatrol case …` sends).
+async fn centre_act(url: &str, token: &str, id: &str, body: serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/centre/cases/{id}/actions"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    assert!(
+        status.is_success(),
+        "{body}: {status} {}",
+        r.text().await.unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_centre_loop_shows_on_the_timeline_with_the_close_as_step_six() {
+    let sdir = tempfile::tempdir().unwrap();
+    let (district, inspector, leader) = first_squad();
+    let srv = server(sdir.path(), &district).await;
+    let url = srv.url();
+    let insp = App::new();
+    insp.sign_in(&url, &inspector).await;
+    let (lon, lat) = inside_grid_of(&inspector);
+    insp.move_to(lon, lat, 5.0);
+    let here = insp.device.locate().unwrap().position.unwrap();
+    let saved = insp
+        .device
+        .save_case(CaseDraft {
+            category: "02010101".into(),
+            position: here.clone(),
+            address: String::new(),
+            description: "井盖破损".into(),
+            photos: vec![],
+        })
+        .unwrap();
+    assert_eq!(insp.device.sync_now().await.phase, "idle");
+    let lead = App::new();
+    lead.sign_in(&url, &leader).await;
+    lead.device.sync_now().await;
+    assert!(lead.device.case_detail(&saved.id).unwrap().can_review);
+
+    let login: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/v1/login"))
+        .json(
+            &serde_json::json!({"user_id": "C0001", "password": accounts::demo_password("C0001")}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_string();
+    let id = saved.id.as_str();
+    let act = |body: serde_json::Value| centre_act(&url, &token, id, body);
+    act(serde_json::json!({"action": "file"})).await;
+    act(serde_json::json!({"action": "dispatch"})).await;
+    act(serde_json::json!({"action": "handled"})).await;
+    act(serde_json::json!({"action": "assign_verification", "assignee": inspector})).await;
+
+    // The first check fails on site (with an after-photo); the server sends
+    // the case back by itself.
+    insp.device.sync_now().await;
+    let after = insp.device.add_photo(&photo_jpeg()).unwrap();
+    insp.device
+        .submit_verification(
+            &format!("{id}-v1"),
+            VerificationInput {
+                pass: false,
+                note: "未修复".into(),
+                photos: vec![after.sha256.clone()],
+                position: here.clone(),
+                confirm_far: false,
+            },
+        )
+        .unwrap();
+    let done = insp.device.task_detail(&format!("{id}-v1")).unwrap();
+    assert_eq!(done.after_photos, vec![after.sha256.clone()]);
+    assert_eq!(done.after_photo_available, vec![true]);
+    assert_eq!(done.note, "未修复");
+    insp.device.sync_now().await;
+    act(serde_json::json!({"action": "handled"})).await;
+    act(serde_json::json!({"action": "assign_verification", "assignee": inspector})).await;
+    insp.device.sync_now().await;
+    let tasks = insp.device.list_tasks().unwrap();
+    assert_eq!(tasks.len(), 2, "{tasks:?}");
+    insp.device
+        .submit_verification(
+            &format!("{id}-v2"),
+            VerificationInput {
+                pass: true,
+                note: "已修复".into(),
+                photos: vec![],
+                position: here.clone(),
+                confirm_far: false,
+            },
+        )
+        .unwrap();
+    insp.device.sync_now().await;
+    act(serde_json::json!({"action": "close"})).await;
+    insp.device.sync_now().await;
+
+    let d = insp.device.case_detail(id).unwrap();
+    let steps: Vec<(u8, &str, &str)> = d
+        .timeline
+        .iter()
+        .map(|s| (s.stage, s.action.as_str(), s.state.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (1, "report", "reported"),
+            (2, "file", "filed"),
+            (3, "dispatch", "dispatched"),
+            (4, "report_handled", "handled"),
+            (5, "request_verification", "verifying"),
+            (5, "verify_fail", "reopened"),
+            (3, "dispatch", "dispatched"),
+            (4, "report_handled", "handled"),
+            (5, "request_verification", "verifying"),
+            (6, "verify_pass", "closed"),
+        ]
+    );
+    // Both dispatches carry the unit and the deadline; nothing else does.
+    for s in &d.timeline {
+        let dispatch = s.action == "dispatch";
+        assert_eq!(s.unit.is_some(), dispatch, "{s:?}");
+        assert_eq!(s.due_at_ms.is_some_and(|t| t > s.at_ms), dispatch, "{s:?}");
+    }
+    // The leader's phone shows the same steps, and no review of a closed case.
+    lead.device.sync_now().await;
+    let ld = lead.device.case_detail(id).unwrap();
+    assert_eq!(ld.timeline, d.timeline);
+    assert!(!ld.can_review, "a closed case is not reviewed");
+    srv.shutdown().await.unwrap();
+}

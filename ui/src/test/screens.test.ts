@@ -48,7 +48,7 @@ const detail = (over: object = {}) => ({
   summary: summary(1), category_path: "市容环境 › 垃圾", address: "朝阳路 1 号", description: "垃圾桶满溢",
   accuracy_m: 12, position_flags: [], technical_grid: "110105001001001", supervision_grid: "110105001001",
   photos: ["aa"], photo_available: [true], review: null,
-  timeline: [{ stage: 1, action: "report", state: "reported", by: "I0001", at_ms: 1764640000000, note: "" }],
+  timeline: [{ stage: 1, action: "report", state: "reported", by: "I0001", at_ms: 1764640000000, note: "", unit: null, due_at_ms: null }],
   can_resubmit: false, can_review: false, ...over,
 });
 const checklistItems = [
@@ -208,6 +208,40 @@ describe("screens with mocked IPC", () => {
     expect((calls.find((c) => c.cmd === "resubmit_case")!.args as { edit: { description: string } }).edit.description).toBe("已重拍");
   });
 
+  it("case detail lists a failed check, the second dispatch with unit and deadline, and the close as step 6", async () => {
+    const at = 1764640000000;
+    const step = (stage: number, action: string, state: string, by: string, extra: object = {}) =>
+      ({ stage, action, state, by, at_ms: at + stage * 60000, note: "", unit: null, due_at_ms: null, ...extra });
+    handler = (cmd) =>
+      cmd === "case_detail"
+        ? detail({
+            timeline: [
+              step(1, "report", "reported", "I0001"),
+              step(2, "file", "filed", "C0001"),
+              step(3, "dispatch", "dispatched", "C0001", { unit: "区城管委", due_at_ms: at + 86400000 }),
+              step(4, "report_handled", "handled", "C0001"),
+              step(5, "request_verification", "verifying", "C0001"),
+              step(5, "verify_fail", "reopened", "I0001", { note: "井盖仍缺失" }),
+              step(3, "dispatch", "dispatched", "C0001", { unit: "区城管委", due_at_ms: at + 2 * 86400000 }),
+              step(4, "report_handled", "handled", "C0001"),
+              step(5, "request_verification", "verifying", "C0001"),
+              step(6, "verify_pass", "closed", "C0001"),
+            ],
+          })
+        : null;
+    render(CaseScreen, { id: "C1" });
+    await screen.findByTestId("case-detail");
+    const stages = screen.getAllByTestId("timeline-step");
+    expect(stages.map((s) => s.dataset.done)).toEqual(["true", "true", "true", "true", "true", "true"]);
+    expect(stages[2].querySelectorAll("[data-testid=timeline-entry]")).toHaveLength(2);
+    expect(stages[2].textContent).toContain("派往：区城管委");
+    expect(stages[2].textContent).toContain("处置时限：12-03 09:46");
+    const fail = stages[4].querySelector("[data-action=verify_fail]")!;
+    expect(fail.textContent).toContain("核查不通过，返工");
+    expect(fail.textContent).toContain("井盖仍缺失");
+    expect(stages[5].textContent).toContain("核查通过，结案");
+  });
+
   it("tasks list renders", async () => {
     render(Tasks);
     const row = await screen.findByTestId("task-row");
@@ -216,13 +250,17 @@ describe("screens with mocked IPC", () => {
 
   it("a far pass asks for confirmation and resends with confirm_far", async () => {
     let n = 0;
+    let saved: object | null = null;
     const base = handler;
+    const row = () => ({ ...(base("list_tasks", null) as object[])[0], ...saved });
     handler = (cmd, args) => {
-      if (cmd === "task_detail") return { task: base("list_tasks", null) && (base("list_tasks", null) as object[])[0], case: detail(), note: "", after_photos: [] };
+      if (cmd === "task_detail")
+        return { task: row(), case: detail(), note: saved ? "已修复" : "", after_photos: saved ? ["cc"] : [], after_photo_available: saved ? [true] : [] };
       if (cmd === "submit_verification") {
         n++;
         if (n === 1) return Promise.reject({ code: "far_from_point", message: "far" });
-        return { ...(base("list_tasks", null) as object[])[0], outcome: "pass", far: true };
+        saved = { outcome: "pass", far: true, sync: { state: "local_only", reason: null } };
+        return row();
       }
       return base(cmd, args);
     };
@@ -234,7 +272,13 @@ describe("screens with mocked IPC", () => {
     const confirm = await screen.findByTestId("task-confirm-far");
     expect(screen.getByRole("alertdialog").textContent).toMatch(/距案件位置 \d+ 米，确认核查通过？/);
     await fireEvent.click(confirm);
-    await screen.findByTestId("task-done");
+    const done = await screen.findByTestId("task-done");
+    // The screen shows the result the device saved: outcome, far flag, note, after-photo.
+    expect(done.dataset.outcome).toBe("pass");
+    expect(done.textContent).toContain("超出 50 米完成");
+    expect(done.textContent).toContain("待同步");
+    expect(screen.getByTestId("task-result-note").textContent).toContain("已修复");
+    expect(screen.getAllByTestId("case-photo")).toHaveLength(2);
     const sends = calls.filter((c) => c.cmd === "submit_verification").map((c) => (c.args as { input: { confirm_far: boolean } }).input.confirm_far);
     expect(sends).toEqual([false, true]);
   });
@@ -328,7 +372,7 @@ describe("case photos (case, review and task screens)", () => {
     const base = handler;
     handler = (cmd, args) =>
       cmd === "task_detail"
-        ? { task: (base("list_tasks", null) as object[])[0], case: detail({ photos: ["aa", "bb"], photo_available: [false, true] }), note: "", after_photos: [] }
+        ? { task: (base("list_tasks", null) as object[])[0], case: detail({ photos: ["aa", "bb"], photo_available: [false, true] }), note: "", after_photos: [], after_photo_available: [] }
         : base(cmd, args);
     render(Task, { id: "V1" });
     const list = await screen.findByTestId("case-photos");

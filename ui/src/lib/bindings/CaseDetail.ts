@@ -60,6 +60,7 @@ timeline: Array<TimelineStep>,
  */
 can_resubmit: boolean, 
 /**
- * Whether I may review it (leader of the reporter's squad).
+ * Whether I may review it (leader of the reporter's squad, not yet
+ * filed by the centre).
  */
 can_review: boolean, };

@@ -21,4 +21,8 @@ note: string,
 /**
  * After-photos, once done.
  */
-after_photos: Array<string>, };
+after_photos: Array<string>, 
+/**
+ * Parallel to `after_photos`: the bytes are on this device.
+ */
+after_photo_available: Array<boolean>, };

@@ -28,4 +28,12 @@ at_ms: number,
 /**
  * Note.
  */
-note: string, };
+note: string, 
+/**
+ * The unit a dispatch sent the case to.
+ */
+unit: string | null, 
+/**
+ * The handling deadline a dispatch set, Unix ms.
+ */
+due_at_ms: number | null, };

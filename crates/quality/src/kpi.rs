@@ -114,6 +114,18 @@ pub struct SquadKpi {
     pub rank: u32,
 }
 
+/// A month's KPIs, optionally of one squad (the server's `GET /v1/quality/kpi`
+/// answer, read by the device and `gridpatrol kpi`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KpiReport {
+    /// The month.
+    pub month: Month,
+    /// Inspectors by squad, best first in each.
+    pub inspectors: Vec<InspectorKpi>,
+    /// Squads, best first (all of them, so a squad sees its rank).
+    pub squads: Vec<SquadKpi>,
+}
+
 fn rate(num: u32, den: u32) -> Option<f64> {
     (den > 0).then(|| f64::from(num) / f64::from(den))
 }

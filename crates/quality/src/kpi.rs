@@ -52,6 +52,7 @@ impl Default for KpiRules {
 
 /// One inspector's month.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InspectorKpi {
     /// Account id.
     pub id: String,
@@ -89,6 +90,7 @@ pub struct InspectorKpi {
 
 /// One squad's month.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SquadKpi {
     /// Squad id.
     pub squad: String,

@@ -292,13 +292,14 @@ describe("screens with mocked IPC", () => {
     const base = handler;
     render(Sync);
     await screen.findByTestId("sync-status");
-    expect(document.querySelectorAll("progress")).toHaveLength(0);
+    // The session's bars (the photos still to receive have their own, shown whenever some are due).
+    expect(document.querySelectorAll("#sync-docs, #sync-photos")).toHaveLength(0);
     cleanup();
     handler = (cmd, args) => (cmd === "sync_status" ? { ...(base(cmd, args) as object), phase: "syncing", last_error: null } : base(cmd, args));
     render(Sync);
     await screen.findByTestId("sync-status");
     expect(screen.getByText("案件数据 1/4")).toBeTruthy();
-    expect(document.querySelectorAll("progress")).toHaveLength(2);
+    expect(document.querySelectorAll("#sync-docs, #sync-photos")).toHaveLength(2);
   });
 
   it("the language switch changes the words and persists", async () => {

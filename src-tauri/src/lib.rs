@@ -83,6 +83,9 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> 
             commands::tasks::submit_verification,
             commands::review::team,
             commands::review::review_case,
+            commands::quality::quality_samples,
+            commands::quality::mark_sample,
+            commands::quality::quality_kpi,
             commands::sync::sync_now,
             commands::sync::sync_status,
         ])

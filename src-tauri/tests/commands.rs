@@ -71,6 +71,12 @@ fn commands_answer_as_the_ui_expects_before_sign_in() {
             json!({"filter": {"reporter": null, "state": null, "review": null, "category": null, "from_ms": null, "to_ms": null, "mine": true, "after": null, "limit": 50}}),
         ),
         ("list_tasks", json!({})),
+        ("quality_samples", json!({"month": null})),
+        ("quality_kpi", json!({"month": "2026-11"})),
+        (
+            "mark_sample",
+            json!({"mark": {"month": "2026-11", "case_id": "c1", "wrong": true, "reason": "类别错误"}}),
+        ),
     ] {
         let err = invoke(&w, cmd, args.into()).unwrap_err();
         assert_eq!(err["code"], "not_signed_in", "{cmd}: {err}");

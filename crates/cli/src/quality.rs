@@ -9,9 +9,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 use gridpatrol_quality::eval::Evaluation;
+use gridpatrol_quality::kpi::KpiReport;
 use gridpatrol_quality::Month;
 use gridpatrol_server::config::Settings;
-use gridpatrol_server::quality::{evaluation, kpi_report, KpiReport};
+use gridpatrol_server::quality::{evaluation, kpi_report};
 use gridpatrol_server_storage_sqlite::{SqliteStore, DB_FILE};
 
 use crate::print_json;

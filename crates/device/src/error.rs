@@ -49,6 +49,9 @@ pub enum DeviceError {
     /// This account may not do that (role or ownership).
     #[error("not allowed: {0}")]
     NotAllowed(String),
+    /// The server has not got it ready yet (a month's sample before its draw).
+    #[error("not yet: {0}")]
+    NotYet(String),
     /// The device store failed; nothing half-written was kept.
     #[error("device store: {0}")]
     Store(#[from] StoreError),
@@ -74,6 +77,7 @@ impl DeviceError {
             DeviceError::PhotoRefused(_) => "photo_refused",
             DeviceError::TooLarge(_) => "too_large",
             DeviceError::NotAllowed(_) => "not_allowed",
+            DeviceError::NotYet(_) => "not_yet",
             DeviceError::Store(_) => "store",
             DeviceError::Internal(_) => "internal",
         }

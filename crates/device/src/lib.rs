@@ -11,6 +11,7 @@
 mod district;
 mod error;
 mod position;
+mod quality;
 mod screens;
 mod session;
 mod sync_loop;

@@ -157,7 +157,7 @@ fn flags_of(p: &Position) -> Vec<PositionFlag> {
 }
 
 impl Account {
-    fn area(&self) -> Result<&crate::district::Area> {
+    pub(crate) fn area(&self) -> Result<&crate::district::Area> {
         self.area.as_ref().ok_or_else(|| {
             DeviceError::Internal("no district package on this device; sign in again online".into())
         })

@@ -104,6 +104,29 @@ impl Device {
         Ok(())
     }
 
+    /// An engine of its own for one request the screen waits on (the
+    /// monthly quality screens), with the signed-in account's token: it
+    /// never waits for a sync session holding the background engine.
+    pub(crate) fn online_engine(&self) -> Result<SyncEngine> {
+        let (user, token, server) = self.with_account(|a| {
+            Ok((
+                a.store.get_meta(META_USER)?,
+                a.store.get_meta(META_TOKEN)?,
+                a.store.get_meta(META_SERVER)?,
+            ))
+        })?;
+        let (Some(user), Some(token), Some(server)) = (user, token, server) else {
+            return Err(DeviceError::SessionExpired);
+        };
+        if token.is_empty() {
+            return Err(DeviceError::SessionExpired);
+        }
+        let user: UserInfo = serde_json::from_str(&user)
+            .map_err(|e| DeviceError::Internal(format!("stored account: {e}")))?;
+        let cfg = self.sync_config(&server, &user.id, "");
+        Ok(SyncEngine::resume(cfg, http_client()?, &token, user)?)
+    }
+
     /// Signs in: gets a token for the id and password, fetches the account's
     /// district package, and keeps both. The password is not kept.
     pub async fn sign_in(&self, req: SignIn) -> Result<Me> {

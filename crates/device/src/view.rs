@@ -486,6 +486,83 @@ pub struct Member {
     pub name: String,
 }
 
+/// A month's quality sample of my squad (the leader's 质量 screen).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct QualitySamples {
+    /// `YYYY-MM`: the month whose reports were drawn.
+    pub month: String,
+    /// When the server drew it.
+    pub drawn_at_ms: i64,
+    /// Percent drawn of each inspector's reports.
+    pub percent: u32,
+    /// At least this many per inspector.
+    pub min: u32,
+    /// Sampled reports in my squad.
+    pub total: u32,
+    /// Of those, marked (correct or wrong).
+    pub marked: u32,
+    /// By inspector (id order).
+    pub inspectors: Vec<SampleGroup>,
+}
+
+/// One inspector's sampled reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SampleGroup {
+    /// Account id.
+    pub inspector: String,
+    /// Name (empty when not in my squad's package).
+    pub name: String,
+    /// Their sampled reports.
+    pub items: Vec<SampleView>,
+}
+
+/// One sampled report as the server has it (my mark included), and
+/// whether its case is on this device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SampleView {
+    /// The report and its mark.
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub item: SampleItem,
+    /// The case is on this device: its detail screen opens.
+    pub on_device: bool,
+}
+
+/// A sampled report with the leader's mark (the protocol's own type).
+pub use gridpatrol_protocol::SampleItem;
+
+/// A leader's mark on a sampled report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SampleMark {
+    /// `YYYY-MM` of the sample.
+    pub month: String,
+    /// Case id.
+    pub case_id: String,
+    /// Wrong report (错报).
+    pub wrong: bool,
+    /// Why (required when wrong).
+    pub reason: Option<String>,
+}
+
+/// My squad's KPIs for a month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct QualityKpi {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// My squad's inspectors, best first (rates 0–1, `null` with nothing
+    /// to count).
+    pub inspectors: Vec<InspectorKpi>,
+    /// Their names.
+    pub names: Vec<Member>,
+    /// My squad's line; its rank is among all squads.
+    pub squad: Option<SquadKpi>,
+    /// Squads ranked.
+    pub squads: u32,
+}
+
+/// The KPI lines (`gridpatrol-quality`'s own types).
+pub use gridpatrol_quality::kpi::{InspectorKpi, SquadKpi};
+
 /// The sync loop's state, published on every change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct SyncStatus {
@@ -560,6 +637,13 @@ macro_rules! for_each_view {
             VerificationInput,
             ReviewInput,
             Member,
+            QualitySamples,
+            SampleGroup,
+            SampleView,
+            SampleMark,
+            QualityKpi,
+            InspectorKpi,
+            SquadKpi,
             SyncStatus,
             ErrorView
         )

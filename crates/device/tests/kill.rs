@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use automerge::{Automerge, ChangeHash};
-use gridpatrol_device::view::{CaseDraft, CaseFilter, Position, SignIn};
-use gridpatrol_device::{Device, DeviceConfig, FixedPosition, SystemClock};
+use gridpatrol_device::view::{CaseDraft, CaseFilter, SignIn};
+use gridpatrol_device::{Device, DeviceConfig, SystemClock};
 use rand::{RngExt, SeedableRng};
 use sha2::Digest;
 
@@ -35,14 +35,7 @@ fn open_device(data: &Path, lon: f64, lat: f64) -> Device {
     Device::open(DeviceConfig {
         data_dir: data.to_path_buf(),
         clock: Arc::new(SystemClock),
-        position: Arc::new(FixedPosition(Position {
-            lon,
-            lat,
-            accuracy_m: 5.0,
-            mock: false,
-            manual: false,
-            at_ms: 0,
-        })),
+        position: Arc::new(common::fixed_at(lon, lat, 0)),
         allow_plain_http: false,
     })
     .expect("the device opens")

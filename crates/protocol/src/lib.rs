@@ -760,6 +760,7 @@ pub struct SamplePage {
 
 /// One sampled report and the leader's mark on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SampleItem {
     /// Case id.
     pub case_id: String,

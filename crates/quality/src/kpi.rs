@@ -52,6 +52,7 @@ impl Default for KpiRules {
 
 /// One inspector's month.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InspectorKpi {
     /// Account id.
     pub id: String,
@@ -89,6 +90,7 @@ pub struct InspectorKpi {
 
 /// One squad's month.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SquadKpi {
     /// Squad id.
     pub squad: String,
@@ -112,6 +114,18 @@ pub struct SquadKpi {
     pub score: f64,
     /// 1 = best squad.
     pub rank: u32,
+}
+
+/// A month's KPIs, optionally of one squad (the server's `GET /v1/quality/kpi`
+/// answer, read by the device and `gridpatrol kpi`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KpiReport {
+    /// The month.
+    pub month: Month,
+    /// Inspectors by squad, best first in each.
+    pub inspectors: Vec<InspectorKpi>,
+    /// Squads, best first (all of them, so a squad sees its rank).
+    pub squads: Vec<SquadKpi>,
 }
 
 fn rate(num: u32, den: u32) -> Option<f64> {

@@ -17,10 +17,10 @@ use gridpatrol_domain::roles::Role;
 use gridpatrol_domain::taxonomy::Taxonomy;
 use gridpatrol_protocol::{codes, SampleItem, SampleMarkRequest, SamplePage};
 use gridpatrol_quality::eval::{evaluate, Evaluation};
-use gridpatrol_quality::kpi::{kpis, InspectorKpi, SquadKpi};
+use gridpatrol_quality::kpi::{kpis, KpiReport};
 use gridpatrol_quality::{sample, CaseRecord, Event, Mark, Month, Person, VerificationRecord};
 use gridpatrol_server_storage::{DrawRecord, SampleRow, ServerStore, StoreError};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::auth::Caller;
 use crate::config::QualitySection;
@@ -135,17 +135,6 @@ pub fn evaluation(
         &r.marks,
         settings.kpi_rules(),
     ))
-}
-
-/// A month's KPIs, optionally of one squad.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KpiReport {
-    /// The month.
-    pub month: Month,
-    /// Inspectors by squad, best first in each.
-    pub inspectors: Vec<InspectorKpi>,
-    /// Squads, best first (all of them, so a squad sees its rank).
-    pub squads: Vec<SquadKpi>,
 }
 
 /// The month's KPIs; with `squad`, that squad's inspectors only.

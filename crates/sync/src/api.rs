@@ -118,28 +118,52 @@ impl Api {
         }
     }
 
-    async fn post_json<Q: Serialize, R: DeserializeOwned>(
+    /// `POST`s `body` as JSON; the answer's body when it is a success.
+    async fn post_body<Q: Serialize>(
         &mut self,
         path: &str,
         body: &Q,
-    ) -> Result<R, SyncError> {
+    ) -> Result<reqwest::Response, SyncError> {
         let bytes = serde_json::to_vec(body).map_err(|e| SyncError::Protocol(e.to_string()))?;
         self.traffic.round_trips += 1;
         self.traffic.bytes_up += bytes.len() as u64;
-        let resp = self
-            .request(Method::POST, path)?
+        self.request(Method::POST, path)?
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(bytes)
             .send()
             .await
-            .map_err(net)?;
+            .map_err(net)
+    }
+
+    /// The body of a successful answer; a refusal as its [`SyncError`].
+    async fn success_body(&mut self, resp: reqwest::Response) -> Result<Vec<u8>, SyncError> {
         let status = resp.status();
         let body = resp.bytes().await.map_err(net)?;
         self.traffic.bytes_down += body.len() as u64;
         if !status.is_success() {
             return Err(server_error(status, &body));
         }
+        Ok(body.to_vec())
+    }
+
+    async fn post_json<Q: Serialize, R: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        body: &Q,
+    ) -> Result<R, SyncError> {
+        let resp = self.post_body(path, body).await?;
+        let body = self.success_body(resp).await?;
         serde_json::from_slice(&body).map_err(|e| SyncError::Protocol(format!("{path}: {e}")))
+    }
+
+    /// `POST`s `body` as JSON to a resource that answers with no content.
+    pub(crate) async fn post_no_content<Q: Serialize>(
+        &mut self,
+        path: &str,
+        body: &Q,
+    ) -> Result<(), SyncError> {
+        let resp = self.post_body(path, body).await?;
+        self.success_body(resp).await.map(drop)
     }
 
     pub(crate) async fn login(
@@ -402,6 +426,29 @@ mod tests {
         );
         let missing = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
         assert_eq!(get(missing, 50).await, Fetched::Missing);
+    }
+
+    #[tokio::test]
+    async fn a_post_with_no_content_answer_is_ok_and_a_refusal_keeps_its_code() {
+        let post = |answer: &'static [u8]| async move {
+            let base = answering(answer.to_vec()).await;
+            let mut api = Api::new(reqwest::Client::new(), &base, false).unwrap();
+            api.token = Some("t".into());
+            api.post_no_content("/v1/x", &serde_json::json!({"a": 1}))
+                .await
+        };
+        assert!(
+            post(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                .await
+                .is_ok()
+        );
+        let refused = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 45\r\nConnection: close\r\n\r\n{\"error\":{\"code\":\"forbidden\",\"message\":\"no\"}}";
+        match post(refused).await {
+            Err(crate::SyncError::Server { status, code, .. }) => {
+                assert_eq!((status, code.as_str()), (403, "forbidden"))
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -497,6 +497,34 @@ impl SyncEngine {
             .await
     }
 
+    /// Fetches a JSON resource of the server with the session's token
+    /// (`GET`, answer bounded to `max` bytes). Errors map as the sync's do:
+    /// no link is [`SyncError::Network`], a token the server stopped
+    /// accepting a `401` [`SyncError::Server`].
+    pub async fn get<R: serde::de::DeserializeOwned>(
+        &mut self,
+        path: &str,
+        max: usize,
+    ) -> Result<R, SyncError> {
+        if self.api.token.is_none() {
+            self.login().await?;
+        }
+        self.api.get_json(path, max).await
+    }
+
+    /// `POST`s a JSON body to a resource of the server that answers with no
+    /// content, with the session's token (errors as [`SyncEngine::get`]).
+    pub async fn post<Q: serde::Serialize>(
+        &mut self,
+        path: &str,
+        body: &Q,
+    ) -> Result<(), SyncError> {
+        if self.api.token.is_none() {
+            self.login().await?;
+        }
+        self.api.post_no_content(path, body).await
+    }
+
     /// Requests, bytes up and bytes down so far.
     pub fn traffic(&self) -> Traffic {
         self.api.traffic

@@ -8,6 +8,7 @@ use tauri::http::{header, Response, StatusCode};
 
 pub mod cases;
 pub mod patrol;
+pub mod quality;
 pub mod report;
 pub mod review;
 pub mod session;

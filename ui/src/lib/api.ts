@@ -24,6 +24,9 @@ import type { VerificationInput } from "./bindings/VerificationInput";
 import type { Member } from "./bindings/Member";
 import type { ReviewInput } from "./bindings/ReviewInput";
 import type { SyncStatus } from "./bindings/SyncStatus";
+import type { QualitySamples } from "./bindings/QualitySamples";
+import type { SampleMark } from "./bindings/SampleMark";
+import type { QualityKpi } from "./bindings/QualityKpi";
 
 export const me = () => invoke<Me | null>("me");
 export const signIn = (req: SignIn) => invoke<Me>("sign_in", { req });
@@ -57,6 +60,10 @@ export const submitVerification = (id: string, input: VerificationInput) =>
   invoke<TaskView>("submit_verification", { id, input });
 export const team = () => invoke<Member[]>("team");
 export const reviewCase = (id: string, input: ReviewInput) => invoke<CaseDetail>("review_case", { id, input });
+/** `month` is `YYYY-MM`; null asks for last month. These need the network. */
+export const qualitySamples = (month: string | null) => invoke<QualitySamples>("quality_samples", { month });
+export const markSample = (mark: SampleMark) => invoke<QualitySamples>("mark_sample", { mark });
+export const qualityKpi = (month: string | null) => invoke<QualityKpi>("quality_kpi", { month });
 export const syncNow = () => invoke<SyncStatus>("sync_now");
 export const syncStatus = () => invoke<SyncStatus>("sync_status");
 export const onSyncStatus = (cb: (s: SyncStatus) => void): Promise<UnlistenFn> =>

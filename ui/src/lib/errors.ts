@@ -3,7 +3,7 @@ import { has, t } from "../i18n/index.svelte";
 export const ERROR_CODES = [
   "not_signed_in", "bad_credentials", "too_many_attempts", "offline", "server",
   "session_expired", "invalid_input", "outside_area", "not_found", "far_from_point",
-  "photo_refused", "too_large", "store", "not_allowed", "internal",
+  "photo_refused", "too_large", "store", "not_allowed", "not_yet", "internal",
 ] as const;
 
 export type ApiError = { code: string; message: string };

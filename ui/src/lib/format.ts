@@ -22,6 +22,14 @@ export function distance(m: number): string {
   return t("common.km", { n: (m / 1000).toFixed(1) });
 }
 
+/** `YYYY-MM` of the month before the one `ms` falls in (Beijing time). */
+export function lastMonth(ms: number): string {
+  const d = new Date(ms + BEIJING_OFFSET_MS);
+  const y = d.getUTCMonth() === 0 ? d.getUTCFullYear() - 1 : d.getUTCFullYear();
+  const m = d.getUTCMonth() === 0 ? 12 : d.getUTCMonth();
+  return `${y}-${pad(m)}`;
+}
+
 export function percent(part: number, whole: number): number {
   if (!whole) return 0;
   return Math.round((part / whole) * 100);

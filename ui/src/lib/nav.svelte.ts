@@ -1,6 +1,6 @@
 import type { Me } from "./bindings/Me";
 
-export type Tab = "patrol" | "cases" | "tasks" | "team" | "sync";
+export type Tab = "patrol" | "cases" | "tasks" | "team" | "quality" | "sync";
 /** What is open on top of a tab (a report, a case, a task). */
 export type Overlay =
   | { kind: "report"; category: string | null }

@@ -30,6 +30,9 @@ import Task from "../screens/Task.svelte";
 import Team from "../screens/Team.svelte";
 import Review from "../screens/Review.svelte";
 import Sync from "../screens/Sync.svelte";
+import Quality from "../screens/Quality.svelte";
+import TabBar from "../lib/components/TabBar.svelte";
+import { lastMonth } from "../lib/format";
 import VirtualList from "./VirtualListHarness.svelte";
 import CasePhotos from "../lib/components/CasePhotos.svelte";
 import { nav } from "../lib/nav.svelte";
@@ -333,13 +336,14 @@ describe("screens with mocked IPC", () => {
     const base = handler;
     render(Sync);
     await screen.findByTestId("sync-status");
-    expect(document.querySelectorAll("progress")).toHaveLength(0);
+    // The session's bars (the photos still to receive have their own, shown whenever some are due).
+    expect(document.querySelectorAll("#sync-docs, #sync-photos")).toHaveLength(0);
     cleanup();
     handler = (cmd, args) => (cmd === "sync_status" ? { ...(base(cmd, args) as object), phase: "syncing", last_error: null } : base(cmd, args));
     render(Sync);
     await screen.findByTestId("sync-status");
     expect(screen.getByText("案件数据 1/4")).toBeTruthy();
-    expect(document.querySelectorAll("progress")).toHaveLength(2);
+    expect(document.querySelectorAll("#sync-docs, #sync-photos")).toHaveLength(2);
   });
 
   it("the language switch changes the words and persists", async () => {
@@ -378,5 +382,133 @@ describe("case photos (case, review and task screens)", () => {
     const list = await screen.findByTestId("case-photos");
     expect(list.querySelectorAll("[data-testid=case-photo]")).toHaveLength(1);
     expect(list.querySelectorAll("[data-testid=case-photo-missing]")).toHaveLength(1);
+  });
+});
+
+describe("the leader's quality screen", () => {
+  const item = (id: string, wrong: boolean | null, reason: string | null = null, on_device = true) => ({
+    case_id: id, inspector: "I0001", category: "010101001", category_name: "垃圾满溢", description: `描述 ${id}`,
+    reported_at_ms: 1764640000000, wrong, reason, marked_by: wrong == null ? null : "L0001", on_device,
+  });
+  const page = (items: ReturnType<typeof item>[]) => ({
+    month: "2026-11", drawn_at_ms: 1764640000000, percent: 5, min: 3, total: items.length,
+    marked: items.filter((i) => i.wrong != null).length,
+    inspectors: [{ inspector: "I0001", name: "李监督", items }],
+  });
+  const kpiLine = (wrong: number) => ({
+    id: "I0001", squad: "S1", reports: 4, filed: 3, refused: 1, valid_rate: 0.75, returned: 1, returned_rate: 0.25,
+    sampled: 3, wrong, verifications: 2, on_time: 1, on_time_rate: 0.5, missed: 1, score: 1.5 - 2 * wrong, rank: 1,
+  });
+  const kpi = (wrong: number) => ({
+    month: "2026-11", inspectors: [kpiLine(wrong)], names: [{ id: "I0001", name: "李监督" }],
+    squad: { squad: "S1", members: 1, reports: 4, filed: 3, valid_rate: 0.75, returned_rate: 0.25, wrong, on_time_rate: 0.5, missed: 1, score: 1.5, rank: 2 }, squads: 35,
+  });
+  let current: ReturnType<typeof item>[];
+  beforeEach(() => {
+    current = [item("C1", null), item("C2", null, null, false)];
+    const base = handler;
+    handler = (cmd, args) => {
+      if (cmd === "quality_samples") return page(current);
+      if (cmd === "quality_kpi") return kpi(current.filter((i) => i.wrong).length);
+      if (cmd === "mark_sample") {
+        const m = (args as { mark: { case_id: string; wrong: boolean; reason: string | null } }).mark;
+        current = current.map((i) => (i.case_id === m.case_id ? { ...i, wrong: m.wrong, reason: m.reason } : i));
+        return page(current);
+      }
+      return base(cmd, args);
+    };
+  });
+
+  it("is in the leader's navigation only", async () => {
+    render(TabBar);
+    expect(screen.getByTestId("nav-quality").textContent).toBe("质量");
+    cleanup();
+    nav.me = { ...nav.me!, role: "inspector" };
+    render(TabBar);
+    expect(screen.queryByTestId("nav-quality")).toBeNull();
+  });
+
+  it("asks for last month by default and lists the sample by inspector with the squad's KPIs", async () => {
+    render(Quality);
+    const rows = await screen.findAllByTestId("quality-sample");
+    const asked = calls.find((c) => c.cmd === "quality_samples")!.args as { month: string };
+    expect(asked.month).toBe(lastMonth(Date.now()));
+    expect((screen.getByTestId("quality-month") as HTMLInputElement).value).toBe(lastMonth(Date.now()));
+    expect(rows.map((r) => r.dataset.mark)).toEqual(["none", "none"]);
+    expect(screen.getByText("李监督（I0001）")).toBeTruthy();
+    expect(screen.getByTestId("quality-sample-summary").textContent).toContain("抽查 2 件，已标记 0 件");
+    // Only the case on the device opens.
+    expect(screen.getAllByTestId("quality-open-case")).toHaveLength(1);
+    const row = await screen.findByTestId("quality-kpi-row");
+    expect(Array.from(row.children).map((c) => c.textContent)).toEqual(["1", "李监督", "4", "75%", "25%", "0", "50%", "1", "1.5"]);
+    expect(screen.getByTestId("quality-squad-rank").textContent).toContain("全区排名 2 / 35");
+  });
+
+  it("marks one correct and one wrong with a chosen reason plus words, and the marks and KPIs show it", async () => {
+    render(Quality);
+    const [, second] = await screen.findAllByTestId("quality-sample");
+    await fireEvent.click(screen.getAllByTestId("quality-correct")[0]);
+    await waitFor(() => expect(screen.getAllByTestId("quality-sample")[0].dataset.mark).toBe("correct"));
+    expect(calls.find((c) => c.cmd === "mark_sample")!.args).toEqual({ mark: { month: "2026-11", case_id: "C1", wrong: false, reason: null } });
+    expect(screen.getAllByTestId("quality-mark-state")[0].textContent!.trim()).toBe("已标记：正确");
+
+    // 错报 without a reason is refused on the screen, with nothing sent.
+    await fireEvent.click(second.querySelector("[data-testid=quality-wrong]")!);
+    await fireEvent.click(screen.getByTestId("quality-confirm-wrong"));
+    expect(screen.getByTestId("quality-mark-error").textContent).toBe("请选择或填写错报原因");
+    expect(calls.filter((c) => c.cmd === "mark_sample")).toHaveLength(1);
+    const reasons = screen.getAllByTestId("quality-reason");
+    expect(reasons.map((r) => r.textContent)).toEqual(["类别错误", "不属于问题", "照片不清", "位置错误", "重复上报"]);
+    await fireEvent.click(reasons[2]);
+    await fireEvent.input(screen.getByTestId("quality-reason-text"), { target: { value: "  看不清井盖 " } });
+    await fireEvent.click(screen.getByTestId("quality-confirm-wrong"));
+    await waitFor(() => expect(screen.getAllByTestId("quality-sample")[1].dataset.mark).toBe("wrong"));
+    expect(calls.filter((c) => c.cmd === "mark_sample")[1].args).toEqual({ mark: { month: "2026-11", case_id: "C2", wrong: true, reason: "照片不清：看不清井盖" } });
+    expect(screen.getAllByTestId("quality-mark-state")[1].textContent!.trim()).toBe("已标记：错报（照片不清：看不清井盖）");
+    await waitFor(() => expect(screen.getByTestId("quality-kpi-row").dataset.wrong).toBe("1"));
+  });
+
+  it("opens the sampled case's detail", async () => {
+    render(Quality);
+    await fireEvent.click(await screen.findByTestId("quality-open-case"));
+    expect(nav.overlay).toEqual({ kind: "case", id: "C1" });
+  });
+
+  it("offline says so in words, in both languages; an undrawn month says it is not ready", async () => {
+    handler = () => Promise.reject({ code: "offline", message: "connect refused" });
+    render(Quality);
+    const err = await screen.findByTestId("quality-sample-error");
+    expect(err.textContent).toBe("离线：无法连接服务器");
+    expect(err.dataset.code).toBe("offline");
+    expect(screen.getByTestId("quality-offline").textContent).toBe(zh["quality.needs_network"]);
+    expect(screen.queryByText(/connect refused/)).toBeNull();
+    cleanup();
+    setLang("en");
+    render(Quality);
+    expect((await screen.findByTestId("quality-sample-error")).textContent).toBe("Offline: cannot reach the server");
+    cleanup();
+    setLang("zh-CN");
+    handler = (cmd) => (cmd === "quality_samples" ? Promise.reject({ code: "not_yet", message: "drawn at …" }) : kpi(0));
+    render(Quality);
+    expect((await screen.findByTestId("quality-sample-error")).textContent).toBe(zh["error.not_yet"]);
+    expect(await screen.findByTestId("quality-kpi-row")).toBeTruthy();
+    expect(screen.queryByTestId("quality-offline")).toBeNull();
+  });
+
+  it("asks again for the month picked", async () => {
+    render(Quality);
+    await screen.findAllByTestId("quality-sample");
+    await fireEvent.input(screen.getByTestId("quality-month"), { target: { value: "2026-09" } });
+    await waitFor(() => expect(calls.some((c) => c.cmd === "quality_kpi" && (c.args as { month: string }).month === "2026-09")).toBe(true));
+    expect(calls.some((c) => c.cmd === "quality_samples" && (c.args as { month: string }).month === "2026-09")).toBe(true);
+  });
+});
+
+describe("last month in Beijing time", () => {
+  it("steps back over a year and follows Beijing's day, not the device's", () => {
+    expect(lastMonth(Date.UTC(2027, 0, 15))).toBe("2026-12");
+    // 2026-11-30 20:00 UTC is already 1 December in Beijing.
+    expect(lastMonth(Date.UTC(2026, 10, 30, 20))).toBe("2026-11");
+    expect(lastMonth(Date.UTC(2026, 10, 30, 10))).toBe("2026-10");
   });
 });

@@ -1,5 +1,7 @@
 //! Helpers shared by the device's integration tests: the first squad of
 //! the demo district on a loopback server, and generated camera photos.
+// Each test binary uses its own part of these helpers.
+#![allow(dead_code)]
 
 use std::path::Path;
 
@@ -8,7 +10,7 @@ use gridpatrol_district::DemoDistrict;
 use gridpatrol_domain::district::District;
 use gridpatrol_domain::roles::Role as DRole;
 use gridpatrol_server::accounts::{self, HashCost};
-use gridpatrol_server::{spawn_test_server, RunningServer};
+use gridpatrol_server::{spawn_test_server_with, RunningServer};
 
 /// The demo district cut to its first squad (cheap to load): the district,
 /// an inspector and the squad's leader.
@@ -38,7 +40,21 @@ pub fn first_squad() -> (District, String, String) {
 }
 
 pub async fn server(dir: &Path, district: &District) -> RunningServer {
-    let s = spawn_test_server(dir).await.unwrap();
+    server_with(
+        dir,
+        district,
+        gridpatrol_server::config::Settings::default(),
+    )
+    .await
+}
+
+/// [`server`] with explicit settings.
+pub async fn server_with(
+    dir: &Path,
+    district: &District,
+    settings: gridpatrol_server::config::Settings,
+) -> RunningServer {
+    let s = spawn_test_server_with(dir, settings).await.unwrap();
     accounts::load_district(
         s.state.store.as_ref(),
         district,
@@ -74,4 +90,16 @@ pub fn inside_grid_of(user: &str) -> (f64, f64) {
 pub fn camera_jpeg(w: u32, h: u32, seed: u64) -> Vec<u8> {
     let rgb = gridpatrol_media::synth::street_scene(w, h, seed);
     gridpatrol_media::synth::jpeg(&rgb, w, h, 85, None).unwrap()
+}
+
+/// A fix 5 m accurate at (`lon`, `lat`), taken at `at_ms`, every time.
+pub fn fixed_at(lon: f64, lat: f64, at_ms: i64) -> gridpatrol_device::FixedPosition {
+    gridpatrol_device::FixedPosition(gridpatrol_device::view::Position {
+        lon,
+        lat,
+        accuracy_m: 5.0,
+        mock: false,
+        manual: false,
+        at_ms,
+    })
 }

@@ -635,6 +635,55 @@ async function timelineOnBothPhones(ctx) {
   check("leader: a closed case offers no review", (await s.findAll('[data-testid="review-approve"]')).length === 0);
 }
 
+/** `gridpatrol kpi|eval --month M --data DIR --json`, straight from the server's directory. */
+function figures(what, ...extra) {
+  const month = new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 7);
+  const r = spawnSync(env("GRIDPATROL_BIN"), [what, "--month", month, "--data", env("SERVER_DATA"), "--json", ...extra], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`gridpatrol ${what}: exit ${r.status}: ${r.stdout}${r.stderr}`);
+  return { month, value: JSON.parse(r.stdout) };
+}
+
+/** The loop just recorded shows in the month's figures: the CLI's and the leader's screen. */
+async function figuresReflectTheLoop(ctx) {
+  const { s, caseId } = ctx;
+  const d = centreCase(caseId);
+  const unit = d.case.steps.find((st) => st.unit)?.unit;
+  const { month, value: e } = figures("eval");
+  const u = e.units.find((x) => x.unit === unit);
+  check("eval: the case's unit is scored", !!u, JSON.stringify(e.units));
+  if (u) {
+    check("eval: two handling rounds, one reworked", u.rounds >= 2 && u.rework >= 1, JSON.stringify(u));
+    check("eval: the case counts as closed", u.closed >= 1 && u.closure_rate > 0, JSON.stringify(u));
+  }
+  const { value: k } = figures("kpi");
+  const me = k.inspectors.find((x) => x.id === INSPECTOR);
+  check("kpi: the inspector's report is counted and filed", !!me && me.reports >= 1 && me.filed >= 1, JSON.stringify(me));
+  const squad = me?.squad;
+  check("kpi: the squad is ranked", !!squad && k.squads.some((q) => q.squad === squad && q.rank >= 1));
+
+  // The leader's quality screen, on this month: the KPI line of the inspector.
+  await s.tap('[data-testid="nav-quality"]');
+  await s.waitFor('[data-testid="quality-month"]');
+  await s.exec(
+    `const el = document.querySelector('[data-testid="quality-month"]');
+     const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+     set.call(el, arguments[0]);
+     el.dispatchEvent(new Event('input', { bubbles: true }));
+     el.dispatchEvent(new Event('change', { bubbles: true }));`,
+    [month],
+  );
+  const row = `[data-testid="quality-kpi-row"][data-inspector="${INSPECTOR}"]`;
+  await screenOk(s, "leader-quality-this-month", [row, '[data-testid="quality-squad-rank"]'], {
+    allowAlert: "quality-sample-error",
+  });
+  const code = await s.exec(
+    "return document.querySelector('[data-testid=quality-sample-error]')?.dataset.code || ''",
+  );
+  check("quality: this month's sample is not drawn yet, and the screen says so", code === "not_yet", code);
+}
+
 // Add a part: write one async function (ctx) above and list it here.
 const SCENARIO = [
   inspectorSignsIn,
@@ -652,6 +701,7 @@ const SCENARIO = [
   inspectorFailsCheck,
   inspectorPassesRecheck,
   timelineOnBothPhones,
+  figuresReflectTheLoop,
 ];
 
 async function main() {

@@ -267,6 +267,9 @@ fn is_han(c: char) -> bool {
     !c.is_ascii() && c.is_alphanumeric()
 }
 
+/// Least coverage (of 1000) of the query's known words a category needs.
+const MIN_COVERAGE: u32 = 400;
+
 /// Points of the literal match kinds (see the crate docs).
 fn literal_points(kind: QueryKind, m: MatchKind, word_start: bool) -> u32 {
     match (kind, m) {
@@ -492,15 +495,47 @@ impl CategoryIndex {
         for v in py_bigrams.values_mut() {
             v.sort_unstable();
         }
-        let alias_map: HashMap<String, AliasTarget> = aliases
+        let usable: Vec<&Alias> = aliases
             .entries()
             .iter()
             .filter(|a| match &a.target {
                 AliasTarget::Code(c) => by_code.contains_key(c),
                 AliasTarget::Term(_) => true,
             })
+            .collect();
+        let mut alias_map: HashMap<String, AliasTarget> = usable
+            .iter()
             .map(|a| (a.alias.clone(), a.target.clone()))
             .collect();
+        // Inspectors type colloquial words in pinyin too: every alias of two
+        // or more characters also answers to its full pinyin (`zaoyin` →
+        // 噪音 → 噪声), and of three or more to its initials (`ljt` → 垃圾桶),
+        // unless that spelling is already an alias (the file's order decides
+        // between two aliases spelled alike).
+        for a in &usable {
+            let n = a.alias.chars().count();
+            if n < 2 || !a.alias.chars().all(is_han) {
+                continue;
+            }
+            let readings: Vec<&str> = a
+                .alias
+                .as_str()
+                .to_pinyin()
+                .flatten()
+                .map(|p| p.plain())
+                .collect();
+            if readings.len() != n {
+                continue;
+            }
+            let full = readings.concat().replace('ü', "v");
+            alias_map.entry(full).or_insert_with(|| a.target.clone());
+            if n >= 3 {
+                let initials: String = readings.iter().filter_map(|r| r.chars().next()).collect();
+                alias_map
+                    .entry(initials)
+                    .or_insert_with(|| a.target.clone());
+            }
+        }
         CategoryIndex {
             fine_count: entries.iter().filter(|e| e.level == Level::Fine).count(),
             alias_max: alias_map
@@ -551,7 +586,7 @@ impl CategoryIndex {
                 let mut parts = Vec::new();
                 let mut scored = self.fresh();
                 self.literal_pass(&mut scored, &kind, &q, &analysis, Some(i), &mut parts);
-                self.tolerant_pass(&mut scored, &analysis, Some(i), &mut parts);
+                self.tolerant_pass(&mut scored, &kind, &analysis, Some(i), &mut parts);
                 Explanation {
                     hit: self.hit(i, matched),
                     score,
@@ -770,7 +805,7 @@ impl CategoryIndex {
         let mut scored = self.fresh();
         let mut no_parts = Vec::new();
         self.literal_pass(&mut scored, &kind, &q, &analysis, None, &mut no_parts);
-        self.tolerant_pass(&mut scored, &analysis, None, &mut no_parts);
+        self.tolerant_pass(&mut scored, &kind, &analysis, None, &mut no_parts);
         let boost = self.boost_weights(boosts);
 
         // One packed key per hit, smaller is better: points (higher
@@ -915,29 +950,45 @@ impl CategoryIndex {
     fn tolerant_pass(
         &self,
         s: &mut Scored,
+        kind: &QueryKind,
         analysis: &Analysis,
         only: Option<usize>,
         parts: &mut Vec<ScorePart>,
     ) {
         let total: u32 = analysis.units.iter().map(|(_, w)| *w).sum();
+        // Letters read through an alias (`wt`, `ljt`) mean that class more
+        // than any literal reading of the letters does.
+        let scale = if matches!(kind, QueryKind::Pinyin) {
+            2000
+        } else {
+            1000
+        };
         if total == 0 {
             return;
         }
         // Raw weight per entry (×10 for the field factors), then scaled.
-        let mut raw: HashMap<u32, u32> = HashMap::new();
-        let mut seen: HashSet<u32> = HashSet::new();
+        // Raw weight per entry, and the unit that last credited it (each
+        // unit counts once per entry, at its best field).
+        let mut raw = vec![0u32; self.entries.len()];
+        let mut stamp = vec![u32::MAX; self.entries.len()];
+        let mut hit: Vec<u32> = Vec::new();
         let mut traced = Vec::new();
-        for (unit, w) in &analysis.units {
-            seen.clear();
+        for (u, (unit, w)) in analysis.units.iter().enumerate() {
+            let u = u as u32;
             let mut credit =
                 |i: u32, factor: u32, kind: PartKind, word: &str, parts: &mut Vec<ScorePart>| {
-                    if seen.insert(i) {
-                        *raw.entry(i).or_insert(0) += w * factor;
-                        if only == Some(i as usize) {
+                    let k = i as usize;
+                    if stamp[k] != u {
+                        stamp[k] = u;
+                        if raw[k] == 0 {
+                            hit.push(i);
+                        }
+                        raw[k] += w * factor;
+                        if only == Some(k) {
                             parts.push(ScorePart {
                                 word: word.to_string(),
                                 kind,
-                                points: w * factor * 100 / total,
+                                points: w * factor * scale / (10 * total),
                             });
                         }
                     }
@@ -989,10 +1040,10 @@ impl CategoryIndex {
             }
         }
         // Half the known words at least; scaled so full coverage is 1000.
-        for (i, r) in raw {
-            let p = r * 100 / total;
-            if p >= 500 {
-                s.add(i as usize, p);
+        for i in hit {
+            let r = raw[i as usize];
+            if r * 100 / total >= MIN_COVERAGE {
+                s.add(i as usize, r * scale / (10 * total));
                 if only == Some(i as usize) {
                     parts.append(&mut traced);
                 }
@@ -1115,8 +1166,17 @@ mod tests {
             "{:?}",
             hits.iter().map(|h| h.name).collect::<Vec<_>>()
         );
+        // `xgg` is also the initials of the alias 小广告, so the class itself
+        // leads; the rest are literal initials or partial matches.
+        assert!(
+            hits[..5].iter().all(|h| h.name.contains("非法小广告")),
+            "{hits:?}"
+        );
         for h in &hits {
-            assert!(h.matched <= MatchKind::Initials, "{h:?}");
+            assert!(
+                h.matched <= MatchKind::Initials || h.matched == MatchKind::Partial,
+                "{h:?}"
+            );
         }
     }
 

@@ -862,18 +862,15 @@ impl CategoryIndex {
             .filter(|c| *c != ' ')
             .collect();
         let r_bloom = rewritten.chars().fold(0, |m, c| m | char_bit(c));
+        // A code typed without its leading zero (as spreadsheets print it).
+        let zero = (matches!(kind, QueryKind::Code) && q.len() % 2 == 1).then(|| format!("0{q}"));
         let mut found = 0;
         for i in 0..self.entries.len() {
             let e = &self.entries[i];
             let (m, word_start) = match kind {
                 QueryKind::Code => {
-                    let m = match_code(e, q).or_else(|| {
-                        // A code typed without its leading zero (as
-                        // spreadsheets print it).
-                        (q.len() % 2 == 1)
-                            .then(|| format!("0{q}"))
-                            .and_then(|z| match_code(e, &z))
-                    });
+                    let m =
+                        match_code(e, q).or_else(|| zero.as_deref().and_then(|z| match_code(e, z)));
                     (m, false)
                 }
                 QueryKind::Hanzi => {
@@ -1310,5 +1307,85 @@ mod tests {
         assert!(idx.search("99", 10, &Boosts::none()).is_empty());
         assert!(idx.search("💥", 10, &Boosts::none()).is_empty());
         assert_eq!(idx.search("j", 5, &Boosts::none()).len(), 5);
+    }
+
+    #[test]
+    fn colloquial_words_typos_and_initials_find_the_class() {
+        let idx = index();
+        let top = |q: &str| -> Vec<String> {
+            idx.search(q, 3, &Boosts::none())
+                .iter()
+                .map(|h| h.name.to_string())
+                .collect()
+        };
+        for q in ["井盖丢了", "jg丢了", "jinggai diushi"] {
+            assert!(
+                top(q).iter().all(|n| n.contains("井盖丢失")),
+                "{q}: {:?}",
+                top(q)
+            );
+        }
+        assert!(top("牛皮癣").iter().all(|n| n.contains("非法小广告")));
+        assert!(top("僵尸车").iter().all(|n| n.contains("废弃车辆")));
+        // A typo in pinyin (one letter dropped, two swapped) and a homophone.
+        assert!(
+            top("jinggia").iter().all(|n| n.contains("井盖")),
+            "{:?}",
+            top("jinggia")
+        );
+        assert!(
+            top("路等不亮").iter().any(|n| n.contains("路灯不亮")),
+            "{:?}",
+            top("路等不亮")
+        );
+        // Initials at a word start (井盖) before inside a word (应急管理).
+        let jg = top("jg");
+        assert!(jg.iter().all(|n| n.contains("井盖")), "{jg:?}");
+        // A code without its leading zero.
+        assert_eq!(
+            idx.search("2080101", 1, &Boosts::none())[0].code,
+            "02080101"
+        );
+    }
+
+    #[test]
+    fn explain_adds_up_and_names_the_aliases() {
+        let idx = index();
+        let r = idx.read("井盖丢了").unwrap();
+        assert_eq!(r.rewritten, "井盖丢失");
+        assert_eq!(r.aliases, vec![("丢了".to_string(), "丢失".to_string())]);
+        let ex = idx.explain("井盖丢了", 5, &Boosts::none());
+        let hits = idx.search("井盖丢了", 5, &Boosts::none());
+        assert_eq!(ex.len(), hits.len());
+        for (x, h) in ex.iter().zip(&hits) {
+            assert_eq!(&x.hit, h);
+            let sum: u32 = x.parts.iter().map(|p| p.points).sum();
+            // Parts are rounded down one by one.
+            assert!(sum <= x.score && x.score - sum < 10, "{sum} vs {}", x.score);
+            assert!(x
+                .parts
+                .iter()
+                .any(|p| p.word == "丢失" && p.kind == PartKind::Name));
+        }
+    }
+
+    #[test]
+    fn substring_distance_counts_edits_and_swaps() {
+        assert_eq!(
+            substring_distance(b"jinggai", b"wushuijinggaiposun", 1),
+            Some(0)
+        );
+        assert_eq!(
+            substring_distance(b"jinggia", b"wushuijinggaiposun", 1),
+            Some(1)
+        );
+        assert_eq!(
+            substring_distance(b"jingai", b"wushuijinggaiposun", 1),
+            Some(1)
+        );
+        assert_eq!(
+            substring_distance(b"qqqqqq", b"wushuijinggaiposun", 1),
+            None
+        );
     }
 }

@@ -17,7 +17,7 @@
 //!   leftovers that count for nothing. A known word in the fine class's own
 //!   name scores fully, one only in its parent path half, a homophone
 //!   (`路等` for 路灯) 70 %. Letters inside a mixed query (`jg丢了`) are
-//!   matched as pinyin or initials. Categories covering less than half of
+//!   matched as pinyin or initials. Categories covering less than 40 % of
 //!   the known words are left out.
 //! - **Literal match** (see [`MatchKind`]): the whole query as typed
 //!   matching exactly, as a prefix, as initials (at a word start more than

@@ -203,6 +203,8 @@ impl Aliases {
 #[derive(Debug, Clone, Default)]
 pub struct Frequency {
     counts: HashMap<String, u32>,
+    /// 1-based file line of each code (empty when built from counts).
+    lines: HashMap<String, usize>,
 }
 
 impl Frequency {
@@ -217,41 +219,49 @@ impl Frequency {
     /// Parses a frequency file (format only; see [`Frequency::validate`]).
     pub fn parse(text: &str) -> Result<Frequency, LexiconError> {
         let mut counts = HashMap::new();
-        let mut first_line: HashMap<String, usize> = HashMap::new();
+        let mut lines: HashMap<String, usize> = HashMap::new();
         for (line, code, count) in rows(text, Self::HEADER)? {
             let n: u32 = count.parse().map_err(|_| LexiconError::Frequency {
                 line,
                 text: format!("{code}\t{count}"),
             })?;
-            if let Some(&first) = first_line.get(code) {
+            if let Some(&first) = lines.get(code) {
                 return Err(LexiconError::Duplicate {
                     line,
                     first,
                     key: code.to_string(),
                 });
             }
-            first_line.insert(code.to_string(), line);
+            lines.insert(code.to_string(), line);
             counts.insert(code.to_string(), n);
         }
-        Ok(Frequency { counts })
+        Ok(Frequency { counts, lines })
     }
 
     /// Builds a prior from counts already in hand.
     pub fn from_counts(counts: HashMap<String, u32>) -> Frequency {
-        Frequency { counts }
+        Frequency {
+            counts,
+            lines: HashMap::new(),
+        }
     }
 
     /// Checks that every row names a fine class of `taxonomy`.
-    pub fn validate(&self, taxonomy: &Taxonomy, text: &str) -> Result<(), LexiconError> {
-        for (line, code, count) in rows(text, Self::HEADER)? {
-            if taxonomy.get(code).is_none_or(|n| n.level != Level::Fine) {
-                return Err(LexiconError::Frequency {
-                    line,
-                    text: format!("{code}\t{count}"),
-                });
-            }
+    pub fn validate(&self, taxonomy: &Taxonomy) -> Result<(), LexiconError> {
+        let mut bad: Vec<(usize, &String)> = self
+            .counts
+            .keys()
+            .filter(|code| taxonomy.get(code).is_none_or(|n| n.level != Level::Fine))
+            .map(|code| (self.lines.get(code).copied().unwrap_or(0), code))
+            .collect();
+        bad.sort();
+        match bad.first() {
+            Some((line, code)) => Err(LexiconError::Frequency {
+                line: *line,
+                text: format!("{code}\t{}", self.count(code)),
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Reported cases of `code` (0 when unknown).
@@ -286,7 +296,12 @@ mod tests {
     fn builtin_frequency_covers_every_fine_class() {
         let t = Taxonomy::builtin();
         let f = Frequency::builtin();
-        f.validate(t, BUILTIN_FREQUENCY).unwrap();
+        f.validate(t).unwrap();
+        let e = Frequency::parse("code\tcount\n02080101\t3\n0208\t5\n")
+            .unwrap()
+            .validate(t)
+            .unwrap_err();
+        assert!(matches!(e, LexiconError::Frequency { line: 3, .. }), "{e}");
         assert!(t.fine_classes().all(|n| f.count(&n.code) > 0));
         assert_eq!(
             Frequency::parse(&f.to_tsv(t)).unwrap().count("02080101"),

@@ -53,10 +53,11 @@ pub enum MatchKind {
     Prefix,
     /// Consecutive pinyin initials anywhere in the name (`xgg`).
     Initials,
-    /// Characters or full pinyin somewhere inside the name.
+    /// Characters or full pinyin somewhere inside the name, or the
+    /// query's alias rewrite anywhere in it (`牛皮癣` → 非法小广告).
     Substring,
-    /// Part of the query, or the query through aliases, homophones or a
-    /// pinyin typo.
+    /// Part of the query's words, or words through homophones or a pinyin
+    /// typo.
     Partial,
 }
 
@@ -893,8 +894,14 @@ impl CategoryIndex {
             s.add(i, p);
             s.literal[i] = Some(m);
             if only == Some(i) {
+                // Name the text that matched: as typed, or its rewrite.
+                let typed = !matches!(kind, QueryKind::Hanzi) || self.entries[i].name.contains(q);
                 parts.push(ScorePart {
-                    word: q.to_string(),
+                    word: if typed {
+                        q.to_string()
+                    } else {
+                        rewritten.clone()
+                    },
                     kind: PartKind::Literal,
                     points: p,
                 });

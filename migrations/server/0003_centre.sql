@@ -19,12 +19,14 @@ CREATE TABLE case_index (
     review           TEXT,           -- the leader's latest verdict
     resubmitted      INTEGER NOT NULL DEFAULT 0, -- corrected after a return
     unit             TEXT,           -- of the latest dispatch
-    due_at_ms        INTEGER         -- deadline of the latest dispatch
+    due_at_ms        INTEGER,        -- deadline of the latest dispatch
+    last_event_at_ms INTEGER         -- its latest lifecycle step (a month's active cases)
 );
 CREATE INDEX case_index_reported ON case_index (reported_at_ms, id);
 CREATE INDEX case_index_state ON case_index (state, reported_at_ms);
 CREATE INDEX case_index_grid ON case_index (supervision_grid, reported_at_ms);
 CREATE INDEX case_index_due ON case_index (due_at_ms);
+CREATE INDEX case_index_active ON case_index (last_event_at_ms);
 
 -- Every recorded lifecycle step of every case, in order: what evaluation
 -- and KPIs are computed from.

@@ -78,12 +78,14 @@ fn write_index_tx(
     if let Some(c) = &ix.case {
         tx.prepare_cached(
             "INSERT INTO case_index (id, state, category, street, supervision_grid, technical_grid,
-               reporter, source, reported_at_ms, unit, due_at_ms, lon, lat, review, resubmitted)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+               reporter, source, reported_at_ms, unit, due_at_ms, lon, lat, review, resubmitted,
+               last_event_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
              ON CONFLICT (id) DO UPDATE SET state = excluded.state, category = excluded.category,
                street = excluded.street, technical_grid = excluded.technical_grid,
                unit = excluded.unit, due_at_ms = excluded.due_at_ms, lon = excluded.lon,
-               lat = excluded.lat, review = excluded.review, resubmitted = excluded.resubmitted",
+               lat = excluded.lat, review = excluded.review, resubmitted = excluded.resubmitted,
+               last_event_at_ms = excluded.last_event_at_ms",
         )
         .map_err(be)?
         .execute(params![
@@ -101,7 +103,8 @@ fn write_index_tx(
             c.lon,
             c.lat,
             c.review,
-            c.resubmitted
+            c.resubmitted,
+            c.events.iter().map(|e| e.at_ms).max()
         ])
         .map_err(be)?;
         tx.prepare_cached("DELETE FROM case_events WHERE case_id = ?1")
@@ -917,48 +920,47 @@ impl ServerStore for SqliteStore {
         to_ms: i64,
     ) -> Result<Vec<CaseRow>, StoreError> {
         let conn = self.conn();
-        let ids = "WITH ids AS (
-                SELECT id FROM case_index WHERE reported_at_ms >= ?1 AND reported_at_ms < ?3
-                UNION SELECT case_id FROM case_events WHERE at_ms >= ?2 AND at_ms < ?3)";
         let mut out: Vec<CaseRow> = Vec::new();
-        {
+        // Two ordered passes, each case with its events in consecutive rows:
+        // the cases reported in the range, then older ones active in it.
+        // (Ordered along the index each part reads, so no sort is needed.)
+        let parts = [
+            (
+                "c.reported_at_ms >= ?1 AND c.reported_at_ms < ?3 AND ?2 = ?2",
+                "c.reported_at_ms, c.id",
+            ),
+            (
+                "c.last_event_at_ms >= ?2 AND c.reported_at_ms < ?1 AND ?3 = ?3",
+                "c.last_event_at_ms, c.id",
+            ),
+        ];
+        for (cond, order) in parts {
             let mut st = conn
                 .prepare_cached(&format!(
-                    "{ids} SELECT {CASE_COLUMNS} FROM case_index c JOIN ids ON ids.id = c.id ORDER BY c.id"
+                    "SELECT {CASE_COLUMNS}, e.action, e.state, e.by_user, e.at_ms, e.unit, e.due_at_ms
+                     FROM case_index c LEFT JOIN case_events e ON e.case_id = c.id
+                     WHERE {cond} ORDER BY {order}, e.n"
                 ))
                 .map_err(be)?;
-            let rows = st
-                .query_map(params![reported_from_ms, from_ms, to_ms], case_row)
+            let mut q = st
+                .query(params![reported_from_ms, from_ms, to_ms])
                 .map_err(be)?;
-            for row in rows {
-                out.push(row.map_err(be)?);
-            }
-        }
-        let mut st = conn
-            .prepare_cached(&format!(
-                "{ids} SELECT e.case_id, e.action, e.state, e.by_user, e.at_ms, e.unit, e.due_at_ms
-                 FROM case_events e JOIN ids ON ids.id = e.case_id ORDER BY e.case_id, e.n"
-            ))
-            .map_err(be)?;
-        let mut q = st
-            .query(params![reported_from_ms, from_ms, to_ms])
-            .map_err(be)?;
-        // Both queries are in id order: walk them together.
-        let mut i = 0;
-        while let Some(r) = q.next().map_err(be)? {
-            let case_id: String = r.get(0).map_err(be)?;
-            while i < out.len() && out[i].id < case_id {
-                i += 1;
-            }
-            if i < out.len() && out[i].id == case_id {
-                out[i].summary.events.push(CaseEvent {
-                    action: r.get(1).map_err(be)?,
-                    state: r.get(2).map_err(be)?,
-                    by: r.get(3).map_err(be)?,
-                    at_ms: r.get(4).map_err(be)?,
-                    unit: r.get(5).map_err(be)?,
-                    due_at_ms: r.get(6).map_err(be)?,
-                });
+            while let Some(r) = q.next().map_err(be)? {
+                let id: String = r.get(0).map_err(be)?;
+                if out.last().is_none_or(|c| c.id != id) {
+                    out.push(case_row(r).map_err(be)?);
+                }
+                let action: Option<String> = r.get(15).map_err(be)?;
+                if let (Some(action), Some(c)) = (action, out.last_mut()) {
+                    c.summary.events.push(CaseEvent {
+                        action,
+                        state: r.get(16).map_err(be)?,
+                        by: r.get(17).map_err(be)?,
+                        at_ms: r.get(18).map_err(be)?,
+                        unit: r.get(19).map_err(be)?,
+                        due_at_ms: r.get(20).map_err(be)?,
+                    });
+                }
             }
         }
         Ok(out)

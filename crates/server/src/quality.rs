@@ -40,8 +40,19 @@ pub struct Records {
     pub marks: Vec<Mark>,
 }
 
+/// An action from its stored name (millions of events: a table, not serde).
 fn parse_action(s: &str) -> Option<Action> {
-    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    static BY_NAME: std::sync::OnceLock<std::collections::HashMap<String, Action>> =
+        std::sync::OnceLock::new();
+    BY_NAME
+        .get_or_init(|| {
+            Action::ALL
+                .iter()
+                .filter_map(|a| Some((serde_json::to_value(a).ok()?.as_str()?.to_string(), *a)))
+                .collect()
+        })
+        .get(s)
+        .copied()
 }
 
 /// Loads the records of `month` from the store.

@@ -211,3 +211,41 @@ async fn last_months_sample_is_drawn_once_marked_by_the_leader_and_counted() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     f.server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_case_reported_months_ago_and_dispatched_now_counts_in_this_months_evaluation() {
+    let f = start().await;
+    let now = gridpatrol_server::now_ms();
+    let this = Month::of_ms(now);
+    let i1 = f.login("I0001").await;
+    upload(
+        &f,
+        &i1,
+        "old-1",
+        "I0001",
+        G1,
+        this.prev().prev().start_ms() + 3_600_000,
+    )
+    .await;
+    upload(&f, &i1, "new-1", "I0001", G1, now - 60_000).await;
+    let centre = f.login("C0001").await;
+    for id in ["old-1", "new-1"] {
+        for action in ["file", "dispatch"] {
+            let (s, v) = act(&f, &centre, id, json!({ "action": action })).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+        }
+    }
+    let settings = gridpatrol_server::config::QualitySection::default();
+    let store = f.server.state.store.clone();
+    let e = gridpatrol_server::quality::evaluation(store.as_ref(), this, &settings).unwrap();
+    let rounds: u32 = e.units.iter().map(|u| u.rounds).sum();
+    assert_eq!(rounds, 2, "both dispatches of this month: {:?}", e.units);
+    let k = gridpatrol_server::quality::kpi_report(store.as_ref(), this, None, &settings).unwrap();
+    let me = k.inspectors.iter().find(|k| k.id == "I0001").unwrap();
+    assert_eq!(
+        (me.reports, me.filed),
+        (1, 1),
+        "only this month's report is this month's"
+    );
+    f.server.shutdown().await.unwrap();
+}

@@ -674,14 +674,17 @@ async function figuresReflectTheLoop(ctx) {
      el.dispatchEvent(new Event('change', { bubbles: true }));`,
     [month],
   );
+  // This month's sample is drawn after it ends: the screen says so (and has reloaded).
+  const notYet = '[data-testid="quality-sample-error"][data-code="not_yet"]';
+  const said = await s.waitFor(notYet, { timeout: 30000 }).then(() => true, () => false);
+  check("quality: this month's sample is not drawn yet, and the screen says so", said);
   const row = `[data-testid="quality-kpi-row"][data-inspector="${INSPECTOR}"]`;
   await screenOk(s, "leader-quality-this-month", [row, '[data-testid="quality-squad-rank"]'], {
     allowAlert: "quality-sample-error",
   });
-  const code = await s.exec(
-    "return document.querySelector('[data-testid=quality-sample-error]')?.dataset.code || ''",
-  );
-  check("quality: this month's sample is not drawn yet, and the screen says so", code === "not_yet", code);
+  // Cells after the name: reports, valid rate, returned rate, wrong, on time, missed, score.
+  const reports = await s.exec(`return document.querySelector('${row} th + td')?.textContent.trim() || ''`);
+  check("quality: the inspector's line counts this month's report", Number(reports) >= 1, reports);
 }
 
 // Add a part: write one async function (ctx) above and list it here.

@@ -504,6 +504,29 @@ describe("the leader's quality screen", () => {
   });
 });
 
+describe("the leader's quality screen, months picked quickly", () => {
+  it("shows the month picked last even when an earlier month's answer comes later", async () => {
+    const late: Array<() => void> = [];
+    const answer = (month: string) => ({
+      month, drawn_at_ms: 1764640000000, percent: 5, min: 3, total: 0, marked: 0, inspectors: [],
+    });
+    handler = (cmd, args) => {
+      const month = (args as { month: string | null }).month ?? "2026-11";
+      if (cmd !== "quality_samples") return Promise.reject({ code: "offline", message: "" });
+      // The first (default) month answers only after the second was picked.
+      if (month !== "2026-09") return new Promise((r) => late.push(() => r(answer(month))));
+      return answer(month);
+    };
+    render(Quality);
+    await waitFor(() => expect(late).toHaveLength(1));
+    await fireEvent.input(screen.getByTestId("quality-month"), { target: { value: "2026-09" } });
+    await waitFor(() => expect(screen.getByTestId("quality-sample-summary").textContent).toContain("2026-09"));
+    late.forEach((r) => r());
+    await new Promise((r) => setTimeout(r, 20));
+    expect(screen.getByTestId("quality-sample-summary").textContent).toContain("2026-09");
+  });
+});
+
 describe("last month in Beijing time", () => {
   it("steps back over a year and follows Beijing's day, not the device's", () => {
     expect(lastMonth(Date.UTC(2027, 0, 15))).toBe("2026-12");

@@ -295,18 +295,6 @@ pub(crate) fn put_str_list<T: Transactable>(
     Ok(())
 }
 
-fn action_str(a: Action) -> String {
-    // The domain gives Action a snake_case serde form; reuse it as the stored id.
-    serde_json::to_value(a)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn parse_action(s: &str) -> Option<Action> {
-    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
-}
-
 impl CaseDoc {
     /// Creates a new case as `actor` (the device's actor id) with the report,
     /// plus the empty review and lifecycle containers.
@@ -502,7 +490,7 @@ impl CaseDoc {
             .transact::<_, _, AutomergeError>(|tx| {
                 let n = tx.length(&steps);
                 let s = tx.insert_object(&steps, n, ObjType::Map)?;
-                tx.put(&s, "step", action_str(step))?;
+                tx.put(&s, "step", step.as_str())?;
                 tx.put(&s, "state", next.as_str())?;
                 tx.put(&s, "by", by)?;
                 tx.put(&s, "at_ms", at_ms)?;
@@ -622,7 +610,7 @@ fn read_steps(d: &Automerge) -> Result<Vec<LifecycleStep>, DocError> {
         let Some((Value::Object(ObjType::Map), s)) = d.get(&steps, i)? else {
             return Err(DocError::Field(format!("lifecycle.steps[{i}]")));
         };
-        let step = parse_action(&str_req(d, &s, "step")?)
+        let step = Action::parse(&str_req(d, &s, "step")?)
             .ok_or_else(|| DocError::Field(format!("lifecycle.steps[{i}].step")))?;
         let state = CaseState::parse(&str_req(d, &s, "state")?)
             .ok_or_else(|| DocError::Field(format!("lifecycle.steps[{i}].state")))?;

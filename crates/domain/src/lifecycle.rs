@@ -197,6 +197,31 @@ impl Action {
         Action::NotSatisfied,
     ];
 
+    /// The stored name (the snake_case serde form), e.g. `verify_fail`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::File => "file",
+            Action::RefuseFiling => "refuse_filing",
+            Action::TakeDirectly => "take_directly",
+            Action::Dispatch => "dispatch",
+            Action::Escalate => "escalate",
+            Action::ReportHandled => "report_handled",
+            Action::RequestVerification => "request_verification",
+            Action::VerifyPass => "verify_pass",
+            Action::VerifyFail => "verify_fail",
+            Action::Evaluate => "evaluate",
+            Action::ConfirmOnSite => "confirm_on_site",
+            Action::Reply => "reply",
+            Action::Satisfied => "satisfied",
+            Action::NotSatisfied => "not_satisfied",
+        }
+    }
+
+    /// The action with this stored name.
+    pub fn parse(s: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
     /// The role that records this action. Units outside GridPatrol (the
     /// responsible departments) report through the centre, so the centre
     /// records their actions too.
@@ -348,6 +373,15 @@ impl Lifecycle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_action_names_are_the_serde_names() {
+        for a in Action::ALL {
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+            assert_eq!(Action::parse(a.as_str()), Some(a));
+        }
+        assert_eq!(Action::parse("nope"), None);
+    }
     use Action as A;
     use CaseState as S;
 

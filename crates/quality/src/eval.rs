@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use gridpatrol_domain::lifecycle::Action;
 use serde::{Deserialize, Serialize};
 
-use crate::kpi::{kpis, InspectorKpi, KpiRules, SquadKpi};
+use crate::kpi::{kpis, rate, InspectorKpi, KpiRules, SquadKpi};
 use crate::{CaseRecord, Mark, Month, Person, VerificationRecord};
 
 /// One responsible unit's month.
@@ -67,10 +67,6 @@ pub struct Evaluation {
     pub squads: Vec<SquadKpi>,
     /// Inspectors by squad, best first in each.
     pub inspectors: Vec<InspectorKpi>,
-}
-
-fn rate(num: u32, den: u32) -> Option<f64> {
-    (den > 0).then(|| f64::from(num) / f64::from(den))
 }
 
 #[derive(Default)]

@@ -128,7 +128,8 @@ pub struct KpiReport {
     pub squads: Vec<SquadKpi>,
 }
 
-fn rate(num: u32, den: u32) -> Option<f64> {
+/// `num / den`, or `None` when there is nothing to rate.
+pub(crate) fn rate(num: u32, den: u32) -> Option<f64> {
     (den > 0).then(|| f64::from(num) / f64::from(den))
 }
 

@@ -24,14 +24,6 @@ use gridpatrol_server_storage::{
 use gridpatrol_server_storage_sqlite::SqliteStore;
 use rand::{RngExt, SeedableRng};
 
-fn act(a: Action) -> String {
-    serde_json::to_value(a)
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 fn main() {
     let n: usize = std::env::var("CASES")
         .ok()
@@ -82,7 +74,7 @@ fn main() {
         let complaint = i % 100 == 99;
         let (lon, lat) = point_of[who.supervision_grid.as_str()];
         let ev = |a: Action, t: i64| CaseEvent {
-            action: act(a),
+            action: a.as_str().to_string(),
             state: String::new(),
             by: "C0001".into(),
             at_ms: t,

@@ -65,7 +65,7 @@ pub fn case_summary(c: &Case) -> CaseSummary {
             .steps
             .iter()
             .map(|s| CaseEvent {
-                action: action_str(s.step),
+                action: s.step.as_str().to_string(),
                 state: s.state.as_str().to_string(),
                 by: s.by.clone(),
                 at_ms: s.at_ms,
@@ -85,13 +85,6 @@ pub fn verification_summary(v: &Verification) -> VerificationSummary {
         outcome: v.result.as_ref().map(|r| r.outcome.as_str().to_string()),
         done_at_ms: v.result.as_ref().map(|r| r.at_ms),
     }
-}
-
-fn action_str(a: Action) -> String {
-    serde_json::to_value(a)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// One case as the centre sees it: the whole timeline and every

@@ -40,21 +40,6 @@ pub struct Records {
     pub marks: Vec<Mark>,
 }
 
-/// An action from its stored name (millions of events: a table, not serde).
-fn parse_action(s: &str) -> Option<Action> {
-    static BY_NAME: std::sync::OnceLock<std::collections::HashMap<String, Action>> =
-        std::sync::OnceLock::new();
-    BY_NAME
-        .get_or_init(|| {
-            Action::ALL
-                .iter()
-                .filter_map(|a| Some((serde_json::to_value(a).ok()?.as_str()?.to_string(), *a)))
-                .collect()
-        })
-        .get(s)
-        .copied()
-}
-
 /// Loads the records of `month` from the store.
 pub fn records(
     store: &dyn ServerStore,
@@ -82,7 +67,7 @@ pub fn records(
                 .iter()
                 .filter_map(|e| {
                     Some(Event {
-                        action: parse_action(&e.action)?,
+                        action: Action::parse(&e.action)?,
                         by: e.by.clone(),
                         at_ms: e.at_ms,
                         unit: e.unit.clone(),

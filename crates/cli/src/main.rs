@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod backup;
 mod case;
 mod district;
 mod media;
@@ -61,6 +62,10 @@ enum Command {
     Serve(server::ServeArgs),
     /// Create a server data directory: `init --demo --data DIR`.
     Init(server::InitArgs),
+    /// Online backup of a server data directory: `backup --data DIR --out FILE`.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a stopped server's directory: `restore FILE --data DIR`.
+    Restore(backup::RestoreArgs),
     /// Field-client simulator: `sim --server URL --inspectors N --cases M [--faults P] --json`.
     Sim(sim::Args),
 }
@@ -78,6 +83,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => server::serve(args),
         Command::Init(args) => server::init(args),
         Command::Sim(args) => sim::run(args),
+        Command::Backup(args) => backup::backup(args),
+        Command::Restore(args) => backup::restore(args),
     };
     match result {
         Ok(code) => code,

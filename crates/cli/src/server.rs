@@ -49,6 +49,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(listen) = args.listen {
         settings.server.listen = listen;
     }
+    // One server per directory, and no restore under a running one.
+    let _lock = gridpatrol_server_storage_sqlite::backup::lock_data_dir(&args.data)?;
     let store = SqliteStore::open(&args.data)
         .with_context(|| format!("opening the store in {}", args.data.display()))?;
     if store.user_count()? == 0 {

@@ -180,7 +180,7 @@ async fn run(args: Args) {
             })
             .expect("save a case");
         saved += 1;
-        if saved % 1000 == 0 {
+        if saved.is_multiple_of(1000) {
             eprintln!(
                 "seed_cases: {saved} saved, {:.1} s",
                 started.elapsed().as_secs_f64()

@@ -294,6 +294,15 @@ pub struct ManifestResponse {
     pub docs: Vec<ManifestEntry>,
     /// `true` if more changes follow; ask again with the new cursor.
     pub more: bool,
+    /// The server's highest change sequence, whatever the caller's scope.
+    /// A cursor past it means the server went back in time (restored from
+    /// a backup): the device then offers again what it had sent.
+    #[serde(default)]
+    pub latest: u64,
+    /// The id of the server's copy of the data; it changes when the server
+    /// is restored from a backup (same meaning as a smaller `latest`).
+    #[serde(default)]
+    pub epoch: String,
 }
 
 /// One changed document in a manifest.

@@ -24,6 +24,9 @@ use gridpatrol_server_storage::{
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
+pub mod backup;
+mod durable;
+
 /// One numbered migration from `migrations/server/`.
 struct Migration {
     version: u32,
@@ -53,6 +56,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0004_quality",
         sql: include_str!("../../../migrations/server/0004_quality.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_epoch",
+        sql: include_str!("../../../migrations/server/0005_epoch.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
@@ -66,6 +74,7 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
     photo_dir: PathBuf,
     partial_dir: PathBuf,
+    flusher: durable::Flusher,
 }
 
 /// Replaces the centre's index rows of one document (see
@@ -247,10 +256,17 @@ impl SqliteStore {
             .map_err(be)?;
         migrate(&mut conn)?;
         remove_ownerless_partials(&partial_dir);
+        // The database, its WAL and the photo directories may be new: make
+        // their directory entries durable once, so later flushes of their
+        // contents are enough.
+        for d in [dir, &photo_dir, &partial_dir] {
+            durable::sync_dir(d)?;
+        }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             photo_dir,
             partial_dir,
+            flusher: durable::Flusher::new(&dir.join(DB_FILE)),
         })
     }
 
@@ -778,6 +794,7 @@ impl ServerStore for SqliteStore {
                 });
             }
         }
+        let epoch = epoch_of(&tx)?;
         tx.commit().map_err(be)?;
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
@@ -786,7 +803,13 @@ impl ServerStore for SqliteStore {
         } else {
             to_u64(top).max(cursor)
         };
-        Ok(ManifestPage { rows, cursor, more })
+        Ok(ManifestPage {
+            rows,
+            cursor,
+            more,
+            latest: to_u64(top),
+            epoch,
+        })
     }
 
     fn doc_count(&self) -> Result<u64, StoreError> {
@@ -1278,6 +1301,11 @@ impl ServerStore for SqliteStore {
             f.write_all(bytes).map_err(be)?;
             f.sync_data().map_err(be)?;
         }
+        if existing.is_none() {
+            // A new partial file: its directory entry must survive too, or
+            // the offset this answer reports would vanish with it.
+            durable::sync_dir(&self.partial_dir)?;
+        }
         if end < total {
             return Ok(PhotoStatus::Partial { offset: end, total });
         }
@@ -1308,6 +1336,8 @@ impl ServerStore for SqliteStore {
             forget_upload(&conn)?;
         } else {
             fs::rename(&partial, self.complete_path(sha256)).map_err(be)?;
+            // File data (synced above), then its name, then the row.
+            durable::sync_dir(&self.photo_dir)?;
             forget_upload(&conn)?;
             conn.execute(
                 "INSERT INTO photos (sha256, total, complete) VALUES (?1, ?2, 1)
@@ -1374,4 +1404,33 @@ impl ServerStore for SqliteStore {
         st.query_row(all.as_slice(), |r| r.get::<_, bool>(0))
             .map_err(be)
     }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        let changes = self.conn().total_changes();
+        self.flusher.flush(changes)
+    }
+
+    fn epoch(&self) -> Result<String, StoreError> {
+        epoch_of(&self.conn())
+    }
+
+    fn renew_epoch(&self) -> Result<String, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE server_meta SET value = lower(hex(randomblob(16))) WHERE key = 'epoch'",
+            [],
+        )
+        .map_err(be)?;
+        epoch_of(&conn)
+    }
+}
+
+/// The stored epoch (migration 5 writes the first one).
+fn epoch_of(conn: &Connection) -> Result<String, StoreError> {
+    conn.query_row(
+        "SELECT value FROM server_meta WHERE key = 'epoch'",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(be)
 }

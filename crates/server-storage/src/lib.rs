@@ -357,6 +357,12 @@ pub struct ManifestPage {
     pub cursor: u64,
     /// More rows follow.
     pub more: bool,
+    /// The store's highest seq at the time of the query, whatever the
+    /// scope: a device whose cursor is past it talks to a server that has
+    /// gone back in time (restored from a backup).
+    pub latest: u64,
+    /// The store's epoch (see [`ServerStore::epoch`]).
+    pub epoch: String,
 }
 
 /// State of a photo in the store.
@@ -544,4 +550,19 @@ pub trait ServerStore: Send + Sync + 'static {
     /// completed an upload of it (so holds its bytes anyway).
     fn photo_visible(&self, sha256: &str, user_id: &str, scope: &Scope)
         -> Result<bool, StoreError>;
+
+    /// Makes every write committed before the call durable (on disk, not
+    /// just in the page cache), so an answer sent after it survives a power
+    /// cut. Concurrent callers share one flush; a call with nothing newly
+    /// written since the last flush returns at once. After a failed flush
+    /// the store refuses every later flush: what the kernel dropped cannot
+    /// be known, so nothing more is acknowledged until a restart.
+    fn flush(&self) -> Result<(), StoreError>;
+    /// The id of this copy of the data: random at creation, new after a
+    /// restore (see [`ServerStore::renew_epoch`]). Devices compare it with
+    /// the one they last synced with.
+    fn epoch(&self) -> Result<String, StoreError>;
+    /// Gives the store a new random epoch and returns it (after a restore
+    /// from a backup: devices then offer again what it may lack).
+    fn renew_epoch(&self) -> Result<String, StoreError>;
 }

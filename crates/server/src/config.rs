@@ -190,6 +190,12 @@ pub struct ServerSection {
     /// Most client connections served at once; further ones wait in the
     /// listen backlog until one closes.
     pub max_connections: usize,
+    /// Answer a successful write (sync, photo, login, centre or quality
+    /// action) only once what it stored is flushed to disk, so a power cut
+    /// after the answer loses nothing the device then forgets. Flushes are
+    /// shared by concurrent requests. Turn off only for throwaway data
+    /// (benchmarks of the difference).
+    pub durable_acks: bool,
 }
 
 impl Default for ServerSection {
@@ -202,6 +208,7 @@ impl Default for ServerSection {
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,
             max_connections: 1024,
+            durable_acks: true,
         }
     }
 }

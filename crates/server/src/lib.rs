@@ -295,6 +295,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 "this endpoint does not take that HTTP method",
             )
         })
+        .layer(middleware::from_fn_with_state(state.clone(), durable_acks))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
@@ -315,6 +316,27 @@ async fn count_requests(State(state): State<Arc<AppState>>, req: Request, next: 
         .metrics
         .request(&route, &method, resp.status().as_u16());
     resp
+}
+
+/// Holds every successful answer to a request that may write (anything
+/// but GET/HEAD) until what the store committed before it is on disk: the
+/// device forgets what an answer confirms, so the answer must not outrun
+/// the flush. One rule for every endpoint, present and future.
+async fn durable_acks(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let writes = !req.method().is_safe();
+    let resp = next.run(req).await;
+    if !writes || !state.settings.server.durable_acks || !resp.status().is_success() {
+        return resp;
+    }
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || store.flush()).await {
+        Ok(Ok(())) => resp,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "could not make a write durable; not acknowledging it");
+            ApiError::from(e).into_response()
+        }
+        Err(e) => ApiError::internal(e).into_response(),
+    }
 }
 
 async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
@@ -461,6 +483,8 @@ async fn manifest(
     Ok(Json(ManifestResponse {
         cursor: page.cursor,
         more: page.more,
+        latest: page.latest,
+        epoch: page.epoch,
         docs: page
             .rows
             .into_iter()

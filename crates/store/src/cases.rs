@@ -221,7 +221,7 @@ fn heads_to_blob(heads: &[[u8; 32]]) -> Vec<u8> {
 }
 
 fn heads_from_blob(blob: &[u8]) -> Result<Vec<[u8; 32]>, StoreError> {
-    if blob.len() % HASH_LEN != 0 {
+    if !blob.len().is_multiple_of(HASH_LEN) {
         return Err(StoreError::BadStoredValue(format!(
             "heads blob of {} bytes",
             blob.len()

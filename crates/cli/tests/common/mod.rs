@@ -28,12 +28,19 @@ pub fn init_demo(dir: &Path) -> serde_json::Value {
 /// Starts `gridpatrol serve` on a free loopback port. Returns the process,
 /// its `host:port` (from the first log line) and the rest of its log.
 pub fn serve(dir: &Path) -> (Child, String, BufReader<ChildStderr>) {
-    let mut child = gridpatrol()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+    serve_with(dir, &[])
+}
+
+/// [`serve`] with extra environment variables.
+pub fn serve_with(dir: &Path, env: &[(&str, &str)]) -> (Child, String, BufReader<ChildStderr>) {
+    let mut cmd = gridpatrol();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(dir)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     err.read_line(&mut line).unwrap();

@@ -162,6 +162,13 @@ pub struct SyncReport {
     pub photos_not_downloaded: Vec<(String, String)>,
     /// Attempts it took ([`SyncEngine::sync`]).
     pub attempts: u32,
+    /// The session found the server restored from a backup and offered
+    /// again everything the server did not hold as this device does.
+    pub recovered: bool,
+    /// Documents offered again to a restored server that it did not take
+    /// from this account, with its reason (changes another account made;
+    /// that account's devices bring them back). Kept as they are here.
+    pub not_restored: Vec<(String, String)>,
 }
 
 /// True once this device has seen the server hold the whole photo `sha`
@@ -174,6 +181,14 @@ pub fn photo_uploaded(store: &Store, sha: &str) -> Result<bool, SyncError> {
 const META_CURSOR: &str = "sync.cursor.";
 const META_STATE: &str = "sync.state.";
 const META_PHOTO_UP: &str = "sync.photo_uploaded.";
+/// The server epoch this device last finished a session with.
+const META_EPOCH: &str = "sync.epoch.";
+/// A document with own changes a restored server still lacks because they
+/// depend on another account's changes it lacks too; the value is when it
+/// was marked (ms). Offered again whenever the server's copy changes.
+const META_REOFFER: &str = "sync.reoffer.";
+/// How long a document stays marked: past it, its changes go as usual.
+const REOFFER_FOR_MS: i64 = 7 * 24 * 3600 * 1000;
 /// A photo a stored document refers to and this device lacks; the value
 /// counts failed downloads (the least-failed go first).
 const META_PHOTO_WANTED: &str = "sync.photo_wanted.";
@@ -232,6 +247,10 @@ struct Work {
     /// Saved size on the device, to pack requests within the server's budget.
     bytes: usize,
     outcome: Outcome,
+    /// When `doc` is only the part of the device's document this account
+    /// may send to a restored server (see [`sendable_part`]): the whole
+    /// document, into which whatever the server sends is merged.
+    whole: Option<Automerge>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -240,6 +259,79 @@ enum Outcome {
     Refused(String),
     Failed(String),
     Quarantined(String),
+}
+
+/// What of a document this account may send to a server holding `known`.
+enum Part {
+    /// All of it.
+    Whole,
+    /// Only this fork of it.
+    Some(Box<Automerge>),
+    /// Nothing beyond what the server holds.
+    Nothing,
+}
+
+/// The server heads in `server_heads` that `doc` holds.
+fn server_heads_known(doc: &Automerge, server_heads: &[ChangeHash]) -> Vec<ChangeHash> {
+    server_heads
+        .iter()
+        .copied()
+        .filter(|h| doc.get_change_meta_by_hash(h).is_some())
+        .collect()
+}
+
+/// The largest part of `doc` this device may offer a server that holds
+/// the changes up to `known`: those, plus every change made by `me` (this
+/// device's actor) whose dependencies are in the part. Another account's
+/// change the server lacks (the server lost it in a restore) is theirs to
+/// send: offering it would get the whole message refused.
+fn sendable_part(doc: &Automerge, known: &[ChangeHash], me: &automerge::ActorId) -> Part {
+    let missing = doc.get_changes(known);
+    if missing.is_empty() {
+        return Part::Whole;
+    }
+    let lacking: HashSet<ChangeHash> = missing.iter().map(|c| c.hash()).collect();
+    let mut ok: HashSet<ChangeHash> = HashSet::new();
+    // Causal order is not promised: repeat until nothing more qualifies.
+    loop {
+        let before = ok.len();
+        for c in &missing {
+            if !ok.contains(&c.hash())
+                && c.actor_id() == me
+                && c.deps()
+                    .iter()
+                    .all(|d| !lacking.contains(d) || ok.contains(d))
+            {
+                ok.insert(c.hash());
+            }
+        }
+        if ok.len() == before {
+            break;
+        }
+    }
+    if ok.len() == missing.len() {
+        return Part::Whole;
+    }
+    if ok.is_empty() {
+        return Part::Nothing;
+    }
+    let depended: HashSet<ChangeHash> = missing
+        .iter()
+        .filter(|c| ok.contains(&c.hash()))
+        .flat_map(|c| c.deps().iter().copied())
+        .collect();
+    let mut heads: Vec<ChangeHash> = known
+        .iter()
+        .chain(ok.iter())
+        .copied()
+        .filter(|h| !depended.contains(h))
+        .collect();
+    heads.sort();
+    heads.dedup();
+    match doc.fork_at(&heads) {
+        Ok(f) => Part::Some(Box::new(f)),
+        Err(_) => Part::Nothing,
+    }
 }
 
 /// Starts from the persisted state and assumes the server has exactly the
@@ -271,9 +363,19 @@ fn settle(
     outbox: &Pending,
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
-    let heads = w.doc.get_heads();
+    if let Some(whole) = &mut w.whole {
+        // Sent only part: keep everything, plus what the server sent.
+        whole
+            .merge(&mut w.doc.clone())
+            .map_err(|e| SyncError::Automerge {
+                id: id.to_string(),
+                message: e.to_string(),
+            })?;
+    }
+    let local = w.whole.as_ref().unwrap_or(&w.doc);
+    let heads = local.get_heads();
     if heads != w.stored_heads && !heads.is_empty() {
-        match save_any(store, id, w.kind, &w.doc, now_ms()) {
+        match save_any(store, id, w.kind, local, now_ms()) {
             Ok(()) => {
                 report.pulled += 1;
                 w.stored_heads = heads.clone();
@@ -638,10 +740,36 @@ impl SyncEngine {
         let cursor: Option<u64> = store.get_meta(&cursor_key)?.and_then(|s| s.parse().ok());
 
         // 1. What changed on the server within my scope.
+        let epoch_key = format!("{META_EPOCH}{user_id}");
+        let known_epoch = store.get_meta(&epoch_key)?;
         let mut server_docs: BTreeMap<String, (DocKind, Vec<String>)> = BTreeMap::new();
         let mut next_cursor = cursor;
+        let mut epoch = None;
+        let mut recovering = false;
         loop {
             let m = self.api.manifest(next_cursor).await?;
+            if epoch.is_none() && !m.epoch.is_empty() {
+                // A server restored from a backup has a new epoch (or, copied
+                // back by hand, a change sequence behind our cursor): it may
+                // lack what it acknowledged. Read its whole manifest and
+                // offer again everything it does not hold as we do.
+                let moved = known_epoch.as_deref().is_some_and(|k| k != m.epoch);
+                let behind = cursor.is_some_and(|c| c > m.latest);
+                epoch = Some(m.epoch.clone());
+                if (moved || behind) && next_cursor.is_some() {
+                    tracing::warn!(
+                        known = ?known_epoch,
+                        epoch = %m.epoch,
+                        cursor = ?cursor,
+                        latest = m.latest,
+                        "the server was restored from a backup; offering again what it lacks"
+                    );
+                    recovering = true;
+                    next_cursor = None;
+                    continue;
+                }
+                recovering = moved || behind;
+            }
             let advanced = Some(m.cursor) != next_cursor;
             next_cursor = Some(m.cursor);
             for e in m.docs {
@@ -661,6 +789,36 @@ impl SyncEngine {
             if let Some(w) = self.load_work(store, id, &actor)? {
                 work.insert(id.clone(), w);
             }
+        }
+        let marked_ids: Vec<String> = store
+            .meta_with_prefix(META_REOFFER)?
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let fresh = v
+                    .parse::<i64>()
+                    .is_ok_and(|at| now_ms().saturating_sub(at) < REOFFER_FOR_MS);
+                fresh.then(|| k[META_REOFFER.len()..].to_string())
+            })
+            .collect();
+        if recovering {
+            self.reoffer(
+                store,
+                &actor,
+                store.document_ids()?,
+                &server_docs,
+                &mut work,
+            )?;
+        } else if !marked_ids.is_empty() {
+            // Waiting for another account's part: offer again once the
+            // server's copy changed, else hold the document back (its
+            // changes would be refused with the part it lacks).
+            let (listed, waiting): (Vec<String>, Vec<String>) = marked_ids
+                .into_iter()
+                .partition(|id| server_docs.contains_key(id));
+            for id in &waiting {
+                work.remove(id);
+            }
+            self.reoffer(store, &actor, listed, &server_docs, &mut work)?;
         }
         for (id, (kind, heads)) in &server_docs {
             if work.contains_key(id) {
@@ -686,6 +844,7 @@ impl SyncEngine {
                     stored_heads: Vec::new(),
                     bytes: 0,
                     outcome: Outcome::Active,
+                    whole: None,
                 },
             };
             work.insert(id.clone(), w);
@@ -849,6 +1008,14 @@ impl SyncEngine {
                         }
                     }
                 }
+                Outcome::Refused(reason)
+                    if (recovering || w.whole.is_some()) && !outbox.contains_key(id) =>
+                {
+                    // Offered again to a restored server, which does not take
+                    // these changes from this account (another account made
+                    // them; its devices bring them back). Our copy stays as is.
+                    report.not_restored.push((id.clone(), reason.clone()));
+                }
                 Outcome::Refused(reason) => {
                     // The refusal is final for these changes: stop resending them.
                     ack.extend(acked_entries(&outbox, id, &w.doc));
@@ -882,6 +1049,11 @@ impl SyncEngine {
             if let Some(c) = next_cursor {
                 store.set_meta(&cursor_key, &c.to_string())?;
             }
+            // Only now: a recovery cut short starts again next session.
+            if let Some(e) = &epoch {
+                store.set_meta(&epoch_key, e)?;
+            }
+            report.recovered = recovering;
         }
 
         // 7. Photos the stored documents refer to and this device lacks
@@ -1044,6 +1216,80 @@ impl SyncEngine {
         Ok(())
     }
 
+    /// Adds to `work` every stored document of `ids` that the server (as its
+    /// manifest lists it in `server_docs`) lacks or holds an older version
+    /// of, with a sync state that assumes the server holds only that (never
+    /// what it confirmed before a restore). Only what this account may send
+    /// goes: changes the server holds, plus this device's own changes whose
+    /// dependencies go too ([`sendable_part`]); a document left with own
+    /// changes waiting for another account's is marked to be offered again
+    /// when the server's copy of it next changes. Photos of re-offered
+    /// documents are checked against the server again.
+    fn reoffer(
+        &self,
+        store: &mut Store,
+        actor: &automerge::ActorId,
+        ids: Vec<String>,
+        server_docs: &BTreeMap<String, (DocKind, Vec<String>)>,
+        work: &mut BTreeMap<String, Work>,
+    ) -> Result<(), SyncError> {
+        for id in ids {
+            let Some(mut w) = self.load_work(store, &id, actor)? else {
+                let _ = store.delete_meta(&format!("{META_REOFFER}{id}"));
+                continue;
+            };
+            let server_heads: Vec<ChangeHash> = server_docs
+                .get(&id)
+                .map(|(_, h)| h.iter().filter_map(|h| h.parse().ok()).collect())
+                .unwrap_or_default();
+            let mut ours = w.doc.get_heads();
+            ours.sort();
+            let mut theirs = server_heads.clone();
+            theirs.sort();
+            let marker = format!("{META_REOFFER}{id}");
+            if ours == theirs {
+                store.delete_meta(&marker)?;
+                work.remove(&id);
+                continue;
+            }
+            // Server heads this device lacks: the normal exchange pulls
+            // them; what we send is measured from the ones we know.
+            let known = server_heads_known(&w.doc, &server_heads);
+            let part = sendable_part(&w.doc, &known, actor);
+            let mut state = State::new();
+            state.shared_heads = known.clone();
+            w.state = primed_state(Some(state));
+            for sha in gridpatrol_docs::photo_refs(&w.doc) {
+                store.delete_meta(&format!("{META_PHOTO_UP}{sha}"))?;
+            }
+            match part {
+                Part::Whole => store.delete_meta(&marker)?,
+                Part::Some(fork) => {
+                    store.set_meta(&marker, &now_ms().to_string())?;
+                    let whole = std::mem::replace(&mut w.doc, (*fork).with_actor(actor.clone()));
+                    w.whole = Some(whole);
+                }
+                Part::Nothing => {
+                    store.set_meta(&marker, &now_ms().to_string())?;
+                    if !known.is_empty() {
+                        // Nothing of ours can go yet; still pull theirs.
+                        let fork = w.doc.fork_at(&known).map_err(|e| SyncError::Automerge {
+                            id: id.clone(),
+                            message: e.to_string(),
+                        })?;
+                        let whole = std::mem::replace(&mut w.doc, fork.with_actor(actor.clone()));
+                        w.whole = Some(whole);
+                    } else {
+                        work.remove(&id);
+                        continue;
+                    }
+                }
+            }
+            work.insert(id, w);
+        }
+        Ok(())
+    }
+
     fn load_work(
         &self,
         store: &mut Store,
@@ -1070,6 +1316,7 @@ impl SyncEngine {
             doc,
             state: primed_state(persisted),
             outcome: Outcome::Active,
+            whole: None,
         }))
     }
 

@@ -21,11 +21,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
-use common::{demo_report, init_demo, serve_with};
+use common::{init_demo, serve_with, synced_cases};
 use gridpatrol_server_storage::{PhotoStatus, ServerStore};
 use gridpatrol_server_storage_sqlite::SqliteStore;
-use gridpatrol_store::Store;
-use gridpatrol_sync::{local, SyncConfig, SyncEngine};
 
 const CASES: usize = 24;
 const WITH_PHOTO: usize = 6;
@@ -210,46 +208,6 @@ fn power_cut(log: &Path) -> Undone {
     undone
 }
 
-/// Reports by I0001, some with a photo, synced until the server confirmed
-/// every one of them (cases and photos).
-async fn acknowledged_cases(url: &str, dir: &Path) -> (Vec<String>, Vec<(String, Vec<u8>)>) {
-    let mut store = Store::open(&dir.join("device.db")).unwrap();
-    let mut cfg = SyncConfig::new(url, "I0001", "patrol-I0001");
-    cfg.batch_docs = 4;
-    let mut engine = SyncEngine::new(cfg).unwrap();
-    let meta = gridpatrol_store::PhotoMeta {
-        mime: "image/jpeg".into(),
-        taken_at_ms: 1,
-        lon: None,
-        lat: None,
-    };
-    let (mut ids, mut photos) = (Vec::new(), Vec::new());
-    // Two sessions, so acknowledged data is spread over many commits.
-    for half in 0..2 {
-        for i in (half * CASES / 2)..((half + 1) * CASES / 2) {
-            let id = format!("cut-{i:03}");
-            let mut report = demo_report("02080101", i, 1_790_000_000_000 + i as i64);
-            if i < WITH_PHOTO {
-                let bytes: Vec<u8> = (0..20_000u32).map(|b| (b * 7 + i as u32) as u8).collect();
-                let sha = store.put_photo(&bytes, &meta).unwrap();
-                report.photos = vec![sha.clone()];
-                photos.push((sha, bytes));
-            }
-            local::create_case(&mut store, &id, &report, 1_790_000_000_000).unwrap();
-            ids.push(id);
-        }
-        let r = engine.sync(&mut store).await.unwrap();
-        assert!(r.failed.is_empty() && r.refused.is_empty(), "{r:?}");
-    }
-    assert_eq!(store.pending_docs().unwrap(), 0, "every case acknowledged");
-    assert_eq!(
-        gridpatrol_sync::pending_photos(&store).unwrap(),
-        0,
-        "every photo acknowledged"
-    );
-    (ids, photos)
-}
-
 /// Runs the scenario; returns the acknowledged cases and photos missing
 /// after the power cut, and what the replay undid.
 async fn cut_power(durable: bool) -> (Vec<String>, Vec<String>, Undone) {
@@ -274,7 +232,8 @@ async fn cut_power(durable: bool) -> (Vec<String>, Vec<String>, Undone) {
         let _ = stderr.read_to_string(&mut s);
         s
     });
-    let (ids, photos) = acknowledged_cases(&format!("http://{addr}"), &root).await;
+    let (ids, photos) =
+        synced_cases(&format!("http://{addr}"), &root, "cut", CASES, WITH_PHOTO).await;
     server.kill().unwrap(); // SIGKILL: the process gets no chance to flush
     server.wait().unwrap();
     let log_text = drain.join().unwrap();

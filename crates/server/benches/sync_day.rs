@@ -4,7 +4,9 @@
 //! 8 devices at a time), then verified. Also measures a no-change reconnect
 //! (one manifest round trip). Prints one JSON line with percentiles.
 //!
-//! `cargo bench -p gridpatrol-server --bench sync_day` (env `CASES`, default 25000).
+//! `cargo bench -p gridpatrol-server --bench sync_day` (env `CASES`, default
+//! 25000; `DURABLE_ACKS=0` answers before the flush to disk, to measure what
+//! durable acknowledgements cost).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -63,8 +65,11 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(25_000);
+    let durable = std::env::var("DURABLE_ACKS").map_or(true, |v| v != "0");
+    let mut settings = gridpatrol_server::config::Settings::default();
+    settings.server.durable_acks = durable;
     let dir = tempfile::tempdir().unwrap();
-    let server = gridpatrol_server::spawn_test_server(dir.path())
+    let server = gridpatrol_server::spawn_test_server_with(dir.path(), settings)
         .await
         .unwrap();
     let district = &gridpatrol_district::DemoDistrict::get().district;
@@ -265,6 +270,7 @@ async fn main() {
         "{}",
         serde_json::json!({
             "cases": cases,
+            "durable_acks": durable,
             "stored": stored,
             "converged": converged && stored == cases,
             "devices": devices.len(),

@@ -10,4 +10,4 @@ mod proxy;
 mod sim;
 
 pub use proxy::FaultProxy;
-pub use sim::{run, SimConfig, SimError, SimResult};
+pub use sim::{run, Drill, DrillFuture, DrillResult, RestoreDrill, SimConfig, SimError, SimResult};

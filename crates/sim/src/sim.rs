@@ -43,6 +43,55 @@ pub struct SimConfig {
     pub concurrency: usize,
     /// Centre account used to check convergence, with its password.
     pub centre: (String, String),
+    /// A restore drill: half the cases are synced, the server is backed up,
+    /// the other half is synced, the server is restored from that backup,
+    /// and the devices must bring back the second half on their own.
+    pub drill: Option<Drill>,
+}
+
+/// Future returned by a [`RestoreDrill`] step.
+pub type DrillFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'a>>;
+
+/// The server side of a restore drill (the simulator cannot restart a
+/// server; whoever runs it can).
+pub trait RestoreDrill: Send + Sync {
+    /// Takes the backup (the server keeps running).
+    fn backup(&self) -> DrillFuture<'_, ()>;
+    /// Stops the server, restores the backup and starts a server on it;
+    /// returns the restored server's address.
+    fn restore(&self) -> DrillFuture<'_, SocketAddr>;
+}
+
+/// A [`RestoreDrill`] in a [`SimConfig`].
+#[derive(Clone)]
+pub struct Drill(pub Arc<dyn RestoreDrill>);
+
+impl std::fmt::Debug for Drill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Drill(..)")
+    }
+}
+
+/// What a restore drill measured.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DrillResult {
+    /// Cases synced before the backup.
+    pub cases_before_backup: usize,
+    /// Cases synced after it (lost by the restore until devices resend them).
+    pub cases_after_backup: usize,
+    /// From the restored server's start to every device having synced
+    /// with it (what it lacked sent again), before the centre's check.
+    pub recover_seconds: f64,
+    /// The baseline in the same run: the devices sending the second half
+    /// to the server the first time.
+    pub second_half_seconds: f64,
+    /// Devices whose first session with the restored server noticed it.
+    pub devices_recovered: usize,
+    /// HTTP requests during the recovery.
+    pub recover_round_trips: u64,
+    /// Request body bytes sent during the recovery.
+    pub recover_bytes_up: u64,
 }
 
 impl SimConfig {
@@ -57,6 +106,7 @@ impl SimConfig {
             seed: 1,
             concurrency: 32,
             centre: ("C0001".into(), "patrol-C0001".into()),
+            drill: None,
         }
     }
 }
@@ -99,6 +149,9 @@ pub struct SimResult {
     pub cuts: u64,
     /// Sync sessions that failed and were retried.
     pub retries: u64,
+    /// The restore drill, when one ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drill: Option<DrillResult>,
 }
 
 /// Why a simulation could not run.
@@ -116,6 +169,9 @@ pub enum SimError {
     /// Sync failed beyond retrying.
     #[error("sync: {0}")]
     Sync(#[from] SyncError),
+    /// A restore drill step failed.
+    #[error("restore drill: {0}")]
+    Drill(String),
 }
 
 /// One simulated phone.
@@ -263,118 +319,66 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
     let mut devices: Vec<Device> = logged_in.into_iter().map(|(_, d)| d).collect();
     let login_seconds = login_started.elapsed().as_secs_f64();
 
-    for c in 0..cfg.cases {
-        let n = c % cfg.inspectors;
-        let person = people[n];
-        let grids = grids_of
-            .get(person.supervision_grid.as_str())
-            .filter(|g| !g.is_empty())
-            .ok_or_else(|| {
-                SimError::Config(format!(
-                    "grid {} has no technical grids",
-                    person.supervision_grid
-                ))
-            })?;
-        let (lon, lat, loc) = (0..16)
-            .find_map(|_| {
-                let k = grids[rng.random_range(0..grids.len())];
-                random_point(district, &index, k, &mut rng)
-            })
-            .ok_or_else(|| {
-                SimError::Config(format!("no point found in {}", person.supervision_grid))
-            })?;
-        let (code, name) = &fine[rng.random_range(0..fine.len())];
-        let dev = &mut devices[n];
-        let mut photos = Vec::new();
-        for _ in 0..cfg.photos {
-            let mut bytes = vec![0u8; 16 * 1024];
-            rng.fill_bytes(&mut bytes);
-            photos.push(dev.store.put_photo(
-                &bytes,
-                &PhotoMeta {
-                    mime: "image/jpeg".into(),
-                    taken_at_ms: now_ms(),
-                    lon: Some(lon),
-                    lat: Some(lat),
-                },
-            )?);
-        }
-        let id = format!("sim-{run_id}-{c:06}");
-        let report = Report {
-            category: code.clone(),
-            lon,
-            lat,
-            accuracy_m: rng.random_range(3.0..15.0),
-            technical_grid: loc.technical_grid,
-            supervision_grid: loc.supervision_grid,
-            street: loc.street,
-            address: format!("模拟地址 {c}"),
-            description: format!("{name}（模拟第{c}号）"),
-            photos,
-            reporter: person.id.clone(),
-            source: Source::Patrol,
-            created_at_ms: now_ms(),
-        };
-        local::create_case(&mut dev.store, &id, &report, now_ms())?;
-        dev.cases.push(id);
-    }
+    let half = if cfg.drill.is_some() {
+        cfg.cases / 2
+    } else {
+        cfg.cases
+    };
+    let mut make = Maker {
+        cfg,
+        people: &people,
+        grids_of: &grids_of,
+        district,
+        index: &index,
+        fine: &fine,
+        rng: &mut rng,
+        run_id: &run_id,
+    };
+    make.cases(&mut devices, 0..half)?;
 
     // Everyone syncs, through the proxy, some at the same time.
     let started = Instant::now();
-    let mut set = JoinSet::new();
-    for mut dev in devices {
-        let gate = gate.clone();
-        set.spawn(async move {
-            let _permit = gate.acquire_owned().await;
-            let mut retries = 0u64;
-            let mut refused = 0usize;
-            let mut last_err = None;
-            for _ in 0..8 {
-                match dev.engine.sync(&mut dev.store).await {
-                    Ok(r) => {
-                        retries += u64::from(r.attempts.saturating_sub(1));
-                        refused += r.refused.len();
-                        if r.failed.is_empty() {
-                            last_err = None;
-                            break;
-                        }
-                        retries += 1;
-                        last_err = Some(format!("{:?}", r.failed.first()));
-                    }
-                    Err(e) if e.is_transient() || matches!(e, SyncError::GaveUp { .. }) => {
-                        retries += 1;
-                        last_err = Some(e.to_string());
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok((dev, retries, refused, last_err))
+    let mut stats = SyncStats::default();
+    let mut done = sync_all(devices, &gate, &mut stats).await?;
+    let mut drill = None;
+    let mut server = cfg.server.clone();
+    if let Some(Drill(d)) = &cfg.drill {
+        d.backup().await.map_err(SimError::Drill)?;
+        make.cases(&mut done, half..cfg.cases)?;
+        let t = Instant::now();
+        done = sync_all(done, &gate, &mut stats).await?;
+        let second_half_seconds = t.elapsed().as_secs_f64();
+        let addr = d.restore().await.map_err(SimError::Drill)?;
+        proxy.set_upstream(addr);
+        server = format!("http://{addr}");
+        let before = total_traffic(&done);
+        let t = Instant::now();
+        let mut recovery = SyncStats::default();
+        done = sync_all(done, &gate, &mut recovery).await?;
+        let after = total_traffic(&done);
+        drill = Some(DrillResult {
+            cases_before_backup: half,
+            cases_after_backup: cfg.cases - half,
+            recover_seconds: t.elapsed().as_secs_f64(),
+            second_half_seconds,
+            devices_recovered: recovery.recovered,
+            recover_round_trips: after.round_trips - before.round_trips,
+            recover_bytes_up: after.bytes_up - before.bytes_up,
         });
+        stats.add(&recovery);
     }
-    let mut done = Vec::new();
-    let mut traffic = Traffic::default();
-    let (mut retries, mut refused, mut unfinished) = (0, 0, 0);
-    while let Some(r) = set.join_next().await {
-        let (dev, r, f, err) =
-            r.map_err(|e| SimError::Config(format!("device task failed: {e}")))??;
-        let t = dev.engine.traffic();
-        traffic.round_trips += t.round_trips;
-        traffic.bytes_up += t.bytes_up;
-        traffic.bytes_down += t.bytes_down;
-        traffic.photos_uploaded += t.photos_uploaded;
-        retries += r;
-        refused += f;
-        if err.is_some() {
-            unfinished += 1;
-        }
-        done.push(dev);
-    }
-
+    let traffic = total_traffic(&done);
+    let SyncStats {
+        retries,
+        refused,
+        unfinished,
+        ..
+    } = stats;
     let sync_seconds = started.elapsed().as_secs_f64();
     // The centre reads the server's heads of every document (the manifest
     // from the beginning, directly, without the proxy) and compares them with
     // every device's stored heads: equal heads mean equal documents.
-    let mut cc = SyncConfig::new(&cfg.server, &cfg.centre.0, &cfg.centre.1);
+    let mut cc = SyncConfig::new(&server, &cfg.centre.0, &cfg.centre.1);
     cc.retry = retry;
     // A test tool against a test server, possibly on another machine of the
     // test network; `resolve` already limits it to http://.
@@ -435,7 +439,182 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
         photos_missing,
         cuts: proxy.cuts(),
         retries,
+        drill,
     })
+}
+
+/// Makes cases offline on the devices, round-robin, from the seeded RNG.
+struct Maker<'a> {
+    cfg: &'a SimConfig,
+    people: &'a [&'a gridpatrol_domain::district::Inspector],
+    grids_of: &'a BTreeMap<&'a str, Vec<usize>>,
+    district: &'a DemoDistrict,
+    index: &'a GridIndex,
+    fine: &'a [(String, String)],
+    rng: &'a mut ChaCha8Rng,
+    run_id: &'a str,
+}
+
+impl Maker<'_> {
+    fn cases(
+        &mut self,
+        devices: &mut [Device],
+        range: std::ops::Range<usize>,
+    ) -> Result<(), SimError> {
+        let (cfg, people, grids_of, district, index, fine, run_id) = (
+            self.cfg,
+            self.people,
+            self.grids_of,
+            self.district,
+            self.index,
+            self.fine,
+            self.run_id,
+        );
+        let rng = &mut *self.rng;
+        for c in range {
+            let n = c % cfg.inspectors;
+            let person = people[n];
+            let grids = grids_of
+                .get(person.supervision_grid.as_str())
+                .filter(|g| !g.is_empty())
+                .ok_or_else(|| {
+                    SimError::Config(format!(
+                        "grid {} has no technical grids",
+                        person.supervision_grid
+                    ))
+                })?;
+            let (lon, lat, loc) = (0..16)
+                .find_map(|_| {
+                    let k = grids[rng.random_range(0..grids.len())];
+                    random_point(district, index, k, rng)
+                })
+                .ok_or_else(|| {
+                    SimError::Config(format!("no point found in {}", person.supervision_grid))
+                })?;
+            let (code, name) = &fine[rng.random_range(0..fine.len())];
+            let dev = &mut devices[n];
+            let mut photos = Vec::new();
+            for _ in 0..cfg.photos {
+                let mut bytes = vec![0u8; 16 * 1024];
+                rng.fill_bytes(&mut bytes);
+                photos.push(dev.store.put_photo(
+                    &bytes,
+                    &PhotoMeta {
+                        mime: "image/jpeg".into(),
+                        taken_at_ms: now_ms(),
+                        lon: Some(lon),
+                        lat: Some(lat),
+                    },
+                )?);
+            }
+            let id = format!("sim-{run_id}-{c:06}");
+            let report = Report {
+                category: code.clone(),
+                lon,
+                lat,
+                accuracy_m: rng.random_range(3.0..15.0),
+                technical_grid: loc.technical_grid,
+                supervision_grid: loc.supervision_grid,
+                street: loc.street,
+                address: format!("模拟地址 {c}"),
+                description: format!("{name}（模拟第{c}号）"),
+                photos,
+                reporter: person.id.clone(),
+                source: Source::Patrol,
+                created_at_ms: now_ms(),
+            };
+            local::create_case(&mut dev.store, &id, &report, now_ms())?;
+            dev.cases.push(id);
+        }
+
+        Ok(())
+    }
+}
+
+/// Sync outcomes summed over devices.
+#[derive(Debug, Default)]
+struct SyncStats {
+    retries: u64,
+    refused: usize,
+    unfinished: usize,
+    recovered: usize,
+}
+
+impl SyncStats {
+    fn add(&mut self, o: &SyncStats) {
+        self.retries += o.retries;
+        self.refused += o.refused;
+        self.unfinished = o.unfinished;
+        self.recovered += o.recovered;
+    }
+}
+
+fn total_traffic(devices: &[Device]) -> Traffic {
+    let mut traffic = Traffic::default();
+    for dev in devices {
+        let t = dev.engine.traffic();
+        traffic.round_trips += t.round_trips;
+        traffic.bytes_up += t.bytes_up;
+        traffic.bytes_down += t.bytes_down;
+        traffic.photos_uploaded += t.photos_uploaded;
+    }
+    traffic
+}
+
+/// Every device syncs (`gate` bounds how many at once), retrying a session
+/// that failed up to 8 times.
+async fn sync_all(
+    devices: Vec<Device>,
+    gate: &Arc<Semaphore>,
+    stats: &mut SyncStats,
+) -> Result<Vec<Device>, SimError> {
+    let mut set = JoinSet::new();
+    for (n, mut dev) in devices.into_iter().enumerate() {
+        let gate = gate.clone();
+        set.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            let mut retries = 0u64;
+            let mut refused = 0usize;
+            let mut recovered = false;
+            let mut last_err = None;
+            for _ in 0..8 {
+                match dev.engine.sync(&mut dev.store).await {
+                    Ok(r) => {
+                        retries += u64::from(r.attempts.saturating_sub(1));
+                        refused += r.refused.len();
+                        recovered |= r.recovered;
+                        if r.failed.is_empty() {
+                            last_err = None;
+                            break;
+                        }
+                        retries += 1;
+                        last_err = Some(format!("{:?}", r.failed.first()));
+                    }
+                    Err(e) if e.is_transient() || matches!(e, SyncError::GaveUp { .. }) => {
+                        retries += 1;
+                        last_err = Some(e.to_string());
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok((n, dev, retries, refused, recovered, last_err))
+        });
+    }
+    let mut done = Vec::new();
+    stats.unfinished = 0;
+    while let Some(r) = set.join_next().await {
+        let (n, dev, r, f, rec, err) =
+            r.map_err(|e| SimError::Config(format!("device task failed: {e}")))??;
+        stats.retries += r;
+        stats.refused += f;
+        stats.recovered += usize::from(rec);
+        if err.is_some() {
+            stats.unfinished += 1;
+        }
+        done.push((n, dev));
+    }
+    done.sort_by_key(|(n, _)| *n);
+    Ok(done.into_iter().map(|(_, d)| d).collect())
 }
 
 /// `http://host:port` → the socket address the proxy forwards to.

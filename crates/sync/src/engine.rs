@@ -1249,7 +1249,18 @@ impl SyncEngine {
             let marker = format!("{META_REOFFER}{id}");
             if ours == theirs {
                 store.delete_meta(&marker)?;
-                work.remove(&id);
+                // Back on the server already (an earlier attempt of this
+                // recovery, cut off before its photos were up): only its
+                // photos may still be missing there.
+                let mut photos_waiting = false;
+                for sha in gridpatrol_docs::photo_refs(&w.doc) {
+                    photos_waiting |= !photo_uploaded(store, &sha)? && store.has_photo(&sha)?;
+                }
+                if photos_waiting {
+                    work.insert(id, w);
+                } else {
+                    work.remove(&id);
+                }
                 continue;
             }
             // Server heads this device lacks: the normal exchange pulls

@@ -87,3 +87,55 @@ pub fn demo_report(category: &str, n: usize, created_at_ms: i64) -> gridpatrol_d
         created_at_ms,
     }
 }
+
+/// `n` reports by I0001 (ids `<prefix>-NNN`), the first `with_photo` with a
+/// 20 kB photo, made on a device stored in `dir` and synced in two sessions
+/// until the server confirmed every case and photo. Returns the case ids
+/// and the photos (hash, bytes).
+pub async fn synced_cases(
+    url: &str,
+    dir: &Path,
+    prefix: &str,
+    n: usize,
+    with_photo: usize,
+) -> (Vec<String>, Vec<(String, Vec<u8>)>) {
+    use gridpatrol_store::Store;
+    use gridpatrol_sync::{local, SyncConfig, SyncEngine};
+    let mut store = Store::open(&dir.join(format!("{prefix}-device.db"))).unwrap();
+    let mut cfg = SyncConfig::new(url, "I0001", "patrol-I0001");
+    cfg.batch_docs = 4;
+    let mut engine = SyncEngine::new(cfg).unwrap();
+    let meta = gridpatrol_store::PhotoMeta {
+        mime: "image/jpeg".into(),
+        taken_at_ms: 1,
+        lon: None,
+        lat: None,
+    };
+    let (mut ids, mut photos) = (Vec::new(), Vec::new());
+    // Two sessions, so acknowledged data is spread over many commits.
+    for half in 0..2 {
+        for i in (half * n / 2)..((half + 1) * n / 2) {
+            let id = format!("{prefix}-{i:03}");
+            let mut report = demo_report("02080101", i, 1_790_000_000_000 + i as i64);
+            if i < with_photo {
+                let bytes: Vec<u8> = (0..20_000u32)
+                    .map(|b| (b * 7 + i as u32) as u8 ^ prefix.len() as u8)
+                    .collect();
+                let sha = store.put_photo(&bytes, &meta).unwrap();
+                report.photos = vec![sha.clone()];
+                photos.push((sha, bytes));
+            }
+            local::create_case(&mut store, &id, &report, 1_790_000_000_000).unwrap();
+            ids.push(id);
+        }
+        let r = engine.sync(&mut store).await.unwrap();
+        assert!(r.failed.is_empty() && r.refused.is_empty(), "{r:?}");
+    }
+    assert_eq!(store.pending_docs().unwrap(), 0, "every case acknowledged");
+    assert_eq!(
+        gridpatrol_sync::pending_photos(&store).unwrap(),
+        0,
+        "every photo acknowledged"
+    );
+    (ids, photos)
+}

@@ -1,0 +1,2 @@
+//! Shared test scaffolding of the simulator tests.
+pub mod drill;

@@ -1,8 +1,9 @@
 //! The monthly quality work on the server: the sample of each inspector's
 //! last month drawn once the month is over (seed and draw recorded), the
 //! squad leader's marks on it, and the KPI and evaluation figures computed
-//! by `gridpatrol-quality` from the recorded events ([`records`] is the one
-//! loader the API and the CLI share).
+//! by `gridpatrol-quality` from the recorded events ([`tally_month`] is the
+//! one loader the API and the CLI share: it streams a month's records into
+//! the figures' tallies; [`records`] loads the same records whole).
 
 use std::sync::Arc;
 
@@ -16,9 +17,11 @@ use gridpatrol_domain::lifecycle::Action;
 use gridpatrol_domain::roles::Role;
 use gridpatrol_domain::taxonomy::Taxonomy;
 use gridpatrol_protocol::{codes, SampleItem, SampleMarkRequest, SamplePage};
-use gridpatrol_quality::eval::{evaluate, Evaluation};
-use gridpatrol_quality::kpi::{kpis, KpiReport};
-use gridpatrol_quality::{sample, CaseRecord, Event, Mark, Month, Person, VerificationRecord};
+use gridpatrol_quality::eval::{Evaluation, Evaluator};
+use gridpatrol_quality::kpi::{KpiReport, KpiTally};
+use gridpatrol_quality::{
+    sample, CaseRecord, CaseView, Mark, Month, MonthTally, Person, Step, VerificationRecord,
+};
 use gridpatrol_server_storage::{DrawRecord, SampleRow, ServerStore, StoreError};
 use serde::Deserialize;
 
@@ -40,14 +43,9 @@ pub struct Records {
     pub marks: Vec<Mark>,
 }
 
-/// Loads the records of `month` from the store.
-pub fn records(
-    store: &dyn ServerStore,
-    month: Month,
-    settings: &QualitySection,
-) -> Result<Records, StoreError> {
-    let window = settings.kpi_rules().missed_window_ms;
-    let people = store
+/// Everyone in the district.
+fn people(store: &dyn ServerStore) -> Result<Vec<Person>, StoreError> {
+    Ok(store
         .users()?
         .into_iter()
         .map(|u| Person {
@@ -56,50 +54,12 @@ pub fn records(
             squad: u.squad,
             supervision_grid: u.supervision_grid,
         })
-        .collect();
-    let cases = store
-        .quality_cases(month.start_ms() - window, month.start_ms(), month.end_ms())?
-        .into_iter()
-        .map(|r| CaseRecord {
-            events: r
-                .summary
-                .events
-                .iter()
-                .filter_map(|e| {
-                    Some(Event {
-                        action: Action::parse(&e.action)?,
-                        by: e.by.clone(),
-                        at_ms: e.at_ms,
-                        unit: e.unit.clone(),
-                        due_at_ms: e.due_at_ms,
-                    })
-                })
-                .collect(),
-            id: r.id,
-            source: r.summary.source,
-            category: r.summary.category,
-            supervision_grid: r.supervision_grid,
-            reporter: r.reporter,
-            reported_at_ms: r.summary.reported_at_ms,
-            lon: r.summary.lon,
-            lat: r.summary.lat,
-            review: r.summary.review,
-            resubmitted: r.summary.resubmitted,
-        })
-        .collect();
-    let verifications = store
-        .verifications_due(month.start_ms(), month.end_ms())?
-        .into_iter()
-        .map(|v| VerificationRecord {
-            id: v.id,
-            case_id: v.summary.case_id,
-            assignee: v.assignee,
-            due_at_ms: v.summary.due_at_ms,
-            outcome: v.summary.outcome,
-            done_at_ms: v.summary.done_at_ms,
-        })
-        .collect();
-    let marks = store
+        .collect())
+}
+
+/// The leaders' marks on the sample of `month`.
+fn marks(store: &dyn ServerStore, month: Month) -> Result<Vec<Mark>, StoreError> {
+    Ok(store
         .samples(&month.to_string(), None)?
         .into_iter()
         .map(|s| Mark {
@@ -107,30 +67,114 @@ pub fn records(
             inspector: s.inspector,
             wrong: s.wrong,
         })
-        .collect();
+        .collect())
+}
+
+/// Calls `f` with each case of the records of `month` (see
+/// [`Records::cases`]) as the store reads it, steps of unknown actions
+/// left out: nothing of a case is kept after its call.
+fn each_case(
+    store: &dyn ServerStore,
+    month: Month,
+    settings: &QualitySection,
+    f: &mut dyn FnMut(&CaseView<'_>),
+) -> Result<(), StoreError> {
+    let window = settings.kpi_rules().missed_window_ms;
+    store.each_quality_case(
+        month.start_ms() - window,
+        month.start_ms(),
+        month.end_ms(),
+        &mut |r| {
+            let steps: Vec<Step<'_>> = r
+                .summary
+                .events
+                .iter()
+                .filter_map(|e| {
+                    Some(Step {
+                        action: Action::parse(&e.action)?,
+                        by: &e.by,
+                        at_ms: e.at_ms,
+                        unit: e.unit.as_deref(),
+                        due_at_ms: e.due_at_ms,
+                    })
+                })
+                .collect();
+            f(&CaseView {
+                id: &r.id,
+                source: &r.summary.source,
+                category: &r.summary.category,
+                supervision_grid: &r.supervision_grid,
+                reporter: &r.reporter,
+                reported_at_ms: r.summary.reported_at_ms,
+                lon: r.summary.lon,
+                lat: r.summary.lat,
+                review: r.summary.review.as_deref(),
+                resubmitted: r.summary.resubmitted,
+                steps: &steps,
+            });
+        },
+    )
+}
+
+/// Feeds `tally` the records of `month` as the store reads them (a month
+/// is never held whole; see [`records`] for the same records loaded).
+pub fn tally_month(
+    store: &dyn ServerStore,
+    month: Month,
+    settings: &QualitySection,
+    tally: &mut dyn MonthTally,
+) -> Result<(), StoreError> {
+    each_case(store, month, settings, &mut |c| tally.add_case(c))?;
+    store.each_verification_due(month.start_ms(), month.end_ms(), &mut |v| {
+        tally.add_verification(&v.assignee, v.summary.due_at_ms, v.summary.done_at_ms)
+    })?;
+    for m in marks(store, month)? {
+        tally.add_mark(&m);
+    }
+    Ok(())
+}
+
+/// Loads the records of `month` from the store (what [`tally_month`]
+/// streams, held whole).
+pub fn records(
+    store: &dyn ServerStore,
+    month: Month,
+    settings: &QualitySection,
+) -> Result<Records, StoreError> {
+    let mut cases = Vec::new();
+    each_case(store, month, settings, &mut |c| {
+        cases.push(CaseRecord::from(c))
+    })?;
+    let mut verifications = Vec::new();
+    store.each_verification_due(month.start_ms(), month.end_ms(), &mut |v| {
+        verifications.push(VerificationRecord {
+            id: v.id.clone(),
+            case_id: v.summary.case_id.clone(),
+            assignee: v.assignee.clone(),
+            due_at_ms: v.summary.due_at_ms,
+            outcome: v.summary.outcome.clone(),
+            done_at_ms: v.summary.done_at_ms,
+        })
+    })?;
     Ok(Records {
-        people,
+        people: people(store)?,
         cases,
         verifications,
-        marks,
+        marks: marks(store, month)?,
     })
 }
 
-/// The month's evaluation (units, squads, inspectors).
+/// The month's evaluation (units, squads, inspectors), computed while the
+/// store streams the month's records.
 pub fn evaluation(
     store: &dyn ServerStore,
     month: Month,
     settings: &QualitySection,
 ) -> Result<Evaluation, StoreError> {
-    let r = records(store, month, settings)?;
-    Ok(evaluate(
-        month,
-        &r.people,
-        &r.cases,
-        &r.verifications,
-        &r.marks,
-        settings.kpi_rules(),
-    ))
+    let people = people(store)?;
+    let mut e = Evaluator::new(month, &people, settings.kpi_rules());
+    tally_month(store, month, settings, &mut e)?;
+    Ok(e.finish())
 }
 
 /// The month's KPIs; with `squad`, that squad's inspectors only.
@@ -140,15 +184,10 @@ pub fn kpi_report(
     squad: Option<&str>,
     settings: &QualitySection,
 ) -> Result<KpiReport, StoreError> {
-    let r = records(store, month, settings)?;
-    let (mut inspectors, squads) = kpis(
-        month,
-        &r.people,
-        &r.cases,
-        &r.verifications,
-        &r.marks,
-        settings.kpi_rules(),
-    );
+    let people = people(store)?;
+    let mut t = KpiTally::new(month, &people, settings.kpi_rules());
+    tally_month(store, month, settings, &mut t)?;
+    let (mut inspectors, squads) = t.finish();
     if let Some(s) = squad {
         inspectors.retain(|k| k.squad == s);
     }
@@ -428,4 +467,241 @@ pub(crate) async fn eval(
     })
     .await??;
     Ok(Json(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use gridpatrol_protocol::DocKind;
+    use gridpatrol_quality::eval::evaluate;
+    use gridpatrol_quality::kpi::kpis;
+    use gridpatrol_server_storage::{
+        CaseEvent, CaseSummary, DocIndex, DocWrite, User, VerificationSummary,
+    };
+    use gridpatrol_server_storage_sqlite::SqliteStore;
+
+    use super::*;
+
+    const H: i64 = 3_600_000;
+
+    fn user(id: &str, role: Role, squad: Option<&str>, grid: Option<&str>) -> User {
+        User {
+            id: id.into(),
+            name: id.into(),
+            role,
+            squad: squad.map(Into::into),
+            supervision_grid: grid.map(Into::into),
+            password_hash: String::new(),
+        }
+    }
+
+    fn ev(action: &str, at_ms: i64) -> CaseEvent {
+        CaseEvent {
+            action: action.into(),
+            state: "s".into(),
+            by: "C1".into(),
+            at_ms,
+            unit: None,
+            due_at_ms: None,
+        }
+    }
+
+    fn sent(unit: &str, at_ms: i64, due_at_ms: i64) -> CaseEvent {
+        CaseEvent {
+            unit: Some(unit.into()),
+            due_at_ms: Some(due_at_ms),
+            ..ev("dispatch", at_ms)
+        }
+    }
+
+    /// A case's index write: `(id, reporter, grid, source, at, lon, events)`.
+    fn case(
+        id: &str,
+        reporter: &str,
+        grid: &str,
+        source: &str,
+        at: i64,
+        lon: f64,
+        events: Vec<CaseEvent>,
+    ) -> DocWrite {
+        DocWrite {
+            id: id.into(),
+            kind: DocKind::Case,
+            bytes: b"test".to_vec(),
+            heads: vec![],
+            expected_seq: None,
+            index: DocIndex {
+                supervision_grid: Some(grid.into()),
+                reporter: Some(reporter.into()),
+                case: Some(CaseSummary {
+                    category: "02010101".into(),
+                    source: source.into(),
+                    reported_at_ms: at,
+                    lon,
+                    lat: 39.92,
+                    review: Some("approved".into()),
+                    events,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        }
+    }
+
+    fn verification(id: &str, assignee: &str, due: i64, done: Option<i64>) -> DocWrite {
+        DocWrite {
+            id: id.into(),
+            kind: DocKind::Verification,
+            bytes: b"test".to_vec(),
+            heads: vec![],
+            expected_seq: None,
+            index: DocIndex {
+                assignee: Some(assignee.into()),
+                verification: Some(VerificationSummary {
+                    case_id: "a".into(),
+                    kind: "handling_check".into(),
+                    due_at_ms: due,
+                    outcome: done.map(|_| "pass".into()),
+                    done_at_ms: done,
+                }),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// The streamed figures equal those computed from the records loaded
+    /// whole, on a month with every kind of record: reports in the month
+    /// and in the window before it, covered and missed complaints, an old
+    /// case active in the month, rework, late and pending rounds, an
+    /// unknown action, verifications in and out of the month, marks.
+    #[test]
+    fn the_streamed_figures_equal_those_of_the_loaded_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store
+            .upsert_users(&[
+                user("C1", Role::CentreOperator, None, None),
+                user("I1", Role::Inspector, Some("S1"), Some("G1")),
+                user("I2", Role::Inspector, Some("S1"), Some("G1")),
+                user("I3", Role::Inspector, Some("S2"), Some("G2")),
+                user("L1", Role::SquadLeader, Some("S1"), None),
+            ])
+            .unwrap();
+        let month = Month::parse("2026-11").unwrap();
+        let t = |day: i64, hour: i64| month.start_ms() + (day - 1) * 24 * H + hour * H;
+        let writes = vec![
+            case(
+                "a",
+                "I1",
+                "G1",
+                "patrol",
+                t(2, 8),
+                116.45,
+                vec![
+                    ev("file", t(2, 9)),
+                    sent("water", t(2, 9), t(2, 13)),
+                    ev("report_handled", t(2, 10)),
+                    ev("request_verification", t(2, 10)),
+                    ev("verify_fail", t(2, 11)),
+                    sent("water", t(2, 11), t(2, 15)),
+                    ev("report_handled", t(2, 20)),
+                    ev("verify_pass", t(3, 9)),
+                ],
+            ),
+            // In the window before the month: covers complaint "c".
+            case(
+                "b",
+                "I2",
+                "G1",
+                "patrol",
+                month.start_ms() - 2 * H,
+                116.45,
+                vec![ev("refuse_filing", month.start_ms() - H)],
+            ),
+            case("c", "C1", "G1", "hotline", t(1, 2), 116.45, vec![]),
+            // 300 m away from every report: missed by I1 and I2.
+            case("d", "C1", "G1", "hotline", t(4, 2), 116.4535, vec![]),
+            // Reported in September, dispatched in November, never handled.
+            case(
+                "e",
+                "I3",
+                "G2",
+                "patrol",
+                t(1, 0) - 60 * 24 * H,
+                116.5,
+                vec![
+                    ev("file", t(1, 0) - 60 * 24 * H),
+                    ev("frobnicate", t(1, 0) - 50 * 24 * H),
+                    sent("roads", t(5, 9), t(6, 9)),
+                ],
+            ),
+            case(
+                "f",
+                "I1",
+                "G1",
+                "patrol",
+                t(30, 8),
+                116.6,
+                vec![
+                    ev("file", t(30, 9)),
+                    sent("roads", t(30, 9), month.end_ms() + H),
+                ],
+            ),
+            verification("v1", "I2", t(5, 12), Some(t(5, 11))),
+            verification("v2", "I3", t(6, 12), None),
+            verification("v3", "I1", month.end_ms() + H, Some(month.end_ms())),
+        ];
+        store.commit_sync("test", &writes, &[]).unwrap();
+        let draw = DrawRecord {
+            month: month.to_string(),
+            seed: "00".into(),
+            rate: 0.05,
+            min_count: 3,
+            drawn_at_ms: month.end_ms(),
+        };
+        let sample = SampleRow {
+            month: month.to_string(),
+            case_id: "a".into(),
+            inspector: "I1".into(),
+            squad: Some("S1".into()),
+            wrong: Some(true),
+            reason: None,
+            marked_by: None,
+            marked_at_ms: None,
+        };
+        assert!(store
+            .record_draw(&draw, std::slice::from_ref(&sample))
+            .unwrap());
+        assert!(store.mark_sample(&sample).unwrap());
+        let settings = QualitySection::default();
+        let r = records(&store, month, &settings).unwrap();
+        assert_eq!(
+            (r.cases.len(), r.verifications.len(), r.marks.len()),
+            (6, 2, 1)
+        );
+        let rules = settings.kpi_rules();
+        let whole = evaluate(
+            month,
+            &r.people,
+            &r.cases,
+            &r.verifications,
+            &r.marks,
+            rules,
+        );
+        let streamed = evaluation(&store, month, &settings).unwrap();
+        assert_eq!(streamed, whole);
+        let roads = streamed.units.iter().find(|u| u.unit == "roads").unwrap();
+        assert_eq!((roads.rounds, roads.late, roads.pending), (2, 1, 1));
+        let i1 = streamed.inspectors.iter().find(|k| k.id == "I1").unwrap();
+        assert_eq!((i1.reports, i1.wrong, i1.missed), (2, 1, 1));
+        let (inspectors, squads) = kpis(
+            month,
+            &r.people,
+            &r.cases,
+            &r.verifications,
+            &r.marks,
+            rules,
+        );
+        let k = kpi_report(&store, month, None, &settings).unwrap();
+        assert_eq!((k.inspectors, k.squads), (inspectors, squads));
+    }
 }

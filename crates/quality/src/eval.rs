@@ -167,7 +167,7 @@ impl<'p> Evaluator<'p> {
 impl MonthTally for Evaluator<'_> {
     /// The case's rounds count for their units, the case for the KPIs.
     fn add_case(&mut self, c: &CaseView<'_>) {
-        let end = self.month.end_ms();
+        let end = self.kpi.end_ms();
         let closed_at = c
             .steps
             .iter()
@@ -178,7 +178,7 @@ impl MonthTally for Evaluator<'_> {
             let (Some(unit), Some(due)) = (e.unit, e.due_at_ms) else {
                 continue;
             };
-            if !self.month.contains(e.at_ms) {
+            if !self.kpi.in_month(e.at_ms) {
                 continue;
             }
             let rest = &c.steps[i + 1..];

@@ -174,7 +174,9 @@ struct Counts {
 /// the month's complaints.
 #[derive(Debug)]
 pub struct KpiTally<'p> {
-    month: Month,
+    /// The month's span, Unix ms (computed once: [`Month::contains`]
+    /// works it out on every call).
+    span: std::ops::Range<i64>,
     rules: KpiRules,
     /// Counted people (grid inspectors and leaders with a squad): id, squad.
     people: Vec<(&'p str, &'p str)>,
@@ -196,7 +198,7 @@ impl<'p> KpiTally<'p> {
     /// A tally of `month` for the grid inspectors (and leaders) in `people`.
     pub fn new(month: Month, people: &'p [Person], rules: KpiRules) -> KpiTally<'p> {
         let mut t = KpiTally {
-            month,
+            span: month.start_ms()..month.end_ms(),
             rules,
             people: Vec::new(),
             counts: Vec::new(),
@@ -237,6 +239,16 @@ impl<'p> KpiTally<'p> {
             t.grid_members[at].push(i);
         }
         t
+    }
+
+    /// Whether `ms` lies in the month.
+    pub(crate) fn in_month(&self, ms: i64) -> bool {
+        self.span.contains(&ms)
+    }
+
+    /// The month's end, Unix ms.
+    pub(crate) fn end_ms(&self) -> i64 {
+        self.span.end
     }
 
     /// The index of category `code` in `reports`, added if new.
@@ -301,7 +313,7 @@ impl MonthTally for KpiTally<'_> {
             lat: c.lat,
         };
         if c.is_complaint() {
-            if !self.month.contains(c.reported_at_ms) {
+            if !self.in_month(c.reported_at_ms) {
                 return;
             }
             let Some(&grid) = self.grid.get(c.supervision_grid) else {
@@ -317,7 +329,7 @@ impl MonthTally for KpiTally<'_> {
         }
         let category = self.category(c.category);
         self.reports[category].push(spot);
-        if !self.month.contains(c.reported_at_ms) {
+        if !self.in_month(c.reported_at_ms) {
             return;
         }
         let Some(&i) = self.slot.get(c.reporter) else {
@@ -332,7 +344,7 @@ impl MonthTally for KpiTally<'_> {
     }
 
     fn add_verification(&mut self, assignee: &str, due_at_ms: i64, done_at_ms: Option<i64>) {
-        if !self.month.contains(due_at_ms) {
+        if !self.in_month(due_at_ms) {
             return;
         }
         if let Some(&i) = self.slot.get(assignee) {

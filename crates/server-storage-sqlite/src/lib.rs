@@ -21,6 +21,7 @@ use gridpatrol_server_storage::{
     PhotoStatus, SampleRow, Scope, ServerStore, SquadRecord, StoreError, StoredDoc, TokenRecord,
     UploadQuota, User, VerificationRow, VerificationSummary,
 };
+use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
@@ -969,42 +970,47 @@ impl ServerStore for SqliteStore {
             ),
         ];
         // One row refilled for every case, its events taken from `spare`:
-        // once the buffers have grown nothing is allocated per row.
+        // once the buffers have grown nothing is allocated per row. Each
+        // part reads the cases and, in step with them, their events in the
+        // same order (one joined query would repeat every case's columns
+        // on each of its events' rows).
         let mut case = CaseRow::default();
         let mut spare: Vec<CaseEvent> = Vec::new();
         for (cond, order) in parts {
-            let mut st = conn
+            let mut cases = conn
                 .prepare_cached(&format!(
-                    "SELECT {CASE_COLUMNS}, e.action, e.state, e.by_user, e.at_ms, e.unit, e.due_at_ms
-                     FROM case_index c LEFT JOIN case_events e ON e.case_id = c.id
+                    "SELECT {CASE_COLUMNS}, c.rowid FROM case_index c WHERE {cond} ORDER BY {order}"
+                ))
+                .map_err(be)?;
+            let mut events = conn
+                .prepare_cached(&format!(
+                    "SELECT c.rowid, e.action, e.state, e.by_user, e.at_ms, e.unit, e.due_at_ms
+                     FROM case_index c JOIN case_events e ON e.case_id = c.id
                      WHERE {cond} ORDER BY {order}, e.n"
                 ))
                 .map_err(be)?;
-            let mut q = st
-                .query(params![reported_from_ms, from_ms, to_ms])
-                .map_err(be)?;
-            let mut open = false;
-            while let Some(r) = q.next().map_err(be)? {
-                if !open || case.id != text(r, 0).map_err(be)? {
-                    if open {
-                        f(&case);
+            let args = params![reported_from_ms, from_ms, to_ms];
+            let mut cq = cases.query(args).map_err(be)?;
+            let mut eq = events.query(args).map_err(be)?;
+            eq.advance().map_err(be)?;
+            while let Some(r) = cq.next().map_err(be)? {
+                spare.append(&mut case.summary.events);
+                read_case_row(r, &mut case).map_err(be)?;
+                let rowid: i64 = r.get(15).map_err(be)?;
+                while let Some(e) = eq.get() {
+                    if e.get::<_, i64>(0).map_err(be)? != rowid {
+                        break;
                     }
-                    spare.append(&mut case.summary.events);
-                    read_case_row(r, &mut case).map_err(be)?;
-                    open = true;
+                    let mut ev = spare.pop().unwrap_or_default();
+                    read_text(e, 1, &mut ev.action).map_err(be)?;
+                    read_text(e, 2, &mut ev.state).map_err(be)?;
+                    read_text(e, 3, &mut ev.by).map_err(be)?;
+                    ev.at_ms = e.get(4).map_err(be)?;
+                    read_opt_text(e, 5, &mut ev.unit).map_err(be)?;
+                    ev.due_at_ms = e.get(6).map_err(be)?;
+                    case.summary.events.push(ev);
+                    eq.advance().map_err(be)?;
                 }
-                if r.get_ref(15).map_err(be)? != rusqlite::types::ValueRef::Null {
-                    let mut e = spare.pop().unwrap_or_default();
-                    read_text(r, 15, &mut e.action).map_err(be)?;
-                    read_text(r, 16, &mut e.state).map_err(be)?;
-                    read_text(r, 17, &mut e.by).map_err(be)?;
-                    e.at_ms = r.get(18).map_err(be)?;
-                    read_opt_text(r, 19, &mut e.unit).map_err(be)?;
-                    e.due_at_ms = r.get(20).map_err(be)?;
-                    case.summary.events.push(e);
-                }
-            }
-            if open {
                 f(&case);
             }
         }
@@ -1021,7 +1027,7 @@ impl ServerStore for SqliteStore {
         let mut st = conn
             .prepare_cached(
                 "SELECT id, assignee, case_id, kind, due_at_ms, outcome, done_at_ms
-                 FROM verification_index WHERE due_at_ms >= ?1 AND due_at_ms < ?2 ORDER BY id",
+                 FROM verification_index WHERE due_at_ms >= ?1 AND due_at_ms < ?2",
             )
             .map_err(be)?;
         let mut q = st.query(params![from_ms, to_ms]).map_err(be)?;

@@ -479,8 +479,9 @@ pub trait ServerStore: Send + Sync + 'static {
         to_ms: i64,
         f: &mut dyn FnMut(&CaseRow),
     ) -> Result<(), StoreError>;
-    /// Calls `f` with each verification due in `[from_ms, to_ms)`, through
-    /// one refilled row as [`ServerStore::each_quality_case`] does.
+    /// Calls `f` with each verification due in `[from_ms, to_ms)`, in no
+    /// particular order, through one refilled row as
+    /// [`ServerStore::each_quality_case`] does.
     fn each_verification_due(
         &self,
         from_ms: i64,

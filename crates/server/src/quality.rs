@@ -37,7 +37,7 @@ pub struct Records {
     pub people: Vec<Person>,
     /// The month's cases, plus the reports of the window before it.
     pub cases: Vec<CaseRecord>,
-    /// Verifications due in the month.
+    /// Verifications due in the month, by id.
     pub verifications: Vec<VerificationRecord>,
     /// The leaders' marks on the month's sample.
     pub marks: Vec<Mark>,
@@ -156,6 +156,7 @@ pub fn records(
             done_at_ms: v.summary.done_at_ms,
         })
     })?;
+    verifications.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Records {
         people: people(store)?,
         cases,

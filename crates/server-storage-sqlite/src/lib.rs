@@ -958,15 +958,17 @@ impl ServerStore for SqliteStore {
         let conn = self.conn();
         // Two ordered passes, each case with its events in consecutive rows:
         // the cases reported in the range, then older ones active in it.
-        // (Ordered along the index each part reads, so no sort is needed.)
+        // (Ordered along the index each part reads, ending in the rowid so
+        // the order is total and SQLite sorts nothing, not even each case's
+        // events.)
         let parts = [
             (
                 "c.reported_at_ms >= ?1 AND c.reported_at_ms < ?3 AND ?2 = ?2",
-                "c.reported_at_ms, c.id",
+                "c.reported_at_ms, c.id, c.rowid",
             ),
             (
                 "c.last_event_at_ms >= ?2 AND c.reported_at_ms < ?1 AND ?3 = ?3",
-                "c.last_event_at_ms, c.id",
+                "c.last_event_at_ms, c.rowid",
             ),
         ];
         // One row refilled for every case, its events taken from `spare`:

@@ -17,13 +17,13 @@
 //!
 //! Squads and inspectors are scored as in [`crate::kpi`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
 
 use gridpatrol_domain::lifecycle::Action;
 use serde::{Deserialize, Serialize};
 
-use crate::kpi::{kpis, rate, InspectorKpi, KpiRules, SquadKpi};
-use crate::{CaseRecord, Mark, Month, Person, VerificationRecord};
+use crate::kpi::{rate, InspectorKpi, KpiRules, KpiTally, SquadKpi};
+use crate::{CaseRecord, CaseView, Mark, Month, MonthTally, Person, VerificationRecord};
 
 /// One responsible unit's month.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,48 +69,126 @@ pub struct Evaluation {
     pub inspectors: Vec<InspectorKpi>,
 }
 
-#[derive(Default)]
+/// One unit's figures while cases arrive.
+#[derive(Debug, Default)]
 struct Tally {
     rounds: u32,
     on_time: u32,
     late: u32,
     pending: u32,
     rework: u32,
-    cases: BTreeSet<String>,
-    closed: BTreeSet<String>,
+    cases: u32,
+    closed: u32,
 }
 
-/// Evaluates `month` from the records (see the module doc).
-pub fn evaluate(
+/// The month's evaluation gathered one record at a time (cases in any
+/// order, each once), so a loader can stream a month of cases instead of
+/// holding them (see [`MonthTally`]); [`evaluate`] is this over slices.
+/// Units become small indices: nothing is kept per case.
+#[derive(Debug)]
+pub struct Evaluator<'p> {
     month: Month,
-    people: &[Person],
-    cases: &[CaseRecord],
-    verifications: &[VerificationRecord],
-    marks: &[Mark],
-    rules: KpiRules,
-) -> Evaluation {
-    let end = month.end_ms();
-    let mut units: BTreeMap<String, Tally> = BTreeMap::new();
-    for c in cases {
+    /// Index into `tallies` by unit name.
+    unit: HashMap<String, usize>,
+    tallies: Vec<(String, Tally)>,
+    /// The units the current case has rounds of (counted once each).
+    case_units: Vec<usize>,
+    kpi: KpiTally<'p>,
+}
+
+impl<'p> Evaluator<'p> {
+    /// An evaluation of `month`, scoring the squads and inspectors of `people`.
+    pub fn new(month: Month, people: &'p [Person], rules: KpiRules) -> Evaluator<'p> {
+        Evaluator {
+            month,
+            unit: HashMap::new(),
+            tallies: Vec::new(),
+            case_units: Vec::new(),
+            kpi: KpiTally::new(month, people, rules),
+        }
+    }
+
+    /// The index of `unit` in `tallies`, added if new.
+    fn unit(&mut self, unit: &str) -> usize {
+        if let Some(&i) = self.unit.get(unit) {
+            return i;
+        }
+        let i = self.tallies.len();
+        self.unit.insert(unit.to_owned(), i);
+        self.tallies.push((unit.to_owned(), Tally::default()));
+        i
+    }
+
+    /// The month's evaluation (see the module doc).
+    pub fn finish(self) -> Evaluation {
+        let mut tallies = self.tallies;
+        tallies.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut units: Vec<UnitScore> = tallies
+            .into_iter()
+            .map(|(unit, t)| {
+                let on_time_rate = rate(t.on_time, t.on_time + t.late);
+                let rework_rate = rate(t.rework, t.rounds);
+                let closure_rate = rate(t.closed, t.cases);
+                let score = 100.0
+                    * (0.5 * on_time_rate.unwrap_or(0.0)
+                        + 0.3 * closure_rate.unwrap_or(0.0)
+                        + 0.2 * (1.0 - rework_rate.unwrap_or(0.0)));
+                UnitScore {
+                    unit,
+                    rounds: t.rounds,
+                    on_time: t.on_time,
+                    late: t.late,
+                    pending: t.pending,
+                    on_time_rate,
+                    rework: t.rework,
+                    rework_rate,
+                    cases: t.cases,
+                    closed: t.closed,
+                    closure_rate,
+                    score,
+                    rank: 0,
+                }
+            })
+            .collect();
+        units.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.unit.cmp(&b.unit)));
+        for (i, u) in units.iter_mut().enumerate() {
+            u.rank = i as u32 + 1;
+        }
+        let (inspectors, squads) = self.kpi.finish();
+        Evaluation {
+            month: self.month,
+            units,
+            squads,
+            inspectors,
+        }
+    }
+}
+
+impl MonthTally for Evaluator<'_> {
+    /// The case's rounds count for their units, the case for the KPIs.
+    fn add_case(&mut self, c: &CaseView<'_>) {
+        let end = self.kpi.end_ms();
         let closed_at = c
-            .events
+            .steps
             .iter()
             .find(|e| matches!(e.action, Action::VerifyPass | Action::Satisfied))
             .map(|e| e.at_ms);
-        for (i, e) in c.events.iter().enumerate() {
-            let (Some(unit), Some(due)) = (&e.unit, e.due_at_ms) else {
+        let closed = closed_at.is_some_and(|at| at < end);
+        for (i, e) in c.steps.iter().enumerate() {
+            let (Some(unit), Some(due)) = (e.unit, e.due_at_ms) else {
                 continue;
             };
-            if !month.contains(e.at_ms) {
+            if !self.kpi.in_month(e.at_ms) {
                 continue;
             }
-            let rest = &c.events[i + 1..];
+            let rest = &c.steps[i + 1..];
             // This round ends where the next one starts.
             let round = rest
                 .iter()
                 .position(|x| x.unit.is_some())
                 .map_or(rest, |n| &rest[..n]);
-            let t = units.entry(unit.clone()).or_default();
+            let u = self.unit(unit);
+            let t = &mut self.tallies[u].1;
             t.rounds += 1;
             match round.iter().find(|x| x.action == Action::ReportHandled) {
                 Some(h) if h.at_ms <= due => t.on_time += 1,
@@ -119,50 +197,38 @@ pub fn evaluate(
                 None => t.pending += 1,
             }
             t.rework += u32::from(round.iter().any(|x| x.action == Action::VerifyFail));
-            t.cases.insert(c.id.clone());
-            if closed_at.is_some_and(|at| at < end) {
-                t.closed.insert(c.id.clone());
+            if !self.case_units.contains(&u) {
+                self.case_units.push(u);
+                t.cases += 1;
+                t.closed += u32::from(closed);
             }
         }
+        self.case_units.clear();
+        self.kpi.add_case(c);
     }
-    let mut units: Vec<UnitScore> = units
-        .into_iter()
-        .map(|(unit, t)| {
-            let on_time_rate = rate(t.on_time, t.on_time + t.late);
-            let rework_rate = rate(t.rework, t.rounds);
-            let closure_rate = rate(t.closed.len() as u32, t.cases.len() as u32);
-            let score = 100.0
-                * (0.5 * on_time_rate.unwrap_or(0.0)
-                    + 0.3 * closure_rate.unwrap_or(0.0)
-                    + 0.2 * (1.0 - rework_rate.unwrap_or(0.0)));
-            UnitScore {
-                unit,
-                rounds: t.rounds,
-                on_time: t.on_time,
-                late: t.late,
-                pending: t.pending,
-                on_time_rate,
-                rework: t.rework,
-                rework_rate,
-                cases: t.cases.len() as u32,
-                closed: t.closed.len() as u32,
-                closure_rate,
-                score,
-                rank: 0,
-            }
-        })
-        .collect();
-    units.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.unit.cmp(&b.unit)));
-    for (i, u) in units.iter_mut().enumerate() {
-        u.rank = i as u32 + 1;
+
+    fn add_verification(&mut self, assignee: &str, due_at_ms: i64, done_at_ms: Option<i64>) {
+        self.kpi.add_verification(assignee, due_at_ms, done_at_ms);
     }
-    let (inspectors, squads) = kpis(month, people, cases, verifications, marks, rules);
-    Evaluation {
-        month,
-        units,
-        squads,
-        inspectors,
+
+    fn add_mark(&mut self, m: &Mark) {
+        self.kpi.add_mark(m);
     }
+}
+
+/// Evaluates `month` from the records (see the module doc); `cases` as for
+/// [`kpis`](crate::kpi::kpis).
+pub fn evaluate(
+    month: Month,
+    people: &[Person],
+    cases: &[CaseRecord],
+    verifications: &[VerificationRecord],
+    marks: &[Mark],
+    rules: KpiRules,
+) -> Evaluation {
+    let mut e = Evaluator::new(month, people, rules);
+    e.add_records(cases, verifications, marks);
+    e.finish()
 }
 
 #[cfg(test)]

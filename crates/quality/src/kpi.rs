@@ -22,14 +22,14 @@
 //! A squad's figures are the sums over its members (rates from the sums),
 //! its score their mean score, ranked among squads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use geo::{Distance, Haversine, Point};
 use gridpatrol_domain::lifecycle::Action;
 use gridpatrol_domain::roles::Role;
 use serde::{Deserialize, Serialize};
 
-use crate::{CaseRecord, Mark, Month, Person, VerificationRecord};
+use crate::{CaseRecord, CaseView, Mark, Month, MonthTally, Person, VerificationRecord};
 
 /// The thresholds of the missed-report rule.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -133,46 +133,252 @@ pub(crate) fn rate(num: u32, den: u32) -> Option<f64> {
     (den > 0).then(|| f64::from(num) / f64::from(den))
 }
 
-fn has(c: &CaseRecord, a: Action) -> bool {
-    c.events.iter().any(|e| e.action == a)
+/// Where and when a patrol report was made: what covering a complaint needs.
+#[derive(Debug, Clone, Copy)]
+struct Spot {
+    at_ms: i64,
+    lon: f64,
+    lat: f64,
 }
 
-/// Patrol reports by category, each list in time order: a complaint is
-/// checked against the reports of its category in its window only.
-struct Reports<'a>(BTreeMap<&'a str, Vec<&'a CaseRecord>>);
+/// A complaint of the month in a grid with counted inspectors.
+#[derive(Debug, Clone, Copy)]
+struct Complaint {
+    /// Index into [`KpiTally::reports`].
+    category: usize,
+    /// Index into [`KpiTally::grid_members`].
+    grid: usize,
+    spot: Spot,
+}
 
-impl<'a> Reports<'a> {
-    fn new(patrol: &[&'a CaseRecord]) -> Reports<'a> {
-        let mut m: BTreeMap<&str, Vec<&CaseRecord>> = BTreeMap::new();
-        for r in patrol {
-            m.entry(r.category.as_str()).or_default().push(r);
-        }
-        for v in m.values_mut() {
-            v.sort_by_key(|r| r.reported_at_ms);
-        }
-        Reports(m)
-    }
+/// One counted inspector's figures while records arrive.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    reports: u32,
+    filed: u32,
+    refused: u32,
+    returned: u32,
+    sampled: u32,
+    wrong: u32,
+    verifications: u32,
+    on_time: u32,
+    missed: u32,
+}
 
-    /// Whether a patrol report covers the complaint `c` (same category,
-    /// close enough, in the window before it).
-    fn cover(&self, c: &CaseRecord, rules: KpiRules) -> bool {
-        let Some(list) = self.0.get(c.category.as_str()) else {
-            return false;
+/// The month's inspector and squad figures gathered one record at a time
+/// (cases in any order, each once), so a loader can stream a month of
+/// cases instead of holding them (see [`MonthTally`]); [`kpis`] is this
+/// over slices. People
+/// and categories become small indices: nothing is kept per case but the
+/// place and time of each patrol report (for the missed-report rule) and
+/// the month's complaints.
+#[derive(Debug)]
+pub struct KpiTally<'p> {
+    /// The month's span, Unix ms (computed once: [`Month::contains`]
+    /// works it out on every call).
+    span: std::ops::Range<i64>,
+    rules: KpiRules,
+    /// Counted people (grid inspectors and leaders with a squad): id, squad.
+    people: Vec<(&'p str, &'p str)>,
+    counts: Vec<Counts>,
+    /// Index into `people` by id.
+    slot: HashMap<&'p str, usize>,
+    /// Index into `grid_members` by supervision grid.
+    grid: HashMap<&'p str, usize>,
+    /// The counted inspectors of each grid (once per listing in `people`).
+    grid_members: Vec<Vec<usize>>,
+    /// Index into `reports` by category.
+    category: HashMap<String, usize>,
+    /// Patrol reports by category.
+    reports: Vec<Vec<Spot>>,
+    complaints: Vec<Complaint>,
+}
+
+impl<'p> KpiTally<'p> {
+    /// A tally of `month` for the grid inspectors (and leaders) in `people`.
+    pub fn new(month: Month, people: &'p [Person], rules: KpiRules) -> KpiTally<'p> {
+        let mut t = KpiTally {
+            span: month.start_ms()..month.end_ms(),
+            rules,
+            people: Vec::new(),
+            counts: Vec::new(),
+            slot: HashMap::new(),
+            grid: HashMap::new(),
+            grid_members: Vec::new(),
+            category: HashMap::new(),
+            reports: Vec::new(),
+            complaints: Vec::new(),
         };
-        let from = c.reported_at_ms - rules.missed_window_ms;
-        let start = list.partition_point(|r| r.reported_at_ms < from);
-        let at = Point::new(c.lon, c.lat);
-        list[start..]
-            .iter()
-            .take_while(|r| r.reported_at_ms <= c.reported_at_ms)
-            .any(|r| Haversine.distance(at, Point::new(r.lon, r.lat)) <= rules.missed_radius_m)
+        for p in people {
+            if !matches!(p.role, Role::Inspector | Role::SquadLeader) {
+                continue;
+            }
+            let Some(squad) = &p.squad else { continue };
+            match t.slot.get(p.id.as_str()) {
+                // Listed twice: the later listing's squad.
+                Some(&i) => t.people[i].1 = squad,
+                None => {
+                    t.slot.insert(&p.id, t.people.len());
+                    t.people.push((&p.id, squad));
+                }
+            }
+        }
+        t.counts = vec![Counts::default(); t.people.len()];
+        for p in people {
+            let (Some(g), Role::Inspector) = (&p.supervision_grid, p.role) else {
+                continue;
+            };
+            let Some(&i) = t.slot.get(p.id.as_str()) else {
+                continue;
+            };
+            let n = t.grid_members.len();
+            let at = *t.grid.entry(g).or_insert(n);
+            if at == n {
+                t.grid_members.push(Vec::new());
+            }
+            t.grid_members[at].push(i);
+        }
+        t
     }
+
+    /// Whether `ms` lies in the month.
+    pub(crate) fn in_month(&self, ms: i64) -> bool {
+        self.span.contains(&ms)
+    }
+
+    /// The month's end, Unix ms.
+    pub(crate) fn end_ms(&self) -> i64 {
+        self.span.end
+    }
+
+    /// The index of category `code` in `reports`, added if new.
+    fn category(&mut self, code: &str) -> usize {
+        if let Some(&i) = self.category.get(code) {
+            return i;
+        }
+        let i = self.reports.len();
+        self.category.insert(code.to_owned(), i);
+        self.reports.push(Vec::new());
+        i
+    }
+
+    /// The month's figures of every counted inspector and of every squad.
+    pub fn finish(mut self) -> (Vec<InspectorKpi>, Vec<SquadKpi>) {
+        for v in &mut self.reports {
+            v.sort_by_key(|r| r.at_ms);
+        }
+        for c in &self.complaints {
+            if covered(&self.reports[c.category], c.spot, self.rules) {
+                continue;
+            }
+            for &i in &self.grid_members[c.grid] {
+                self.counts[i].missed += 1;
+            }
+        }
+        let inspectors: Vec<InspectorKpi> = self
+            .people
+            .iter()
+            .zip(&self.counts)
+            .map(|(&(id, squad), k)| InspectorKpi {
+                id: id.to_owned(),
+                squad: squad.to_owned(),
+                reports: k.reports,
+                filed: k.filed,
+                refused: k.refused,
+                valid_rate: None,
+                returned: k.returned,
+                returned_rate: None,
+                sampled: k.sampled,
+                wrong: k.wrong,
+                verifications: k.verifications,
+                on_time: k.on_time,
+                on_time_rate: None,
+                missed: k.missed,
+                score: 0.0,
+                rank: 0,
+            })
+            .collect();
+        rank(inspectors)
+    }
+}
+
+impl MonthTally for KpiTally<'_> {
+    /// A patrol report counts for its reporter (and as cover for
+    /// complaints), a complaint of the month for its grid's inspectors.
+    /// Complaints need the patrol reports of the window before them too.
+    fn add_case(&mut self, c: &CaseView<'_>) {
+        let spot = Spot {
+            at_ms: c.reported_at_ms,
+            lon: c.lon,
+            lat: c.lat,
+        };
+        if c.is_complaint() {
+            if !self.in_month(c.reported_at_ms) {
+                return;
+            }
+            let Some(&grid) = self.grid.get(c.supervision_grid) else {
+                return;
+            };
+            let category = self.category(c.category);
+            self.complaints.push(Complaint {
+                category,
+                grid,
+                spot,
+            });
+            return;
+        }
+        let category = self.category(c.category);
+        self.reports[category].push(spot);
+        if !self.in_month(c.reported_at_ms) {
+            return;
+        }
+        let Some(&i) = self.slot.get(c.reporter) else {
+            return;
+        };
+        let k = &mut self.counts[i];
+        k.reports += 1;
+        k.filed += u32::from(c.has(Action::File));
+        k.refused += u32::from(c.has(Action::RefuseFiling));
+        let returned = matches!(c.review, Some("needs_fix" | "rejected"));
+        k.returned += u32::from(returned || c.resubmitted);
+    }
+
+    fn add_verification(&mut self, assignee: &str, due_at_ms: i64, done_at_ms: Option<i64>) {
+        if !self.in_month(due_at_ms) {
+            return;
+        }
+        if let Some(&i) = self.slot.get(assignee) {
+            let k = &mut self.counts[i];
+            k.verifications += 1;
+            k.on_time += u32::from(done_at_ms.is_some_and(|d| d <= due_at_ms));
+        }
+    }
+
+    fn add_mark(&mut self, m: &Mark) {
+        if let Some(&i) = self.slot.get(m.inspector.as_str()) {
+            let k = &mut self.counts[i];
+            k.sampled += 1;
+            k.wrong += u32::from(m.wrong == Some(true));
+        }
+    }
+}
+
+/// Whether a patrol report of `reports` (one category's, in time order)
+/// covers the complaint at `c`: close enough, in the window before it.
+fn covered(reports: &[Spot], c: Spot, rules: KpiRules) -> bool {
+    let from = c.at_ms - rules.missed_window_ms;
+    let start = reports.partition_point(|r| r.at_ms < from);
+    let at = Point::new(c.lon, c.lat);
+    reports[start..]
+        .iter()
+        .take_while(|r| r.at_ms <= c.at_ms)
+        .any(|r| Haversine.distance(at, Point::new(r.lon, r.lat)) <= rules.missed_radius_m)
 }
 
 /// The month's figures of every grid inspector (and leader) in `people`,
-/// and of every squad. `cases` must include the complaints of the month
-/// and the patrol reports of the window before them; `marks` are the
-/// leaders' marks on the month's sample.
+/// and of every squad. `cases` (each once) must include the complaints of
+/// the month and the patrol reports of the window before them; `marks` are
+/// the leaders' marks on the month's sample.
 pub fn kpis(
     month: Month,
     people: &[Person],
@@ -181,85 +387,13 @@ pub fn kpis(
     marks: &[Mark],
     rules: KpiRules,
 ) -> (Vec<InspectorKpi>, Vec<SquadKpi>) {
-    let patrol: Vec<&CaseRecord> = cases.iter().filter(|c| !c.is_complaint()).collect();
-    let mut by_id: BTreeMap<&str, InspectorKpi> = BTreeMap::new();
-    for p in people {
-        if !matches!(p.role, Role::Inspector | Role::SquadLeader) {
-            continue;
-        }
-        let Some(squad) = &p.squad else { continue };
-        by_id.insert(
-            &p.id,
-            InspectorKpi {
-                id: p.id.clone(),
-                squad: squad.clone(),
-                reports: 0,
-                filed: 0,
-                refused: 0,
-                valid_rate: None,
-                returned: 0,
-                returned_rate: None,
-                sampled: 0,
-                wrong: 0,
-                verifications: 0,
-                on_time: 0,
-                on_time_rate: None,
-                missed: 0,
-                score: 0.0,
-                rank: 0,
-            },
-        );
-    }
-    for c in &patrol {
-        if !month.contains(c.reported_at_ms) {
-            continue;
-        }
-        let Some(k) = by_id.get_mut(c.reporter.as_str()) else {
-            continue;
-        };
-        k.reports += 1;
-        k.filed += u32::from(has(c, Action::File));
-        k.refused += u32::from(has(c, Action::RefuseFiling));
-        let returned = matches!(c.review.as_deref(), Some("needs_fix" | "rejected"));
-        k.returned += u32::from(returned || c.resubmitted);
-    }
-    for m in marks {
-        if let Some(k) = by_id.get_mut(m.inspector.as_str()) {
-            k.sampled += 1;
-            k.wrong += u32::from(m.wrong == Some(true));
-        }
-    }
-    for v in verifications {
-        if !month.contains(v.due_at_ms) {
-            continue;
-        }
-        if let Some(k) = by_id.get_mut(v.assignee.as_str()) {
-            k.verifications += 1;
-            k.on_time += u32::from(v.done_at_ms.is_some_and(|d| d <= v.due_at_ms));
-        }
-    }
-    let grid_of: BTreeMap<&str, Vec<&str>> = people.iter().fold(BTreeMap::new(), |mut m, p| {
-        if let (Some(g), Role::Inspector) = (&p.supervision_grid, p.role) {
-            m.entry(g.as_str()).or_default().push(p.id.as_str());
-        }
-        m
-    });
-    let reports = Reports::new(&patrol);
-    for c in cases.iter().filter(|c| c.is_complaint()) {
-        if !month.contains(c.reported_at_ms) || reports.cover(c, rules) {
-            continue;
-        }
-        for who in grid_of
-            .get(c.supervision_grid.as_str())
-            .into_iter()
-            .flatten()
-        {
-            if let Some(k) = by_id.get_mut(who) {
-                k.missed += 1;
-            }
-        }
-    }
-    let mut inspectors: Vec<InspectorKpi> = by_id.into_values().collect();
+    let mut t = KpiTally::new(month, people, rules);
+    t.add_records(cases, verifications, marks);
+    t.finish()
+}
+
+/// Rates, scores and ranks of the counted inspectors, and their squads'.
+fn rank(mut inspectors: Vec<InspectorKpi>) -> (Vec<InspectorKpi>, Vec<SquadKpi>) {
     for k in &mut inspectors {
         k.valid_rate = rate(k.filed, k.filed + k.refused);
         k.returned_rate = rate(k.returned, k.reports);

@@ -17,4 +17,6 @@ pub mod records;
 pub mod sample;
 
 pub use month::{Month, MonthError};
-pub use records::{CaseRecord, Event, Mark, Person, VerificationRecord};
+pub use records::{
+    CaseRecord, CaseView, Event, Mark, MonthTally, Person, Step, VerificationRecord,
+};

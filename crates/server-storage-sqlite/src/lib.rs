@@ -17,10 +17,11 @@ use std::sync::{Mutex, MutexGuard};
 use gridpatrol_domain::roles::Role;
 use gridpatrol_protocol::DocKind;
 use gridpatrol_server_storage::{
-    CaseEvent, CaseQuery, CaseRow, CaseSummary, DocIndex, DocWrite, DrawRecord, ManifestPage,
-    ManifestRow, PhotoStatus, SampleRow, Scope, ServerStore, SquadRecord, StoreError, StoredDoc,
-    TokenRecord, UploadQuota, User, VerificationRow, VerificationSummary,
+    CaseEvent, CaseQuery, CaseRow, DocIndex, DocWrite, DrawRecord, ManifestPage, ManifestRow,
+    PhotoStatus, SampleRow, Scope, ServerStore, SquadRecord, StoreError, StoredDoc, TokenRecord,
+    UploadQuota, User, VerificationRow, VerificationSummary,
 };
+use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
@@ -169,26 +170,60 @@ const CASE_COLUMNS: &str = "c.id, c.state, c.category, c.street, c.supervision_g
 
 /// A `case_index` row selected as [`CASE_COLUMNS`] (without its events).
 fn case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
-    Ok(CaseRow {
-        id: r.get(0)?,
-        supervision_grid: r.get(4)?,
-        reporter: r.get(6)?,
-        summary: CaseSummary {
-            state: r.get(1)?,
-            category: r.get(2)?,
-            street: r.get(3)?,
-            technical_grid: r.get(5)?,
-            source: r.get(7)?,
-            reported_at_ms: r.get(8)?,
-            unit: r.get(9)?,
-            due_at_ms: r.get(10)?,
-            lon: r.get(11)?,
-            lat: r.get(12)?,
-            review: r.get(13)?,
-            resubmitted: r.get(14)?,
-            events: Vec::new(),
-        },
-    })
+    let mut c = CaseRow::default();
+    read_case_row(r, &mut c)?;
+    Ok(c)
+}
+
+/// Refills `c` (its events cleared) from a `case_index` row selected as
+/// [`CASE_COLUMNS`], reusing its strings' buffers.
+fn read_case_row(r: &rusqlite::Row<'_>, c: &mut CaseRow) -> rusqlite::Result<()> {
+    read_text(r, 0, &mut c.id)?;
+    read_text(r, 4, &mut c.supervision_grid)?;
+    read_text(r, 6, &mut c.reporter)?;
+    let s = &mut c.summary;
+    read_text(r, 1, &mut s.state)?;
+    read_text(r, 2, &mut s.category)?;
+    read_text(r, 3, &mut s.street)?;
+    read_text(r, 5, &mut s.technical_grid)?;
+    read_text(r, 7, &mut s.source)?;
+    s.reported_at_ms = r.get(8)?;
+    read_opt_text(r, 9, &mut s.unit)?;
+    s.due_at_ms = r.get(10)?;
+    s.lon = r.get(11)?;
+    s.lat = r.get(12)?;
+    read_opt_text(r, 13, &mut s.review)?;
+    s.resubmitted = r.get(14)?;
+    s.events.clear();
+    Ok(())
+}
+
+/// The TEXT column `i` of `r`, borrowed from the row.
+fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    let v = r.get_ref(i)?;
+    v.as_str()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, v.data_type(), Box::new(e)))
+}
+
+/// The TEXT column `i` of `r` into `dst`, reusing its buffer.
+fn read_text(r: &rusqlite::Row<'_>, i: usize, dst: &mut String) -> rusqlite::Result<()> {
+    let t = text(r, i)?;
+    dst.clear();
+    dst.push_str(t);
+    Ok(())
+}
+
+/// The nullable TEXT column `i` of `r` into `dst`, reusing its buffer.
+fn read_opt_text(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+    dst: &mut Option<String>,
+) -> rusqlite::Result<()> {
+    if r.get_ref(i)? == rusqlite::types::ValueRef::Null {
+        *dst = None;
+        return Ok(());
+    }
+    read_text(r, i, dst.get_or_insert_with(String::new))
 }
 
 /// States in which a case is with the responsible unit (its deadline runs).
@@ -936,87 +971,104 @@ impl ServerStore for SqliteStore {
         self.users_where("1 = 1", "")
     }
 
-    fn quality_cases(
+    fn each_quality_case(
         &self,
         reported_from_ms: i64,
         from_ms: i64,
         to_ms: i64,
-    ) -> Result<Vec<CaseRow>, StoreError> {
+        f: &mut dyn FnMut(&CaseRow),
+    ) -> Result<(), StoreError> {
         let conn = self.conn();
-        let mut out: Vec<CaseRow> = Vec::new();
         // Two ordered passes, each case with its events in consecutive rows:
         // the cases reported in the range, then older ones active in it.
-        // (Ordered along the index each part reads, so no sort is needed.)
+        // (Ordered along the index each part reads, ending in the rowid so
+        // the order is total and SQLite sorts nothing, not even each case's
+        // events.)
         let parts = [
             (
                 "c.reported_at_ms >= ?1 AND c.reported_at_ms < ?3 AND ?2 = ?2",
-                "c.reported_at_ms, c.id",
+                "c.reported_at_ms, c.id, c.rowid",
             ),
             (
                 "c.last_event_at_ms >= ?2 AND c.reported_at_ms < ?1 AND ?3 = ?3",
-                "c.last_event_at_ms, c.id",
+                "c.last_event_at_ms, c.rowid",
             ),
         ];
+        // One row refilled for every case, its events taken from `spare`:
+        // once the buffers have grown nothing is allocated per row. Each
+        // part reads the cases and, in step with them, their events in the
+        // same order (one joined query would repeat every case's columns
+        // on each of its events' rows).
+        let mut case = CaseRow::default();
+        let mut spare: Vec<CaseEvent> = Vec::new();
         for (cond, order) in parts {
-            let mut st = conn
+            let mut cases = conn
                 .prepare_cached(&format!(
-                    "SELECT {CASE_COLUMNS}, e.action, e.state, e.by_user, e.at_ms, e.unit, e.due_at_ms
-                     FROM case_index c LEFT JOIN case_events e ON e.case_id = c.id
+                    "SELECT {CASE_COLUMNS}, c.rowid FROM case_index c WHERE {cond} ORDER BY {order}"
+                ))
+                .map_err(be)?;
+            let mut events = conn
+                .prepare_cached(&format!(
+                    "SELECT c.rowid, e.action, e.state, e.by_user, e.at_ms, e.unit, e.due_at_ms
+                     FROM case_index c JOIN case_events e ON e.case_id = c.id
                      WHERE {cond} ORDER BY {order}, e.n"
                 ))
                 .map_err(be)?;
-            let mut q = st
-                .query(params![reported_from_ms, from_ms, to_ms])
-                .map_err(be)?;
-            while let Some(r) = q.next().map_err(be)? {
-                let id: String = r.get(0).map_err(be)?;
-                if out.last().is_none_or(|c| c.id != id) {
-                    out.push(case_row(r).map_err(be)?);
+            let args = params![reported_from_ms, from_ms, to_ms];
+            let mut cq = cases.query(args).map_err(be)?;
+            let mut eq = events.query(args).map_err(be)?;
+            eq.advance().map_err(be)?;
+            while let Some(r) = cq.next().map_err(be)? {
+                spare.append(&mut case.summary.events);
+                read_case_row(r, &mut case).map_err(be)?;
+                let rowid: i64 = r.get(15).map_err(be)?;
+                while let Some(e) = eq.get() {
+                    if e.get::<_, i64>(0).map_err(be)? != rowid {
+                        break;
+                    }
+                    let mut ev = spare.pop().unwrap_or_default();
+                    read_text(e, 1, &mut ev.action).map_err(be)?;
+                    read_text(e, 2, &mut ev.state).map_err(be)?;
+                    read_text(e, 3, &mut ev.by).map_err(be)?;
+                    ev.at_ms = e.get(4).map_err(be)?;
+                    read_opt_text(e, 5, &mut ev.unit).map_err(be)?;
+                    ev.due_at_ms = e.get(6).map_err(be)?;
+                    case.summary.events.push(ev);
+                    eq.advance().map_err(be)?;
                 }
-                let action: Option<String> = r.get(15).map_err(be)?;
-                if let (Some(action), Some(c)) = (action, out.last_mut()) {
-                    c.summary.events.push(CaseEvent {
-                        action,
-                        state: r.get(16).map_err(be)?,
-                        by: r.get(17).map_err(be)?,
-                        at_ms: r.get(18).map_err(be)?,
-                        unit: r.get(19).map_err(be)?,
-                        due_at_ms: r.get(20).map_err(be)?,
-                    });
-                }
+                f(&case);
             }
         }
-        Ok(out)
+        Ok(())
     }
 
-    fn verifications_due(
+    fn each_verification_due(
         &self,
         from_ms: i64,
         to_ms: i64,
-    ) -> Result<Vec<VerificationRow>, StoreError> {
+        f: &mut dyn FnMut(&VerificationRow),
+    ) -> Result<(), StoreError> {
         let conn = self.conn();
         let mut st = conn
             .prepare_cached(
                 "SELECT id, assignee, case_id, kind, due_at_ms, outcome, done_at_ms
-                 FROM verification_index WHERE due_at_ms >= ?1 AND due_at_ms < ?2 ORDER BY id",
+                 FROM verification_index WHERE due_at_ms >= ?1 AND due_at_ms < ?2",
             )
             .map_err(be)?;
-        let rows = st
-            .query_map(params![from_ms, to_ms], |r| {
-                Ok(VerificationRow {
-                    id: r.get(0)?,
-                    assignee: r.get(1)?,
-                    summary: VerificationSummary {
-                        case_id: r.get(2)?,
-                        kind: r.get(3)?,
-                        due_at_ms: r.get(4)?,
-                        outcome: r.get(5)?,
-                        done_at_ms: r.get(6)?,
-                    },
-                })
-            })
-            .map_err(be)?;
-        rows.collect::<Result<_, _>>().map_err(be)
+        let mut q = st.query(params![from_ms, to_ms]).map_err(be)?;
+        let mut v = VerificationRow::default();
+        while let Some(r) = q.next().map_err(be)? {
+            read_text(r, 0, &mut v.id).map_err(be)?;
+            read_text(r, 1, &mut v.assignee).map_err(be)?;
+            let s = &mut v.summary;
+            read_text(r, 2, &mut s.case_id).map_err(be)?;
+            read_text(r, 3, &mut s.kind).map_err(be)?;
+            s.due_at_ms = r.get(4).map_err(be)?;
+            read_opt_text(r, 5, &mut s.outcome).map_err(be)?;
+            s.done_at_ms = r.get(6).map_err(be)?;
+            f(&v);
+        }
+        Ok(())
     }
 
     fn patrol_reports(

@@ -193,7 +193,7 @@ pub struct VerificationSummary {
 }
 
 /// A row of the centre's case list.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CaseRow {
     /// Case id.
     pub id: String,
@@ -267,7 +267,7 @@ pub struct SampleRow {
 }
 
 /// A verification of a case, as listed for the centre.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerificationRow {
     /// Verification id.
     pub id: String,
@@ -473,21 +473,27 @@ pub trait ServerStore: Send + Sync + 'static {
     fn has_session(&self, user_id: &str, now_ms: i64) -> Result<bool, StoreError>;
     /// Every account.
     fn users(&self) -> Result<Vec<User>, StoreError>;
-    /// Cases (with their events) reported in `[reported_from_ms, to_ms)` or
-    /// with a lifecycle step in `[from_ms, to_ms)`: what a month's quality
-    /// figures are computed from.
-    fn quality_cases(
+    /// Calls `f` with each case (with its events, each case once) reported
+    /// in `[reported_from_ms, to_ms)` or with a lifecycle step in
+    /// `[from_ms, to_ms)`: what a month's quality figures are computed from.
+    /// The cases stream through one row the store refills, so a month is
+    /// never held whole; `f` copies what it keeps.
+    fn each_quality_case(
         &self,
         reported_from_ms: i64,
         from_ms: i64,
         to_ms: i64,
-    ) -> Result<Vec<CaseRow>, StoreError>;
-    /// Verifications due in `[from_ms, to_ms)`.
-    fn verifications_due(
+        f: &mut dyn FnMut(&CaseRow),
+    ) -> Result<(), StoreError>;
+    /// Calls `f` with each verification due in `[from_ms, to_ms)`, in no
+    /// particular order, through one refilled row as
+    /// [`ServerStore::each_quality_case`] does.
+    fn each_verification_due(
         &self,
         from_ms: i64,
         to_ms: i64,
-    ) -> Result<Vec<VerificationRow>, StoreError>;
+        f: &mut dyn FnMut(&VerificationRow),
+    ) -> Result<(), StoreError>;
     /// `(reporter, case id)` of the patrol reports made in `[from_ms, to_ms)`.
     fn patrol_reports(&self, from_ms: i64, to_ms: i64)
         -> Result<Vec<(String, String)>, StoreError>;

@@ -5,7 +5,9 @@
 //! server's centre index (the documents' bytes are a placeholder: the
 //! evaluation reads only the index), then `quality::evaluation` timed — the
 //! same call `gridpatrol eval --data DIR` makes. Baseline in the same run: a
-//! plain SQLite scan of the same event rows. Prints one JSON line.
+//! plain SQLite scan of the same event rows. Prints one JSON line, with the
+//! SHA-256 of the evaluation's JSON (`evaluation_sha256`): two builds that
+//! agree on it gave bit-for-bit the same figures.
 //!
 //! `cargo bench -p gridpatrol-server --bench eval` (env `CASES`).
 
@@ -23,6 +25,7 @@ use gridpatrol_server_storage::{
 };
 use gridpatrol_server_storage_sqlite::SqliteStore;
 use rand::{RngExt, SeedableRng};
+use sha2::{Digest, Sha256};
 
 fn main() {
     let n: usize = std::env::var("CASES")
@@ -165,12 +168,14 @@ fn main() {
     let mut runs = Vec::new();
     let mut units = 0;
     let mut squads = 0;
+    let mut digest = String::new();
     for _ in 0..3 {
         let t = Instant::now();
         let e = gridpatrol_server::quality::evaluation(&store, month, &settings).unwrap();
         runs.push(t.elapsed().as_secs_f64());
         units = e.units.len();
         squads = e.squads.len();
+        digest = hex::encode(Sha256::digest(serde_json::to_vec(&e).unwrap()));
     }
     runs.sort_by(f64::total_cmp);
     // Baseline: read the same event rows with no work on them.
@@ -199,6 +204,7 @@ fn main() {
             "ratio_eval_to_scan": runs[1] / scan_s,
             "units": units,
             "squads": squads,
+            "evaluation_sha256": digest,
         })
     );
 }

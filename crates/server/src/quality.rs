@@ -1,8 +1,9 @@
 //! The monthly quality work on the server: the sample of each inspector's
 //! last month drawn once the month is over (seed and draw recorded), the
 //! squad leader's marks on it, and the KPI and evaluation figures computed
-//! by `gridpatrol-quality` from the recorded events ([`records`] is the one
-//! loader the API and the CLI share).
+//! by `gridpatrol-quality` from the recorded events ([`tally_month`] is the
+//! one loader the API and the CLI share: it streams a month's records into
+//! the figures' tallies; [`records`] loads the same records whole).
 
 use std::sync::Arc;
 
@@ -16,9 +17,11 @@ use gridpatrol_domain::lifecycle::Action;
 use gridpatrol_domain::roles::Role;
 use gridpatrol_domain::taxonomy::Taxonomy;
 use gridpatrol_protocol::{codes, SampleItem, SampleMarkRequest, SamplePage};
-use gridpatrol_quality::eval::{evaluate, Evaluation};
-use gridpatrol_quality::kpi::{kpis, KpiReport};
-use gridpatrol_quality::{sample, CaseRecord, Event, Mark, Month, Person, VerificationRecord};
+use gridpatrol_quality::eval::{Evaluation, Evaluator};
+use gridpatrol_quality::kpi::{KpiReport, KpiTally};
+use gridpatrol_quality::{
+    sample, CaseRecord, CaseView, Mark, Month, MonthTally, Person, Step, VerificationRecord,
+};
 use gridpatrol_server_storage::{DrawRecord, SampleRow, ServerStore, StoreError};
 use serde::Deserialize;
 
@@ -34,20 +37,15 @@ pub struct Records {
     pub people: Vec<Person>,
     /// The month's cases, plus the reports of the window before it.
     pub cases: Vec<CaseRecord>,
-    /// Verifications due in the month.
+    /// Verifications due in the month, by id.
     pub verifications: Vec<VerificationRecord>,
     /// The leaders' marks on the month's sample.
     pub marks: Vec<Mark>,
 }
 
-/// Loads the records of `month` from the store.
-pub fn records(
-    store: &dyn ServerStore,
-    month: Month,
-    settings: &QualitySection,
-) -> Result<Records, StoreError> {
-    let window = settings.kpi_rules().missed_window_ms;
-    let people = store
+/// Everyone in the district.
+fn people(store: &dyn ServerStore) -> Result<Vec<Person>, StoreError> {
+    Ok(store
         .users()?
         .into_iter()
         .map(|u| Person {
@@ -56,50 +54,12 @@ pub fn records(
             squad: u.squad,
             supervision_grid: u.supervision_grid,
         })
-        .collect();
-    let cases = store
-        .quality_cases(month.start_ms() - window, month.start_ms(), month.end_ms())?
-        .into_iter()
-        .map(|r| CaseRecord {
-            events: r
-                .summary
-                .events
-                .iter()
-                .filter_map(|e| {
-                    Some(Event {
-                        action: Action::parse(&e.action)?,
-                        by: e.by.clone(),
-                        at_ms: e.at_ms,
-                        unit: e.unit.clone(),
-                        due_at_ms: e.due_at_ms,
-                    })
-                })
-                .collect(),
-            id: r.id,
-            source: r.summary.source,
-            category: r.summary.category,
-            supervision_grid: r.supervision_grid,
-            reporter: r.reporter,
-            reported_at_ms: r.summary.reported_at_ms,
-            lon: r.summary.lon,
-            lat: r.summary.lat,
-            review: r.summary.review,
-            resubmitted: r.summary.resubmitted,
-        })
-        .collect();
-    let verifications = store
-        .verifications_due(month.start_ms(), month.end_ms())?
-        .into_iter()
-        .map(|v| VerificationRecord {
-            id: v.id,
-            case_id: v.summary.case_id,
-            assignee: v.assignee,
-            due_at_ms: v.summary.due_at_ms,
-            outcome: v.summary.outcome,
-            done_at_ms: v.summary.done_at_ms,
-        })
-        .collect();
-    let marks = store
+        .collect())
+}
+
+/// The leaders' marks on the sample of `month`.
+fn marks(store: &dyn ServerStore, month: Month) -> Result<Vec<Mark>, StoreError> {
+    Ok(store
         .samples(&month.to_string(), None)?
         .into_iter()
         .map(|s| Mark {
@@ -107,30 +67,115 @@ pub fn records(
             inspector: s.inspector,
             wrong: s.wrong,
         })
-        .collect();
+        .collect())
+}
+
+/// Calls `f` with each case of the records of `month` (see
+/// [`Records::cases`]) as the store reads it, steps of unknown actions
+/// left out: nothing of a case is kept after its call.
+fn each_case(
+    store: &dyn ServerStore,
+    month: Month,
+    settings: &QualitySection,
+    f: &mut dyn FnMut(&CaseView<'_>),
+) -> Result<(), StoreError> {
+    let window = settings.kpi_rules().missed_window_ms;
+    store.each_quality_case(
+        month.start_ms() - window,
+        month.start_ms(),
+        month.end_ms(),
+        &mut |r| {
+            let steps: Vec<Step<'_>> = r
+                .summary
+                .events
+                .iter()
+                .filter_map(|e| {
+                    Some(Step {
+                        action: Action::parse(&e.action)?,
+                        by: &e.by,
+                        at_ms: e.at_ms,
+                        unit: e.unit.as_deref(),
+                        due_at_ms: e.due_at_ms,
+                    })
+                })
+                .collect();
+            f(&CaseView {
+                id: &r.id,
+                source: &r.summary.source,
+                category: &r.summary.category,
+                supervision_grid: &r.supervision_grid,
+                reporter: &r.reporter,
+                reported_at_ms: r.summary.reported_at_ms,
+                lon: r.summary.lon,
+                lat: r.summary.lat,
+                review: r.summary.review.as_deref(),
+                resubmitted: r.summary.resubmitted,
+                steps: &steps,
+            });
+        },
+    )
+}
+
+/// Feeds `tally` the records of `month` as the store reads them (a month
+/// is never held whole; see [`records`] for the same records loaded).
+pub fn tally_month(
+    store: &dyn ServerStore,
+    month: Month,
+    settings: &QualitySection,
+    tally: &mut dyn MonthTally,
+) -> Result<(), StoreError> {
+    each_case(store, month, settings, &mut |c| tally.add_case(c))?;
+    store.each_verification_due(month.start_ms(), month.end_ms(), &mut |v| {
+        tally.add_verification(&v.assignee, v.summary.due_at_ms, v.summary.done_at_ms)
+    })?;
+    for m in marks(store, month)? {
+        tally.add_mark(&m);
+    }
+    Ok(())
+}
+
+/// Loads the records of `month` from the store (what [`tally_month`]
+/// streams, held whole).
+pub fn records(
+    store: &dyn ServerStore,
+    month: Month,
+    settings: &QualitySection,
+) -> Result<Records, StoreError> {
+    let mut cases = Vec::new();
+    each_case(store, month, settings, &mut |c| {
+        cases.push(CaseRecord::from(c))
+    })?;
+    let mut verifications = Vec::new();
+    store.each_verification_due(month.start_ms(), month.end_ms(), &mut |v| {
+        verifications.push(VerificationRecord {
+            id: v.id.clone(),
+            case_id: v.summary.case_id.clone(),
+            assignee: v.assignee.clone(),
+            due_at_ms: v.summary.due_at_ms,
+            outcome: v.summary.outcome.clone(),
+            done_at_ms: v.summary.done_at_ms,
+        })
+    })?;
+    verifications.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Records {
-        people,
+        people: people(store)?,
         cases,
         verifications,
-        marks,
+        marks: marks(store, month)?,
     })
 }
 
-/// The month's evaluation (units, squads, inspectors).
+/// The month's evaluation (units, squads, inspectors), computed while the
+/// store streams the month's records.
 pub fn evaluation(
     store: &dyn ServerStore,
     month: Month,
     settings: &QualitySection,
 ) -> Result<Evaluation, StoreError> {
-    let r = records(store, month, settings)?;
-    Ok(evaluate(
-        month,
-        &r.people,
-        &r.cases,
-        &r.verifications,
-        &r.marks,
-        settings.kpi_rules(),
-    ))
+    let people = people(store)?;
+    let mut e = Evaluator::new(month, &people, settings.kpi_rules());
+    tally_month(store, month, settings, &mut e)?;
+    Ok(e.finish())
 }
 
 /// The month's KPIs; with `squad`, that squad's inspectors only.
@@ -140,15 +185,10 @@ pub fn kpi_report(
     squad: Option<&str>,
     settings: &QualitySection,
 ) -> Result<KpiReport, StoreError> {
-    let r = records(store, month, settings)?;
-    let (mut inspectors, squads) = kpis(
-        month,
-        &r.people,
-        &r.cases,
-        &r.verifications,
-        &r.marks,
-        settings.kpi_rules(),
-    );
+    let people = people(store)?;
+    let mut t = KpiTally::new(month, &people, settings.kpi_rules());
+    tally_month(store, month, settings, &mut t)?;
+    let (mut inspectors, squads) = t.finish();
     if let Some(s) = squad {
         inspectors.retain(|k| k.squad == s);
     }

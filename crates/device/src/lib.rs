@@ -67,6 +67,8 @@ pub(crate) struct Account {
     pub(crate) me: view::Me,
     pub(crate) store: Store,
     pub(crate) area: Option<district::Area>,
+    /// When the loaded district package was fetched (see `Account::refresh`).
+    pub(crate) package_at: Option<i64>,
 }
 
 /// The field app's behaviour. Cheap to share (`Arc<Device>`); every method
@@ -108,6 +110,7 @@ impl Device {
     pub(crate) fn with_account<T>(&self, f: impl FnOnce(&mut Account) -> Result<T>) -> Result<T> {
         let mut g = self.lock();
         let a = g.as_mut().ok_or(DeviceError::NotSignedIn)?;
+        a.refresh()?;
         f(a)
     }
 

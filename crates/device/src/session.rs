@@ -42,6 +42,64 @@ fn check_user_id(id: &str) -> Result<()> {
     }
 }
 
+/// When a session found the account reassigned (a rotation plan started:
+/// the engine's account differs from the stored one), keeps the account as
+/// the server knows it now and its new district package, fetched with the
+/// session's engine. The screens pick both up at their next call
+/// ([`Device::with_account`]).
+pub(crate) async fn adopt_reassignment(
+    engine: &mut SyncEngine,
+    store: &mut Store,
+    now_ms: i64,
+) -> Result<()> {
+    let Some(user) = engine.user().cloned() else {
+        return Ok(());
+    };
+    let stored: Option<UserInfo> = store
+        .get_meta(META_USER)?
+        .and_then(|s| serde_json::from_str(&s).ok());
+    if stored.as_ref() == Some(&user) {
+        return Ok(());
+    }
+    tracing::info!(grid = ?user.supervision_grid, squad = ?user.squad, "reassigned; fetching the new district package");
+    let user = &user;
+    let pkg = engine.district().await?;
+    let pkg_json = serde_json::to_string(&pkg)
+        .map_err(|e| DeviceError::Internal(format!("district package: {e}")))?;
+    store.set_meta(
+        META_USER,
+        &serde_json::to_string(user).map_err(|e| DeviceError::Internal(e.to_string()))?,
+    )?;
+    store.set_assignment(&Assignment {
+        inspector_id: user.id.clone(),
+        name: user.name.clone(),
+        role: user.role,
+        squad: user.squad.clone(),
+        supervision_grid: user.supervision_grid.clone(),
+    })?;
+    store.set_district_package(&pkg_json, now_ms)?;
+    Ok(())
+}
+
+impl Account {
+    /// Reloads who the account is and its district package when the sync
+    /// loop (its own store connection) stored a newer package.
+    pub(crate) fn refresh(&mut self) -> Result<()> {
+        let at = self.store.district_package_at()?;
+        if at == self.package_at {
+            return Ok(());
+        }
+        if let Some(user) = self.store.get_meta(META_USER)? {
+            let user: UserInfo = serde_json::from_str(&user)
+                .map_err(|e| DeviceError::Internal(format!("stored account: {e}")))?;
+            self.me = me_of(&user, &self.me.server);
+        }
+        self.area = load_area(&self.store)?;
+        self.package_at = at;
+        Ok(())
+    }
+}
+
 fn load_area(store: &Store) -> Result<Option<Area>> {
     let Some((json, _)) = store.district_package()? else {
         return Ok(None);
@@ -74,9 +132,15 @@ impl Device {
         let user: UserInfo = serde_json::from_str(&user)
             .map_err(|e| DeviceError::Internal(format!("stored account: {e}")))?;
         let area = load_area(&store)?;
+        let package_at = store.district_package_at()?;
         let me = me_of(&user, &server);
         self.install_sync(&server, &token, user, &db_path)?;
-        *self.lock() = Some(Account { me, store, area });
+        *self.lock() = Some(Account {
+            me,
+            package_at,
+            store,
+            area,
+        });
         Ok(())
     }
 
@@ -179,6 +243,7 @@ impl Device {
         self.install_sync(&server, &token, user, &db_path)?;
         *self.lock() = Some(Account {
             me: me.clone(),
+            package_at: store.district_package_at()?,
             store,
             area: Some(Area::new(pkg)),
         });
@@ -188,7 +253,12 @@ impl Device {
 
     /// Who is signed in (works offline).
     pub fn me(&self) -> Option<Me> {
-        self.lock().as_ref().map(|a| a.me.clone())
+        let mut g = self.lock();
+        let a = g.as_mut()?;
+        if let Err(e) = a.refresh() {
+            tracing::warn!(error = %e, "could not reload the account after a reassignment");
+        }
+        Some(a.me.clone())
     }
 
     /// Signs out. With unsynced work and `force = false` it stays signed in

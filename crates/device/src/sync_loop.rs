@@ -167,6 +167,11 @@ impl SyncLoop {
         match result {
             Ok(report) => {
                 let _ = store.set_meta("sync.last_success_ms", &now.to_string());
+                if let Err(e) = crate::session::adopt_reassignment(engine, store, now).await {
+                    // The stored account stays the old one: the next
+                    // session compares again and retries.
+                    tracing::warn!(error = %e, "could not fetch the new district package");
+                }
                 tracing::info!(
                     docs = report.docs,
                     synced = report.synced,

@@ -874,3 +874,99 @@ async fn the_centre_loop_shows_on_the_timeline_with_the_close_as_step_six() {
     assert!(!ld.can_review, "a closed case is not reviewed");
     srv.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_moves_the_inspector_to_the_new_grid_at_the_next_sync() {
+    let sdir = tempfile::tempdir().unwrap();
+    let (district, inspector, _) = first_squad();
+    let me = district
+        .inspectors
+        .iter()
+        .find(|i| i.id == inspector)
+        .unwrap();
+    // An inspector of the same squad in another grid: the grid we move to.
+    let other = district
+        .inspectors
+        .iter()
+        .find(|i| {
+            i.role == DRole::Inspector
+                && i.squad == me.squad
+                && i.supervision_grid != me.supervision_grid
+        })
+        .expect("the squad patrols more than one grid")
+        .clone();
+    let srv = server(sdir.path(), &district).await;
+    let url = srv.url();
+
+    // The other inspector reports in their grid before the move.
+    let there = App::new();
+    there.sign_in(&url, &other.id).await;
+    let (lon, lat) = inside_grid_of(&other.id);
+    there.move_to(lon, lat, 6.0);
+    let pos = there.device.locate().unwrap().position.unwrap();
+    let cat = there.device.search_categories("jgps", 5).unwrap()[0]
+        .code
+        .clone();
+    let theirs = there
+        .device
+        .save_case(CaseDraft {
+            category: cat,
+            position: pos,
+            address: "新网格1号".into(),
+            description: "轮岗前的问题".into(),
+            photos: vec![],
+        })
+        .unwrap();
+    assert_eq!(there.device.sync_now().await.pending_docs, 0);
+
+    let app = App::new();
+    app.sign_in(&url, &inspector).await;
+    app.device.sync_now().await;
+    let before = app.device.list_cases(CaseFilter::default()).unwrap();
+    assert!(
+        before.items.iter().all(|r| r.id != theirs.id),
+        "not my grid yet"
+    );
+    app.move_to(lon, lat, 6.0);
+    assert!(!app.device.locate().unwrap().inside_mine);
+
+    // The rotation plan starts: the server moves the inspector.
+    srv.state
+        .store
+        .apply_postings(
+            &[(
+                inspector.clone(),
+                Some(me.squad.clone()),
+                Some(other.supervision_grid.clone()),
+            )],
+            &[],
+        )
+        .unwrap();
+
+    // No new sign-in: the next sync finds the move, refetches the district
+    // package and pulls the new grid's earlier cases.
+    let st = app.device.sync_now().await;
+    assert_eq!(st.phase, "idle", "{st:?}");
+    let now = app.device.me().unwrap();
+    assert_eq!(
+        now.supervision_grid.as_deref(),
+        Some(other.supervision_grid.as_str())
+    );
+    assert!(
+        app.device.locate().unwrap().inside_mine,
+        "the new grid is mine"
+    );
+    let after = app.device.list_cases(CaseFilter::default()).unwrap();
+    assert!(
+        after.items.iter().any(|r| r.id == theirs.id),
+        "the new grid's case came down"
+    );
+    // And it stays so after the app restarts offline.
+    drop(srv);
+    let app = app.reopen();
+    let now = app.device.me().unwrap();
+    assert_eq!(
+        now.supervision_grid.as_deref(),
+        Some(other.supervision_grid.as_str())
+    );
+}

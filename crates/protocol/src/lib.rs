@@ -303,6 +303,12 @@ pub struct ManifestResponse {
     /// is restored from a backup (same meaning as a smaller `latest`).
     #[serde(default)]
     pub epoch: String,
+    /// The caller as the server knows them now. A rotation plan moves
+    /// inspectors between grids and squads from its start: a device whose
+    /// account differs in role, squad or grid reads the manifest again from
+    /// the beginning (its scope changed) and refetches its district package.
+    #[serde(default)]
+    pub account: Option<UserInfo>,
 }
 
 /// One changed document in a manifest.

@@ -339,6 +339,17 @@ async fn durable_acks(State(state): State<Arc<AppState>>, req: Request, next: Ne
     }
 }
 
+/// An account as devices see it.
+fn user_info(user: gridpatrol_server_storage::User) -> UserInfo {
+    UserInfo {
+        id: user.id,
+        name: user.name,
+        role: user.role,
+        squad: user.squad,
+        supervision_grid: user.supervision_grid,
+    }
+}
+
 async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
     (
         [(
@@ -426,13 +437,7 @@ async fn login(
         Ok(Some(LoginResponse {
             token,
             expires_at_ms: expires,
-            user: UserInfo {
-                id: user.id,
-                name: user.name,
-                role: user.role,
-                squad: user.squad,
-                supervision_grid: user.supervision_grid,
-            },
+            user: user_info(user),
         }))
     })
     .await??;
@@ -476,6 +481,7 @@ async fn manifest(
         .unwrap_or(limits::MANIFEST_DEFAULT_LIMIT)
         .clamp(1, limits::MANIFEST_MAX_LIMIT);
     let scope = caller.scope();
+    let account = user_info(caller.user.clone());
     let store = state.store.clone();
     let page =
         tokio::task::spawn_blocking(move || store.manifest(&scope, req.cursor.unwrap_or(0), limit))
@@ -485,6 +491,7 @@ async fn manifest(
         more: page.more,
         latest: page.latest,
         epoch: page.epoch,
+        account: Some(account),
         docs: page
             .rows
             .into_iter()

@@ -410,6 +410,18 @@ impl Store {
             .optional()?)
     }
 
+    /// When the cached district package was fetched, if there is one.
+    pub fn district_package_at(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT fetched_at_ms FROM district_package WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Documents changed here and not yet confirmed by the server.
     pub fn pending_docs(&self) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row(

@@ -169,6 +169,10 @@ pub struct SyncReport {
     /// from this account, with its reason (changes another account made;
     /// that account's devices bring them back). Kept as they are here.
     pub not_restored: Vec<(String, String)>,
+    /// The account as the server now knows it, when this session found it
+    /// moved to another role, squad or grid (a rotation plan started): the
+    /// device should refetch its district package.
+    pub reassigned: Option<UserInfo>,
 }
 
 /// True once this device has seen the server hold the whole photo `sha`
@@ -746,8 +750,30 @@ impl SyncEngine {
         let mut next_cursor = cursor;
         let mut epoch = None;
         let mut recovering = false;
+        let mut reassigned = None;
         loop {
             let m = self.api.manifest(next_cursor).await?;
+            if let Some(now) = m.account.as_ref().filter(|_| reassigned.is_none()) {
+                let moved = self.user.as_ref().is_some_and(|was| {
+                    (was.role, &was.squad, &was.supervision_grid)
+                        != (now.role, &now.squad, &now.supervision_grid)
+                });
+                if moved {
+                    // A new scope: what it holds may be older than our
+                    // cursor. Read it all (documents we have are skipped).
+                    tracing::info!(
+                        grid = ?now.supervision_grid,
+                        squad = ?now.squad,
+                        "the account was reassigned; reading the new scope from the start"
+                    );
+                    reassigned = Some(now.clone());
+                    self.user = Some(now.clone());
+                    if next_cursor.is_some() {
+                        next_cursor = None;
+                        continue;
+                    }
+                }
+            }
             if epoch.is_none() && !m.epoch.is_empty() {
                 // A server restored from a backup has a new epoch (or, copied
                 // back by hand, a change sequence behind our cursor): it may
@@ -1055,6 +1081,7 @@ impl SyncEngine {
             }
             report.recovered = recovering;
         }
+        report.reassigned = reassigned;
 
         // 7. Photos the stored documents refer to and this device lacks
         //    (everything above is already kept, so a cut here loses nothing).

@@ -66,6 +66,12 @@ pub(crate) async fn adopt_reassignment(
     let pkg = engine.district().await?;
     let pkg_json = serde_json::to_string(&pkg)
         .map_err(|e| DeviceError::Internal(format!("district package: {e}")))?;
+    keep_account(store, user, &pkg_json, now_ms)
+}
+
+/// Stores who the account is (as the server said), its assignment and its
+/// district package.
+fn keep_account(store: &mut Store, user: &UserInfo, pkg_json: &str, now_ms: i64) -> Result<()> {
     store.set_meta(
         META_USER,
         &serde_json::to_string(user).map_err(|e| DeviceError::Internal(e.to_string()))?,
@@ -77,7 +83,7 @@ pub(crate) async fn adopt_reassignment(
         squad: user.squad.clone(),
         supervision_grid: user.supervision_grid.clone(),
     })?;
-    store.set_district_package(&pkg_json, now_ms)?;
+    store.set_district_package(pkg_json, now_ms)?;
     Ok(())
 }
 
@@ -224,20 +230,9 @@ impl Device {
         }
         let mut store = Store::open(&db_path)?;
         let now = self.now();
-        store.set_meta(
-            META_USER,
-            &serde_json::to_string(&user).map_err(|e| DeviceError::Internal(e.to_string()))?,
-        )?;
         store.set_meta(META_TOKEN, &token)?;
         store.set_meta(META_SERVER, &server)?;
-        store.set_assignment(&Assignment {
-            inspector_id: user.id.clone(),
-            name: user.name.clone(),
-            role: user.role,
-            squad: user.squad.clone(),
-            supervision_grid: user.supervision_grid.clone(),
-        })?;
-        store.set_district_package(&pkg_json, now)?;
+        keep_account(&mut store, &user, &pkg_json, now)?;
         write_atomic(&self.data_dir().join(CURRENT), user.id.as_bytes())?;
         let me = me_of(&user, &server);
         self.install_sync(&server, &token, user, &db_path)?;

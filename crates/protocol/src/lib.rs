@@ -60,6 +60,9 @@ pub mod paths {
     pub const CENTRE_CASE_ROUTE: &str = "/v1/centre/cases/{id}";
     /// `POST` (centre) [`super::CentreAction`] → the case after it.
     pub const CENTRE_ACTION_ROUTE: &str = "/v1/centre/cases/{id}/actions";
+    /// `POST` (centre) [`super::CentreBatchRequest`] → [`super::CentreBatchResponse`]:
+    /// up to [`super::limits::MAX_CENTRE_BATCH`] actions on any cases, in order.
+    pub const CENTRE_ACTIONS: &str = "/v1/centre/actions";
     /// `POST` (centre) [`super::ComplaintRequest`] → the new case.
     pub const CENTRE_COMPLAINTS: &str = "/v1/centre/complaints";
     /// `GET` (leader: own squad; centre: all) `?month=YYYY-MM` → [`super::SamplePage`].
@@ -106,6 +109,11 @@ pub mod limits {
     pub const MANIFEST_DEFAULT_LIMIT: u32 = 1000;
     /// Largest manifest page the server returns (larger requests are clamped).
     pub const MANIFEST_MAX_LIMIT: u32 = 5000;
+    /// Most items in one [`super::CentreBatchRequest`].
+    pub const MAX_CENTRE_BATCH: usize = 500;
+    /// Largest body of one [`super::paths::CENTRE_ACTIONS`] request (room
+    /// for [`MAX_CENTRE_BATCH`] items with notes of a few hundred bytes).
+    pub const MAX_CENTRE_BATCH_BODY: usize = 512 * 1024;
     /// Longest user id or device id accepted.
     pub const MAX_ID_LEN: usize = 128;
 }
@@ -144,6 +152,8 @@ pub mod codes {
     /// 429: the account holds as many unfinished photo uploads (count or
     /// bytes) as allowed; finish or let some expire first.
     pub const UPLOAD_QUOTA_EXCEEDED: &str = "upload_quota_exceeded";
+    /// 400: more items in one centre batch than [`super::limits::MAX_CENTRE_BATCH`].
+    pub const TOO_MANY_ITEMS: &str = "too_many_items";
     /// 500: the server failed; nothing was changed by this request.
     pub const INTERNAL: &str = "internal";
     /// Sync, per doc: the Automerge sync message could not be decoded/applied.
@@ -489,6 +499,36 @@ mod tests {
     }
 
     #[test]
+    fn a_centre_batch_item_is_the_single_action_body_with_a_case_id() {
+        let r: CentreBatchRequest = serde_json::from_str(
+            r#"{"items":[{"case_id":"c1","action":"dispatch","note":"n"},
+                         {"case_id":"c2","action":"reject","reason":"r"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.items[0].action,
+            CentreAction::Dispatch {
+                unit: None,
+                note: "n".into()
+            }
+        );
+        assert_eq!(r.items[1].case_id, "c2");
+        let back = serde_json::to_value(&r.items[1]).unwrap();
+        assert_eq!(
+            back,
+            serde_json::json!({"case_id": "c2", "action": "reject", "reason": "r"})
+        );
+        // An action without the fields it needs is a clear error.
+        assert!(
+            serde_json::from_str::<CentreBatchItem>(r#"{"case_id":"c","action":"reject"}"#)
+                .is_err()
+        );
+        let ok: CentreBatchResult =
+            serde_json::from_str(r#"{"case_id":"c1","status":200}"#).unwrap();
+        assert!(ok.is_ok());
+    }
+
+    #[test]
     fn login_response_uses_snake_case_roles_and_nulls() {
         let r = LoginResponse {
             token: "t".into(),
@@ -735,6 +775,57 @@ pub enum CentreAction {
         /// What they said (required).
         note: String,
     },
+}
+
+/// One item of a [`CentreBatchRequest`]: an action on one case, in the
+/// JSON form of [`CentreAction`] with the case id beside it, e.g.
+/// `{"case_id": "c1", "action": "dispatch", "note": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CentreBatchItem {
+    /// The case acted on.
+    pub case_id: String,
+    /// What is done to it.
+    #[serde(flatten)]
+    pub action: CentreAction,
+}
+
+/// Many centre actions in one request (`POST` [`paths::CENTRE_ACTIONS`]).
+/// Each item is recorded exactly as the single-case endpoint records it
+/// (same write rules, same lifecycle, its own commit), in order, so an item
+/// may act on a case an earlier item of the same batch moved on. A refused
+/// item does not stop the ones after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CentreBatchRequest {
+    /// At most [`limits::MAX_CENTRE_BATCH`] items.
+    pub items: Vec<CentreBatchItem>,
+}
+
+/// What became of one [`CentreBatchItem`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CentreBatchResult {
+    /// The item's case id.
+    pub case_id: String,
+    /// The HTTP status the single-case endpoint would have answered (200
+    /// when recorded).
+    pub status: u16,
+    /// Why it was not recorded (the single-case endpoint's error code and
+    /// message); `None` when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+}
+
+impl CentreBatchResult {
+    /// The action was recorded.
+    pub fn is_ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Answer to a [`CentreBatchRequest`]: one result per item, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CentreBatchResponse {
+    /// The results, item for item.
+    pub results: Vec<CentreBatchResult>,
 }
 
 /// A public complaint taken by the centre (`POST`

@@ -20,8 +20,8 @@ use gridpatrol_domain::lifecycle::{Action, CaseState, Flow, Lifecycle};
 use gridpatrol_domain::roles::Role;
 use gridpatrol_domain::taxonomy::Taxonomy;
 use gridpatrol_protocol::{
-    codes, CaseListItem, CaseListPage, CaseListParams, CentreAction, ComplaintRequest, DocKind,
-    SyncStatus,
+    codes, limits, CaseListItem, CaseListPage, CaseListParams, CentreAction, CentreBatchRequest,
+    CentreBatchResponse, CentreBatchResult, ComplaintRequest, DocKind, ErrorDetail, SyncStatus,
 };
 use gridpatrol_server_storage::{
     CaseEvent, CaseQuery, CaseSummary, DocWrite, StoreError, StoredDoc, VerificationSummary,
@@ -223,6 +223,59 @@ pub(crate) async fn act(
     })
     .await??;
     Ok(Json(detail))
+}
+
+/// `POST /v1/centre/actions`: many actions, each through [`perform`] (the
+/// single-case path: same write rules, same lifecycle, its own commit), in
+/// order; one answer per item with the single endpoint's status and code.
+/// The whole batch is acknowledged after one flush (the `durable_acks`
+/// layer), so a district's day of actions does not pay one per action.
+pub(crate) async fn act_batch(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<CentreBatchResponse>, ApiError> {
+    require_centre(&caller)?;
+    let req: CentreBatchRequest = parse_json(&body.map_err(body_rejection)?)?;
+    if req.items.len() > limits::MAX_CENTRE_BATCH {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::TOO_MANY_ITEMS,
+            format!(
+                "{} actions in one batch; at most {} (send the rest in another request)",
+                req.items.len(),
+                limits::MAX_CENTRE_BATCH
+            ),
+        ));
+    }
+    let span = tracing::info_span!("centre_batch", items = req.items.len(), by = %caller.user.id);
+    let results = tokio::task::spawn_blocking(move || {
+        let _g = span.enter();
+        let results: Vec<CentreBatchResult> = req
+            .items
+            .into_iter()
+            .map(|item| {
+                let error = perform(&state, &caller, &item.case_id, &item.action).err();
+                CentreBatchResult {
+                    case_id: item.case_id,
+                    status: error.as_ref().map_or(200, |e| e.status.as_u16()),
+                    error: error.map(|e| ErrorDetail {
+                        code: e.code.to_string(),
+                        message: e.message,
+                    }),
+                }
+            })
+            .collect();
+        let refused = results.iter().filter(|r| !r.is_ok()).count();
+        tracing::info!(
+            recorded = results.len() - refused,
+            refused,
+            "batch recorded"
+        );
+        results
+    })
+    .await?;
+    Ok(Json(CentreBatchResponse { results }))
 }
 
 /// `POST /v1/centre/complaints`.

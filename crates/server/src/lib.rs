@@ -247,6 +247,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(paths::CENTRE_CASE_ROUTE, get(centre::show))
         .route(paths::CENTRE_ACTION_ROUTE, post(centre::act).layer(small))
         .route(
+            paths::CENTRE_ACTIONS,
+            post(centre::act_batch).layer(DefaultBodyLimit::max(limits::MAX_CENTRE_BATCH_BODY)),
+        )
+        .route(
             paths::CENTRE_COMPLAINTS,
             post(centre::complaint).layer(small),
         )

@@ -383,3 +383,174 @@ async fn a_public_complaint_is_checked_on_site_handled_and_closed_when_the_compl
     assert_eq!(s, StatusCode::BAD_REQUEST, "a reply says something");
     f.server.shutdown().await.unwrap();
 }
+
+/// The batched endpoint as the centre (or anyone) behind `token`.
+async fn batch(f: &Fixture, token: &str, items: Value) -> (StatusCode, Value) {
+    f.post_json(
+        Some(token),
+        paths::CENTRE_ACTIONS,
+        &json!({ "items": items }),
+    )
+    .await
+}
+
+async fn state_of(f: &Fixture, centre: &str, id: &str) -> String {
+    let (s, v) = get(f, centre, &format!("{}/{id}", paths::CENTRE_CASES)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    detail(v).case.state.as_str().to_string()
+}
+
+#[tokio::test]
+async fn a_batch_records_each_item_as_the_single_endpoint_would_and_goes_on_past_refusals() {
+    let f = start().await;
+    let insp = f.login("I0001").await;
+    let centre = f.login("C0001").await;
+    let now = gridpatrol_server::now_ms();
+    upload(&f, &insp, "case-b1", now).await;
+    upload(&f, &insp, "case-b2", now + 1).await;
+
+    let (s, v) = batch(
+        &f,
+        &centre,
+        json!([
+            {"case_id": "case-b1", "action": "file", "note": "立案"},
+            // An item may act on what an earlier one of the batch did.
+            {"case_id": "case-b1", "action": "dispatch"},
+            // Refused by the lifecycle: already dispatched.
+            {"case_id": "case-b1", "action": "file"},
+            // Refused before anything: a rejection needs a reason.
+            {"case_id": "case-b2", "action": "reject", "reason": " "},
+            {"case_id": "no-such-case", "action": "file"},
+            // Nothing to close on.
+            {"case_id": "case-b2", "action": "close"},
+            {"case_id": "case-b2", "action": "file"},
+        ]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let results = v["results"].as_array().unwrap();
+    let got: Vec<(&str, u64, &str)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["case_id"].as_str().unwrap(),
+                r["status"].as_u64().unwrap(),
+                r["error"]["code"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("case-b1", 200, ""),
+            ("case-b1", 200, ""),
+            ("case-b1", 409, codes::ACTION_REFUSED),
+            ("case-b2", 400, codes::MALFORMED_REQUEST),
+            ("no-such-case", 404, codes::NOT_FOUND),
+            ("case-b2", 409, codes::ACTION_REFUSED),
+            ("case-b2", 200, ""),
+        ],
+        "{v}"
+    );
+    assert!(results[0].get("error").is_none(), "{v}");
+    assert!(
+        results[2]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("已派遣"),
+        "the refusal says why: {v}"
+    );
+    assert_eq!(state_of(&f, &centre, "case-b1").await, "dispatched");
+    assert_eq!(state_of(&f, &centre, "case-b2").await, "filed");
+
+    // The single endpoint answers the refused item the same way.
+    let (s1, v1) = act(&f, &centre, "case-b1", json!({"action": "file"})).await;
+    assert_eq!(s1.as_u16(), 409);
+    assert_eq!(v1["error"], results[2]["error"]);
+
+    // The dispatch carries the checklist's unit and deadline, as a single one does.
+    let (_, v) = get(&f, &centre, &format!("{}/case-b1", paths::CENTRE_CASES)).await;
+    let step = detail(v).case.steps.last().unwrap().clone();
+    assert!(step.detail.unit.is_some() && step.detail.due_at_ms.is_some());
+
+    // A batch of one default assignment meets the same "no one on duty"
+    // rule with the same code.
+    act(&f, &centre, "case-b1", json!({"action": "handled"})).await;
+    let (_, v) = batch(
+        &f,
+        &centre,
+        json!([{"case_id": "case-b1", "action": "assign_verification"}]),
+    )
+    .await;
+    assert_eq!(v["results"][0]["error"]["code"], codes::NO_ASSIGNEE, "{v}");
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_batch_is_for_the_centre_only_and_bounded() {
+    let f = start().await;
+    let insp = f.login("I0001").await;
+    let leader = f.login("I0003").await;
+    let centre = f.login("C0001").await;
+    upload(&f, &insp, "case-b3", gridpatrol_server::now_ms()).await;
+    let one = json!([{"case_id": "case-b3", "action": "file"}]);
+    for token in [&insp, &leader] {
+        let (s, v) = batch(&f, token, one.clone()).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+        assert_eq!(v["error"]["code"], codes::FORBIDDEN);
+    }
+    let (s, _) = f
+        .post_json(None, paths::CENTRE_ACTIONS, &json!({ "items": one }))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    // One item over the bound: refused whole, with the bound in the message.
+    let max = gridpatrol_protocol::limits::MAX_CENTRE_BATCH;
+    let items: Vec<Value> = (0..=max)
+        .map(|_| json!({"case_id": "case-b3", "action": "file"}))
+        .collect();
+    let (s, v) = batch(&f, &centre, Value::Array(items)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], codes::TOO_MANY_ITEMS);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&max.to_string()),
+        "{v}"
+    );
+    assert_eq!(state_of(&f, &centre, "case-b3").await, "reported");
+
+    // A body over the size bound: 413, nothing recorded.
+    let note = "x".repeat(gridpatrol_protocol::limits::MAX_CENTRE_BATCH_BODY);
+    let (s, v) = batch(
+        &f,
+        &centre,
+        json!([{"case_id": "case-b3", "action": "file", "note": note}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_eq!(v["error"]["code"], codes::PAYLOAD_TOO_LARGE);
+    // Not the shape of a batch: 400.
+    let (s, v) = f
+        .post_json(
+            Some(&centre),
+            paths::CENTRE_ACTIONS,
+            &json!({"items": [{"case_id": "case-b3", "action": "fly"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(state_of(&f, &centre, "case-b3").await, "reported");
+
+    // The full bound is accepted.
+    let items: Vec<Value> = (0..max)
+        .map(|_| json!({"case_id": "case-b3", "action": "file"}))
+        .collect();
+    let (s, v) = batch(&f, &centre, Value::Array(items)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), max);
+    assert_eq!(results.iter().filter(|r| r["status"] == 200).count(), 1);
+    assert_eq!(state_of(&f, &centre, "case-b3").await, "filed");
+    f.server.shutdown().await.unwrap();
+}

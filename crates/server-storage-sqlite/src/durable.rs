@@ -17,6 +17,7 @@ use gridpatrol_server_storage::StoreError;
 
 /// Shares WAL flushes between concurrent callers.
 pub(crate) struct Flusher {
+    db: PathBuf,
     wal: PathBuf,
     rounds: Mutex<Rounds>,
     finished: Condvar,
@@ -43,6 +44,7 @@ impl Flusher {
         let mut wal = db.as_os_str().to_owned();
         wal.push("-wal");
         Flusher {
+            db: db.to_path_buf(),
             wal: PathBuf::from(wal),
             rounds: Mutex::new(Rounds::default()),
             finished: Condvar::new(),
@@ -71,6 +73,8 @@ impl Flusher {
                 return Err(failed(e));
             }
             if r.finished >= target {
+                // That flush began after our commit: it covers `changes`.
+                r.flushed_changes = r.flushed_changes.max(changes);
                 return Ok(());
             }
             if r.running {
@@ -81,7 +85,7 @@ impl Flusher {
             r.running = true;
             let round = r.started;
             drop(r);
-            let result = sync_data(&self.wal);
+            let result = sync_data(&self.wal, &self.db);
             r = self.lock();
             r.running = false;
             r.finished = round;
@@ -103,10 +107,18 @@ fn failed(e: &str) -> StoreError {
     ))
 }
 
-fn sync_data(path: &Path) -> Result<(), String> {
-    File::open(path)
-        .and_then(|f| f.sync_data())
-        .map_err(|e| format!("{}: {e}", path.display()))
+/// Flushes the WAL; with no WAL file (SQLite removes it only after
+/// copying every frame into the database, which it flushes), the database.
+fn sync_data(wal: &Path, db: &Path) -> Result<(), String> {
+    let flush = |p: &Path| {
+        File::open(p)
+            .and_then(|f| f.sync_data())
+            .map_err(|e| (e.kind(), format!("{}: {e}", p.display())))
+    };
+    match flush(wal) {
+        Err((std::io::ErrorKind::NotFound, _)) => flush(db).map_err(|(_, e)| e),
+        r => r.map_err(|(_, e)| e),
+    }
 }
 
 /// `fsync`s a directory, making the entries created or renamed in it durable.
@@ -114,4 +126,54 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|f| f.sync_all())
         .map_err(|e| StoreError::Backend(format!("flushing directory {}: {e}", dir.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flushes_the_wal_or_else_the_database_and_stops_after_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("server.sqlite3");
+        let f = Flusher::new(&db);
+        // Nothing written since the start: nothing to flush, even with no files.
+        f.flush(0).unwrap();
+        // No WAL (fully checkpointed): the database file is flushed.
+        std::fs::write(&db, b"db").unwrap();
+        f.flush(1).unwrap();
+        std::fs::write(dir.path().join("server.sqlite3-wal"), b"wal").unwrap();
+        f.flush(2).unwrap();
+        // Covered already: no new flush needed.
+        f.flush(2).unwrap();
+        // A failed flush (here: nothing to flush into) refuses every later one.
+        std::fs::remove_file(&db).unwrap();
+        std::fs::remove_file(dir.path().join("server.sqlite3-wal")).unwrap();
+        assert!(f.flush(3).is_err());
+        std::fs::write(&db, b"db").unwrap();
+        let e = f.flush(4).unwrap_err().to_string();
+        assert!(e.contains("restart the server"), "{e}");
+    }
+
+    #[test]
+    fn concurrent_callers_all_return_after_a_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("server.sqlite3");
+        std::fs::write(&db, b"db").unwrap();
+        std::fs::write(dir.path().join("server.sqlite3-wal"), b"wal").unwrap();
+        let f = std::sync::Arc::new(Flusher::new(&db));
+        let threads: Vec<_> = (1..=16u64)
+            .map(|n| {
+                let f = f.clone();
+                std::thread::spawn(move || f.flush(n))
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
+        let r = f.lock();
+        assert!(!r.running && r.finished == r.started && r.started >= 1);
+        assert!(r.started <= 16, "at most one flush per caller");
+        assert_eq!(r.flushed_changes, 16);
+    }
 }

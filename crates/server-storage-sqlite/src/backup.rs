@@ -165,25 +165,6 @@ pub fn lock_data_dir(dir: &Path) -> Result<DirLock, BackupError> {
     }
 }
 
-fn now_ms() -> i64 {
-    crate::now_ms()
-}
-
-fn sha256_reader(mut r: impl Read) -> io::Result<(String, u64)> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut n = 0u64;
-    loop {
-        let k = r.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((hex::encode(h.finalize()), n))
-}
-
 /// Reads through `inner`, hashing what passes.
 struct Hashing<R> {
     inner: R,
@@ -308,9 +289,11 @@ fn backup_via(
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     drop(snap);
-    let created_at_ms = now_ms();
-    let db_file = File::open(&copy_path).map_err(io_err("reading the database copy"))?;
-    let (db_sha, db_bytes) = sha256_reader(db_file).map_err(io_err("hashing the database copy"))?;
+    let created_at_ms = crate::now_ms();
+    let db_sha = crate::sha256_file(&copy_path)?;
+    let db_bytes = fs::metadata(&copy_path)
+        .map_err(io_err("reading the database copy"))?
+        .len();
 
     // 2. The file: database, photos (hashed as they are copied), manifest.
     let tmp_out = sibling(out, ".tmp");
@@ -442,7 +425,7 @@ pub fn restore(
             None
         };
         if holds_data(data)? {
-            let aside = sibling(data, &format!(".replaced-{}", now_ms()));
+            let aside = sibling(data, &format!(".replaced-{}", crate::now_ms()));
             fs::rename(data, &aside).map_err(io_err(format!("moving {} aside", data.display())))?;
             moved_aside = Some(aside);
         } else {

@@ -265,13 +265,25 @@ enum Outcome {
     Quarantined(String),
 }
 
+/// Whether a photo `doc` refers to is on this device and not yet confirmed
+/// by the server.
+fn photos_waiting(store: &Store, doc: &Automerge) -> Result<bool, SyncError> {
+    for sha in gridpatrol_docs::photo_refs(doc) {
+        if !photo_uploaded(store, &sha)? && store.has_photo(&sha)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// What of a document this account may send to a server holding `known`.
 enum Part {
     /// All of it.
     Whole,
-    /// Only this fork of it.
+    /// Only this fork of it (at least what the server holds, so its own
+    /// changes can still come down).
     Some(Box<Automerge>),
-    /// Nothing beyond what the server holds.
+    /// Nothing: neither changes the server holds nor any of our own.
     Nothing,
 }
 
@@ -316,9 +328,6 @@ fn sendable_part(doc: &Automerge, known: &[ChangeHash], me: &automerge::ActorId)
     if ok.len() == missing.len() {
         return Part::Whole;
     }
-    if ok.is_empty() {
-        return Part::Nothing;
-    }
     let depended: HashSet<ChangeHash> = missing
         .iter()
         .filter(|c| ok.contains(&c.hash()))
@@ -332,6 +341,9 @@ fn sendable_part(doc: &Automerge, known: &[ChangeHash], me: &automerge::ActorId)
         .collect();
     heads.sort();
     heads.dedup();
+    if heads.is_empty() {
+        return Part::Nothing;
+    }
     match doc.fork_at(&heads) {
         Ok(f) => Part::Some(Box::new(f)),
         Err(_) => Part::Nothing,
@@ -416,13 +428,7 @@ fn settle(
         store.set_sync_state(id, &SyncState::Synced)?;
         // Photos go after the documents; keep the outbox entry (and so the
         // document in the next session) until its photos are up too.
-        let photos_waiting = gridpatrol_docs::photo_refs(&w.doc)
-            .iter()
-            .map(|sha| Ok(!photo_uploaded(store, sha)? && store.has_photo(sha)?))
-            .collect::<Result<Vec<bool>, SyncError>>()?
-            .into_iter()
-            .any(|waiting| waiting);
-        if photos_waiting {
+        if photos_waiting(store, &w.doc)? {
             return Ok(());
         }
         let seqs = acked_entries(outbox, id, &w.doc);
@@ -1279,11 +1285,7 @@ impl SyncEngine {
                 // Back on the server already (an earlier attempt of this
                 // recovery, cut off before its photos were up): only its
                 // photos may still be missing there.
-                let mut photos_waiting = false;
-                for sha in gridpatrol_docs::photo_refs(&w.doc) {
-                    photos_waiting |= !photo_uploaded(store, &sha)? && store.has_photo(&sha)?;
-                }
-                if photos_waiting {
+                if photos_waiting(store, &w.doc)? {
                     work.insert(id, w);
                 } else {
                     work.remove(&id);
@@ -1295,7 +1297,7 @@ impl SyncEngine {
             let known = server_heads_known(&w.doc, &server_heads);
             let part = sendable_part(&w.doc, &known, actor);
             let mut state = State::new();
-            state.shared_heads = known.clone();
+            state.shared_heads = known;
             w.state = primed_state(Some(state));
             for sha in gridpatrol_docs::photo_refs(&w.doc) {
                 store.delete_meta(&format!("{META_PHOTO_UP}{sha}"))?;
@@ -1309,18 +1311,8 @@ impl SyncEngine {
                 }
                 Part::Nothing => {
                     store.set_meta(&marker, &now_ms().to_string())?;
-                    if !known.is_empty() {
-                        // Nothing of ours can go yet; still pull theirs.
-                        let fork = w.doc.fork_at(&known).map_err(|e| SyncError::Automerge {
-                            id: id.clone(),
-                            message: e.to_string(),
-                        })?;
-                        let whole = std::mem::replace(&mut w.doc, fork.with_actor(actor.clone()));
-                        w.whole = Some(whole);
-                    } else {
-                        work.remove(&id);
-                        continue;
-                    }
+                    work.remove(&id);
+                    continue;
                 }
             }
             work.insert(id, w);

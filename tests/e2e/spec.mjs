@@ -636,13 +636,61 @@ async function timelineOnBothPhones(ctx) {
 }
 
 /** `gridpatrol kpi|eval --month M --data DIR --json`, straight from the server's directory. */
-function figures(what, ...extra) {
-  const month = new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 7);
-  const r = spawnSync(env("GRIDPATROL_BIN"), [what, "--month", month, "--data", env("SERVER_DATA"), "--json", ...extra], {
+function figures(what, month = new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 7)) {
+  const r = spawnSync(env("GRIDPATROL_BIN"), [what, "--month", month, "--data", env("SERVER_DATA"), "--json"], {
     encoding: "utf8",
   });
   if (r.status !== 0) throw new Error(`gridpatrol ${what}: exit ${r.status}: ${r.stdout}${r.stderr}`);
   return { month, value: JSON.parse(r.stdout) };
+}
+
+/**
+ * The leader marks last month's sample on the 质量 screen (the harness gave
+ * the inspector four reports last month): one correct, one wrong (错报) with
+ * a reason; the marks stay after leaving the screen, the KPI line counts the
+ * wrong report, and `gridpatrol kpi` says the same.
+ */
+async function leaderMarksLastMonthsSample(ctx) {
+  const { s } = ctx;
+  const month = env("LAST_MONTH");
+  await s.tap('[data-testid="nav-quality"]');
+  const mine = `[data-testid="quality-sample"][data-inspector="${INSPECTOR}"]`;
+  await s.waitFor(mine, { timeout: 30000 });
+  const ids = await s.exec(`return [...document.querySelectorAll('${mine}')].map((e) => e.dataset.caseId)`);
+  check("quality: last month's sample of the inspector is drawn (at least 3 of 4)", ids.length >= 3 && ids.length <= 4, JSON.stringify(ids));
+  check("quality: the screen shows last month", (await s.exec(`return document.querySelector('[data-testid="quality-month"]').value`)) === month);
+  await screenOk(s, "leader-quality-sample", [mine]);
+  const item = (id) => `${mine}[data-case-id="${id}"]`;
+  await s.tap(`${item(ids[0])} [data-testid="quality-correct"]`);
+  await s.waitFor(`${item(ids[0])}[data-mark="correct"]`);
+  await s.tap(`${item(ids[1])} [data-testid="quality-wrong"]`);
+  // A wrong report needs a reason: confirming without one is refused in words.
+  await s.tap(`${item(ids[1])} [data-testid="quality-confirm-wrong"]`);
+  const refused = await s.waitFor('[data-testid="quality-mark-error"]').then(() => true, () => false);
+  check("quality: 错报 without a reason is refused on the screen", refused);
+  await s.tap(`${item(ids[1])} [data-testid="quality-reason"][data-reason="photo_unclear"]`);
+  await screenOk(s, "leader-quality-wrong-reason", [`${item(ids[1])} [data-testid="quality-confirm-wrong"]`], {
+    allowAlert: "quality-mark-error",
+  });
+  await s.tap(`${item(ids[1])} [data-testid="quality-confirm-wrong"]`);
+  await s.waitFor(`${item(ids[1])}[data-mark="wrong"]`);
+  const row = `[data-testid="quality-kpi-row"][data-inspector="${INSPECTOR}"]`;
+  const counted = await s.waitFor(`${row}[data-wrong="1"]`).then(() => true, () => false);
+  check("quality: the KPI line counts one wrong report", counted);
+
+  // Away and back: the marks are the server's, not the screen's.
+  await s.tap('[data-testid="nav-team"]');
+  await s.tap('[data-testid="nav-quality"]');
+  const kept = await s.waitFor(`${item(ids[1])}[data-mark="wrong"]`, { timeout: 30000 }).then(() => true, () => false);
+  const keptOk = await s.findAll(`${item(ids[0])}[data-mark="correct"]`);
+  check("quality: both marks are kept after leaving the screen", kept && keptOk.length === 1);
+  const reason = await s.exec(`return document.querySelector('${item(ids[1])} [data-testid="quality-mark-state"]').textContent`);
+  check("quality: the wrong report shows its reason", reason.includes("照片"), reason);
+  await screenOk(s, "leader-quality-marked", [`${row}[data-wrong="1"]`]);
+
+  const { value: k } = figures("kpi", month);
+  const me = k.inspectors.find((x) => x.id === INSPECTOR);
+  check("kpi (CLI): last month counts the inspector's 4 reports and 1 wrong", !!me && me.reports === 4 && me.wrong === 1, JSON.stringify(me));
 }
 
 /** The loop just recorded shows in the month's figures: the CLI's and the leader's screen. */
@@ -704,6 +752,7 @@ const SCENARIO = [
   inspectorFailsCheck,
   inspectorPassesRecheck,
   timelineOnBothPhones,
+  leaderMarksLastMonthsSample,
   figuresReflectTheLoop,
 ];
 

@@ -5,11 +5,14 @@
 //! inspector's own supervision grid (checked with the device's own
 //! locator), with a fine class and a time spread over the past year, then
 //! syncs until nothing is pending, so the app later opens signed in with
-//! the cases in My cases and nothing left to upload.
+//! the cases in My cases and nothing left to upload. With `--month
+//! YYYY-MM` the reports fall inside that (Beijing) month instead: the
+//! end-to-end test gives an inspector last month's reports this way, so the
+//! squad leader has a monthly sample to mark.
 //!
 //! ```sh
 //! cargo run --release -p gridpatrol-device --example seed_cases -- \
-//!     --server http://127.0.0.1:8787 --user I0002 --data DIR --cases 10000
+//!     --server http://127.0.0.1:8787 --user I0002 --data DIR --cases 10000 [--month 2026-11]
 //! ```
 //!
 //! The password is the demo one (`patrol-<id>`, from `gridpatrol init --demo`).
@@ -23,6 +26,7 @@ use gridpatrol_device::view::{CaseDraft, Position, SignIn};
 use gridpatrol_device::{Clock, Device, DeviceConfig, NoPosition, SystemClock};
 use gridpatrol_district::DemoDistrict;
 use gridpatrol_domain::taxonomy::Taxonomy;
+use gridpatrol_quality::Month;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -41,6 +45,7 @@ struct Args {
     user: String,
     data: std::path::PathBuf,
     cases: usize,
+    month: Option<Month>,
 }
 
 fn args() -> Args {
@@ -48,6 +53,7 @@ fn args() -> Args {
     let mut user = None;
     let mut data = None;
     let mut cases = 10_000;
+    let mut month = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || {
@@ -63,6 +69,10 @@ fn args() -> Args {
                     .parse()
                     .unwrap_or_else(|_| usage("--cases takes a number"))
             }
+            "--month" => {
+                month =
+                    Some(Month::parse(&value()).unwrap_or_else(|e| usage(&format!("--month: {e}"))))
+            }
             other => usage(&format!("unknown argument {other}")),
         }
     }
@@ -71,11 +81,12 @@ fn args() -> Args {
         user: user.unwrap_or_else(|| usage("--user is required")),
         data: data.unwrap_or_else(|| usage("--data is required")),
         cases,
+        month,
     }
 }
 
 fn usage(msg: &str) -> ! {
-    eprintln!("seed_cases: {msg}\nusage: seed_cases --server URL --user ID --data DIR [--cases N]");
+    eprintln!("seed_cases: {msg}\nusage: seed_cases --server URL --user ID --data DIR [--cases N] [--month YYYY-MM]");
     std::process::exit(2)
 }
 
@@ -140,7 +151,20 @@ async fn run(args: Args) {
 
     // Seeded: the same arguments give the same history.
     let mut rng = StdRng::seed_from_u64(0x9e37_79b9_7f4a_7c15);
-    let year_ms: i64 = 365 * 24 * 3600 * 1000;
+    // How far back the clock goes for the first report and the last one:
+    // the past year, or the chosen month (its first and last hour spared).
+    let now_ms = SystemClock.now_ms();
+    let (first_back, last_back) = match args.month {
+        None => (365 * 24 * 3600 * 1000, 0),
+        Some(m) => {
+            assert!(m.end_ms() <= now_ms, "--month {m} has not ended yet");
+            (
+                now_ms - m.start_ms() - 3_600_000,
+                now_ms - m.end_ms() + 3_600_000,
+            )
+        }
+    };
+    let span_ms: i64 = first_back - last_back;
     let started = Instant::now();
     let mut saved = 0usize;
     while saved < args.cases {
@@ -159,7 +183,7 @@ async fn run(args: Args) {
             continue;
         }
         // Oldest first, so the list's newest-first order is the saving order reversed.
-        let back = year_ms - year_ms * saved as i64 / args.cases.max(1) as i64;
+        let back = first_back - span_ms * saved as i64 / args.cases.max(1) as i64;
         clock.0.store(back, Ordering::Relaxed);
         let now = clock.now_ms();
         let n = rng.random_range(0..WHAT.len());

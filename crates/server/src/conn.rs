@@ -3,9 +3,13 @@
 //! (`axum::serve` has none of these: a client dribbling its headers was
 //! served after 45 s, and idle keep-alive connections were never closed.)
 //!
-//! - At most `server.max_connections` connections are served at once; the
-//!   next one is not accepted (it waits in the listen backlog) until one
-//!   closes.
+//! - At most `server.max_connections` connections are served at once. When
+//!   all places are taken, the one quiet longest with no request in progress
+//!   (an idle keep-alive connection, quiet ≥ [`EVICT_AFTER`]) is asked to
+//!   close so the newcomer is served; with none idle the newcomer waits
+//!   until one closes, and later ones wait in the listen backlog. (Without
+//!   this, phones that had just synced held every place with idle
+//!   keep-alive connections and the next phones timed out waiting.)
 //! - A request head must arrive complete within
 //!   `server.header_read_timeout_secs` of its first byte, else the
 //!   connection is dropped (no answer is owed to a client that cannot send
@@ -19,12 +23,13 @@
 //! Shutdown: stop accepting, ask every connection to close once its request
 //! in progress (if any) is answered, and return when all are gone.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -35,7 +40,7 @@ use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Notify, Semaphore, TryAcquireError};
 use tower_service::Service;
 
 use crate::config::ServerSection;
@@ -71,6 +76,8 @@ struct Activity {
     /// 1 + milliseconds after `start` when the first byte of a request head
     /// arrived; 0 while no head is being read.
     head_started_ms: AtomicU64,
+    /// Asked to close to make room for a newcomer.
+    evicted: AtomicBool,
 }
 
 impl Activity {
@@ -81,6 +88,7 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             awaiting_body: AtomicBool::new(false),
             head_started_ms: AtomicU64::new(0),
+            evicted: AtomicBool::new(false),
         }
     }
 
@@ -116,6 +124,75 @@ impl Activity {
     fn quiet_for(&self) -> Duration {
         let last = Duration::from_millis(self.last_io_ms.load(Ordering::Relaxed));
         self.start.elapsed().saturating_sub(last)
+    }
+}
+
+/// How long a connection must have been quiet, with no request in progress,
+/// before it may be closed to make room for a newcomer (a client between
+/// two requests of one session is not cut off).
+const EVICT_AFTER: Duration = Duration::from_secs(1);
+
+/// The connections being served, so the accept loop can close an idle one
+/// when every place is taken.
+#[derive(Default)]
+struct Open {
+    next: AtomicU64,
+    conns: Mutex<HashMap<u64, (Arc<Activity>, Arc<Notify>)>>,
+}
+
+impl Open {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (Arc<Activity>, Arc<Notify>)>> {
+        self.conns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a connection; it is forgotten when the guard drops.
+    fn register(self: &Arc<Self>, activity: &Arc<Activity>) -> (Registered, Arc<Notify>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let evict = Arc::new(Notify::new());
+        self.lock().insert(id, (activity.clone(), evict.clone()));
+        (
+            Registered {
+                open: self.clone(),
+                id,
+            },
+            evict,
+        )
+    }
+
+    /// Asks the connection quiet longest (at least [`EVICT_AFTER`], no
+    /// request in progress, no head being read) to close; false if none is.
+    fn evict_idlest(&self) -> bool {
+        let conns = self.lock();
+        let idlest = conns
+            .values()
+            .filter(|(a, _)| {
+                a.in_flight.load(Ordering::Relaxed) == 0
+                    && a.head_reading_for().is_none()
+                    && !a.evicted.load(Ordering::Relaxed)
+            })
+            .map(|(a, n)| (a.quiet_for(), a, n))
+            .filter(|(q, _, _)| *q >= EVICT_AFTER)
+            .max_by_key(|(q, _, _)| *q);
+        match idlest {
+            Some((_, a, n)) => {
+                a.evicted.store(true, Ordering::Relaxed);
+                n.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Removes a connection from [`Open`] when it ends.
+struct Registered {
+    open: Arc<Open>,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.open.lock().remove(&self.id);
     }
 }
 
@@ -246,14 +323,8 @@ pub(crate) async fn serve(
     let permits = Arc::new(Semaphore::new(limits.max_connections as usize));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            _ = &mut shutdown => break,
-            p = permits.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
+    let open = Arc::new(Open::default());
+    'accept: loop {
         let (tcp, peer) = tokio::select! {
             _ = &mut shutdown => break,
             r = listener.accept() => match r {
@@ -266,10 +337,34 @@ pub(crate) async fn serve(
                 }
             },
         };
+        // A place for it: free, or made by closing an idle connection, or
+        // (none idle) the first one that closes. Later newcomers wait in
+        // the listen backlog meanwhile.
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(TryAcquireError::Closed) => break,
+            Err(TryAcquireError::NoPermits) => loop {
+                let asked = open.evict_idlest();
+                let recheck = if asked {
+                    Duration::from_secs(2)
+                } else {
+                    EVICT_AFTER / 4
+                };
+                tokio::select! {
+                    _ = &mut shutdown => break 'accept,
+                    p = permits.clone().acquire_owned() => match p {
+                        Ok(p) => break p,
+                        Err(_) => break 'accept,
+                    },
+                    _ = tokio::time::sleep(recheck) => {}
+                }
+            },
+        };
         let app = app.clone();
         let stop = stop_rx.clone();
+        let open = open.clone();
         tokio::spawn(async move {
-            serve_connection(tcp, peer, app, limits, stop).await;
+            serve_connection(tcp, peer, app, limits, stop, &open).await;
             drop(permit);
         });
     }
@@ -286,8 +381,10 @@ async fn serve_connection(
     app: Router,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
+    open: &Arc<Open>,
 ) {
     let activity = Arc::new(Activity::new());
+    let (_registered, evict) = open.register(&activity);
     let io = TokioIo::new(Tracked {
         inner: tcp,
         activity: activity.clone(),
@@ -334,6 +431,12 @@ async fn serve_connection(
             }
             _ = stop.changed(), if !closing => {
                 closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = evict.notified(), if !closing => {
+                tracing::debug!("closing idle connection from {peer}: all places taken");
+                closing = true;
+                activity.touch();
                 conn.as_mut().graceful_shutdown();
             }
             _ = ticker.tick() => {

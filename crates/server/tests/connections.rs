@@ -136,18 +136,19 @@ async fn idle_and_stalled_connections_are_closed() {
 }
 
 #[tokio::test]
-async fn connections_beyond_the_bound_wait_until_one_closes() {
+async fn connections_beyond_the_bound_wait_while_none_is_idle() {
     let f = start_with(settings(30, 30, 2)).await;
-    // Two connections take the two places (one mid-head, one idle).
+    // Two connections take the two places, both reading a request head.
     let mut a = connect(&f).await;
     a.write_all(b"GET /heal").await.unwrap();
     let mut b = connect(&f).await;
-    served(&mut b).await;
-    // A third is not served while they are open …
+    b.write_all(b"GET /heal").await.unwrap();
+    // A third is not served while they are busy (longer than an idle
+    // connection must be quiet before it is closed for a newcomer) …
     let mut c = connect(&f).await;
     c.write_all(HEALTHZ).await.unwrap();
     assert!(
-        read_response_head(&mut c, Duration::from_millis(800))
+        read_response_head(&mut c, Duration::from_millis(2500))
             .await
             .is_none(),
         "third connection served beyond max_connections = 2"
@@ -158,6 +159,33 @@ async fn connections_beyond_the_bound_wait_until_one_closes() {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     drop(b);
     drop(c);
+    f.server.shutdown().await.unwrap();
+}
+
+/// Phones that have just synced keep their connection open for reuse; at
+/// the bound the one idle longest is closed so the next phone is served
+/// (not left waiting for the 30 s idle timeout, past its request timeout).
+#[tokio::test]
+async fn at_the_bound_the_idlest_connection_makes_room_for_a_newcomer() {
+    let f = start_with(settings(30, 30, 2)).await;
+    let mut busy = connect(&f).await;
+    busy.write_all(b"GET /heal").await.unwrap();
+    let mut idle = connect(&f).await;
+    served(&mut idle).await;
+    let mut newcomer = connect(&f).await;
+    served(&mut newcomer).await;
+    assert!(
+        read_until_closed(&mut idle, PATIENCE).await.is_some(),
+        "the idle connection was not closed"
+    );
+    // The one reading a request head was left alone and is still served.
+    busy.write_all(b"thz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_response_head(&mut busy, PATIENCE).await.unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    drop(newcomer);
+    drop(busy);
     f.server.shutdown().await.unwrap();
 }
 

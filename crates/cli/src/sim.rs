@@ -1,5 +1,5 @@
-//! `gridpatrol sim`: the headless field-client simulator against a running
-//! server (see `gridpatrol-sim`).
+//! `gridpatrol sim`: the headless field simulator against a running server:
+//! one app `Device` per inspector (see `gridpatrol-sim`).
 
 use std::process::ExitCode;
 
@@ -12,13 +12,13 @@ pub struct Args {
     /// Server base URL, e.g. `http://127.0.0.1:8080` (created with `init --demo`).
     #[arg(long)]
     server: String,
-    /// Simulated devices, one per demo inspector I0001… in id order (1..=1547).
+    /// Simulated phones (the app's Device facade each), one per demo inspector I0001… in id order (1..=1547).
     #[arg(long)]
     inspectors: usize,
     /// Cases to create offline, spread over the devices.
     #[arg(long)]
     cases: usize,
-    /// Photos per case (16 KiB each).
+    /// Photos per case (a synthetic street scene through the app's photo pipeline).
     #[arg(long, default_value_t = 0)]
     photos: usize,
     /// Probability that the loopback fault proxy cuts a request, in [0, 1).

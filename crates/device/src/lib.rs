@@ -8,6 +8,7 @@
 //! the screens' connection across a network wait.
 #![forbid(unsafe_code)]
 
+mod check;
 mod district;
 mod error;
 mod position;
@@ -24,6 +25,7 @@ use gridpatrol_domain::taxonomy::Taxonomy;
 use gridpatrol_search::CategoryIndex;
 use gridpatrol_store::Store;
 
+pub use check::DocCheck;
 pub use district::distance_m;
 pub use error::DeviceError;
 pub use position::{FilePosition, FixedPosition, NoPosition, PositionSource};

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gridpatrol_store::Store;
-use gridpatrol_sync::{Progress, SyncEngine, SyncError};
+use gridpatrol_sync::{Progress, SyncEngine, SyncError, SyncReport, Traffic};
 use tokio::sync::{watch, Notify};
 
 use crate::view::SyncStatus;
@@ -147,9 +147,18 @@ impl SyncLoop {
     /// Runs one sync session now (waiting for a running one to finish) and
     /// returns the status after it.
     pub async fn sync_now(&self) -> SyncStatus {
+        let _ = self.session().await;
+        self.status()
+    }
+
+    /// Runs one sync session now (waiting for a running one to finish),
+    /// publishing its progress and outcome like [`SyncLoop::sync_now`], and
+    /// returns the engine's report: what the simulator and the tests count
+    /// (attempts, refusals, failures, recovery).
+    pub async fn session(&self) -> Result<SyncReport, DeviceError> {
         let mut g = self.inner.session.lock().await;
         let Some((engine, store)) = g.as_mut() else {
-            return self.status();
+            return Err(DeviceError::NotSignedIn);
         };
         self.update(|s| {
             s.phase = "syncing".into();
@@ -164,7 +173,7 @@ impl SyncLoop {
         let now = self.inner.clock.now_ms();
         let pending = crate::session::unsynced(store).unwrap_or((0, 0));
         let refused = store.refused_docs().unwrap_or(0) as u32;
-        match result {
+        let out = match result {
             Ok(report) => {
                 let _ = store.set_meta("sync.last_success_ms", &now.to_string());
                 if let Err(e) = crate::session::adopt_reassignment(engine, store, now).await {
@@ -186,11 +195,13 @@ impl SyncLoop {
                     s.last_success_ms = Some(now);
                     s.last_error = None;
                 });
+                Ok(report)
             }
             Err(e) => {
                 let offline = matches!(&e, SyncError::Network(_))
                     || matches!(&e, SyncError::GaveUp { last, .. } if matches!(**last, SyncError::Network(_)));
-                let view = DeviceError::from(e).view();
+                let err = DeviceError::from(e);
+                let view = err.view();
                 tracing::warn!(code = %view.code, message = %view.message, "sync session failed");
                 self.update(|s| {
                     s.phase = if offline {
@@ -203,15 +214,24 @@ impl SyncLoop {
                     .into();
                     s.last_error = Some(view);
                 });
+                Err(err)
             }
-        }
+        };
         self.update(|s| {
             s.pending_docs = pending.0;
             s.pending_photos = pending.1;
             s.refused_docs = refused;
         });
-        drop(g);
-        self.status()
+        out
+    }
+
+    /// HTTP traffic of the background engine since sign-in (requests and
+    /// body bytes each way).
+    pub async fn traffic(&self) -> Traffic {
+        match self.inner.session.lock().await.as_ref() {
+            Some((engine, _)) => engine.traffic(),
+            None => Traffic::default(),
+        }
     }
 
     /// Starts the background loop on the current tokio runtime: a session

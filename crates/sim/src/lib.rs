@@ -1,9 +1,11 @@
-//! The headless field-client simulator behind `gridpatrol sim`, built on the
-//! same sync engine and device store as the app: N simulated inspector
-//! devices create cases offline in their own supervision grids, sync them
+//! The headless field simulator behind `gridpatrol sim`, running the app's
+//! own code: each simulated inspector is a `gridpatrol_device::Device` (the
+//! facade the Tauri shell forwards to — sign-in, district package, photo
+//! pipeline, local saves, background sync session, its own HTTP client).
+//! The phones create cases offline in their own supervision grids, sync them
 //! through a loopback [`FaultProxy`] that cuts connections mid-request, and
 //! the server's copies (fetched as the centre) are checked against every
-//! device's copy. The proxy is also what the interruption tests use.
+//! phone's copy. The proxy is also what the interruption tests use.
 #![forbid(unsafe_code)]
 
 mod proxy;

@@ -1,6 +1,8 @@
-//! The field simulator: N inspector devices create cases offline, sync them
-//! through the fault proxy, and the centre's copy is checked against every
-//! device's copy.
+//! The field simulator: N inspector phones, each the app's own
+//! [`gridpatrol_device::Device`] (its store, photo pipeline and sync loop,
+//! its own HTTP client), sign in at shift start, create cases offline, sync
+//! them through the fault proxy, and the centre's copy is checked against
+//! every phone's copy.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -8,13 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use geo::{BoundingRect, Contains, Point};
+use gridpatrol_device::view::{CaseDraft, Position, SignIn};
+use gridpatrol_device::{DeviceConfig, DeviceError, NoPosition, SystemClock};
 use gridpatrol_district::{DemoDistrict, GridIndex};
-use gridpatrol_docs::{Report, Source};
 use gridpatrol_domain::roles::Role;
 use gridpatrol_domain::taxonomy::Taxonomy;
-use gridpatrol_store::{PhotoMeta, Store, SyncState};
-use gridpatrol_sync::{local, RetryPolicy, SyncConfig, SyncEngine, SyncError, Traffic};
-use rand::{Rng, RngExt, SeedableRng};
+use gridpatrol_sync::{RetryPolicy, SyncConfig, SyncEngine, SyncError, Traffic};
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use thiserror::Error;
@@ -33,7 +35,8 @@ pub struct SimConfig {
     pub inspectors: usize,
     /// Cases created in total, spread round-robin over the devices.
     pub cases: usize,
-    /// Photos per case (16 KiB of random bytes each).
+    /// Photos per case (a small synthetic street scene, through the app's
+    /// photo pipeline like a camera shot).
     pub photos: usize,
     /// Probability that the proxy cuts a request.
     pub faults: f64,
@@ -163,24 +166,55 @@ pub enum SimError {
     /// Local IO (temp dirs, proxy socket).
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
-    /// A device store failed.
-    #[error("device store: {0}")]
-    Store(#[from] gridpatrol_store::StoreError),
-    /// Sync failed beyond retrying.
+    /// A phone (the app's device facade) failed.
+    #[error("device: {0}")]
+    Device(#[from] DeviceError),
+    /// The centre's check could not read the server.
     #[error("sync: {0}")]
     Sync(#[from] SyncError),
+    /// A synthetic photo could not be made.
+    #[error("photo: {0}")]
+    Photo(#[from] gridpatrol_media::MediaError),
     /// A restore drill step failed.
     #[error("restore drill: {0}")]
     Drill(String),
 }
 
-/// One simulated phone.
-struct Device {
-    store: Store,
-    engine: SyncEngine,
+/// One simulated phone: the app's device facade in a data directory of its own.
+struct Phone {
+    app: gridpatrol_device::Device,
+    user: String,
     cases: Vec<String>,
-    /// Keeps a file-backed store's directory alive.
-    _dir: Option<tempfile::TempDir>,
+    /// Keeps the phone's data directory alive.
+    _dir: tempfile::TempDir,
+}
+
+impl Phone {
+    fn open() -> Result<Phone, SimError> {
+        let dir = tempfile::tempdir()?;
+        let app = gridpatrol_device::Device::open(DeviceConfig {
+            data_dir: dir.path().to_path_buf(),
+            clock: Arc::new(SystemClock),
+            // Each case sets its fix (`report_position`) as the shell would.
+            position: Arc::new(NoPosition),
+            // The fault proxy is on loopback.
+            allow_plain_http: false,
+        })?;
+        Ok(Phone {
+            app,
+            user: String::new(),
+            cases: Vec::new(),
+            _dir: dir,
+        })
+    }
+}
+
+/// A failure no retry can mend (the account itself is refused).
+fn fatal(e: &DeviceError) -> bool {
+    matches!(
+        e,
+        DeviceError::BadCredentials | DeviceError::SessionExpired | DeviceError::NotSignedIn
+    )
 }
 
 fn now_ms() -> i64 {
@@ -267,56 +301,55 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
         base_delay: Duration::from_millis(50),
         max_delay: Duration::from_secs(2),
     };
+    // The centre's count before (a duplicate is a document beyond it and
+    // the cases made).
+    let mut centre = centre_engine(cfg, &cfg.server, retry, &http)?;
+    let held_before = centre.server_heads().await?.len();
 
-    // Devices create their cases offline.
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let run_id = format!("{:x}", now_ms());
-    let mut devices: Vec<Device> = Vec::with_capacity(cfg.inspectors);
+    // Shift start: every phone signs in while it still has signal (a
+    // token lasts the shift, the district package is cached); the cases
+    // are then made offline.
+    let mut phones: Vec<Phone> = Vec::with_capacity(cfg.inspectors);
     for p in &people[..cfg.inspectors] {
-        let (store, dir) = if cfg.photos > 0 {
-            let dir = tempfile::tempdir()?;
-            (Store::open(&dir.path().join("device.db"))?, Some(dir))
-        } else {
-            (Store::open_in_memory()?, None)
-        };
-        let mut sc = SyncConfig::new(&proxy.url(), &p.id, &format!("patrol-{}", p.id));
-        sc.retry = retry;
-        devices.push(Device {
-            store,
-            engine: SyncEngine::with_client(sc, http.clone())?,
-            cases: Vec::new(),
-            _dir: dir,
-        });
+        let mut phone = Phone::open()?;
+        phone.user = p.id.clone();
+        phones.push(phone);
     }
-    // Shift start: every device logs in while it still has signal (a
-    // token lasts the shift); the cases are then made offline.
     let login_started = Instant::now();
     let gate = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
     let mut set = JoinSet::new();
-    for (n, mut dev) in devices.into_iter().enumerate() {
+    for (n, phone) in phones.into_iter().enumerate() {
         let gate = gate.clone();
+        let server = proxy.url();
         set.spawn(async move {
             let _permit = gate.acquire_owned().await;
             let mut last = None;
             for attempt in 1..=retry.max_attempts {
-                match dev.engine.login().await {
-                    Ok(_) => return Ok((n, dev)),
-                    Err(e) if e.is_transient() => {
+                let req = SignIn {
+                    server: server.clone(),
+                    user_id: phone.user.clone(),
+                    password: format!("patrol-{}", phone.user),
+                };
+                match phone.app.sign_in(req).await {
+                    Ok(_) => return Ok((n, phone)),
+                    Err(e) if fatal(&e) => return Err(e),
+                    Err(e) => {
                         last = Some(e);
                         tokio::time::sleep(retry.delay(attempt)).await;
                     }
-                    Err(e) => return Err(e),
                 }
             }
-            Err(last.unwrap_or_else(|| SyncError::Invalid("login never attempted".into())))
+            Err(last.unwrap_or_else(|| DeviceError::Internal("sign-in never attempted".into())))
         });
     }
-    let mut logged_in = Vec::new();
+    let mut signed_in = Vec::new();
     while let Some(r) = set.join_next().await {
-        logged_in.push(r.map_err(|e| SimError::Config(format!("device task failed: {e}")))??);
+        signed_in.push(r.map_err(|e| SimError::Config(format!("phone task failed: {e}")))??);
     }
-    logged_in.sort_by_key(|(n, _)| *n);
-    let mut devices: Vec<Device> = logged_in.into_iter().map(|(_, d)| d).collect();
+    signed_in.sort_by_key(|(n, _)| *n);
+    let mut devices: Vec<Phone> = signed_in.into_iter().map(|(_, d)| d).collect();
     let login_seconds = login_started.elapsed().as_secs_f64();
 
     let half = if cfg.drill.is_some() {
@@ -324,8 +357,21 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
     } else {
         cfg.cases
     };
+    let photo = if cfg.photos > 0 {
+        let (w, h) = (480, 360);
+        gridpatrol_media::synth::jpeg(
+            &gridpatrol_media::synth::street_scene(w, h, cfg.seed),
+            w,
+            h,
+            85,
+            None,
+        )?
+    } else {
+        Vec::new()
+    };
     let mut make = Maker {
         cfg,
+        photo: &photo,
         people: &people,
         grids_of: &grids_of,
         district,
@@ -351,11 +397,11 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
         let addr = d.restore().await.map_err(SimError::Drill)?;
         proxy.set_upstream(addr);
         server = format!("http://{addr}");
-        let before = total_traffic(&done);
+        let before = total_traffic(&done).await;
         let t = Instant::now();
         let mut recovery = SyncStats::default();
         done = sync_all(done, &gate, &mut recovery).await?;
-        let after = total_traffic(&done);
+        let after = total_traffic(&done).await;
         drill = Some(DrillResult {
             cases_before_backup: half,
             cases_after_backup: cfg.cases - half,
@@ -367,7 +413,7 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
         });
         stats.add(&recovery);
     }
-    let traffic = total_traffic(&done);
+    let traffic = total_traffic(&done).await;
     let SyncStats {
         retries,
         refused,
@@ -377,45 +423,32 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
     let sync_seconds = started.elapsed().as_secs_f64();
     // The centre reads the server's heads of every document (the manifest
     // from the beginning, directly, without the proxy) and compares them with
-    // every device's stored heads: equal heads mean equal documents.
-    let mut cc = SyncConfig::new(&server, &cfg.centre.0, &cfg.centre.1);
-    cc.retry = retry;
-    // A test tool against a test server, possibly on another machine of the
-    // test network; `resolve` already limits it to http://.
-    cc.allow_plain_http = true;
-    let mut centre = SyncEngine::with_client(cc, http.clone())?;
+    // every phone's stored heads: equal heads mean equal documents.
+    if server != cfg.server {
+        centre = centre_engine(cfg, &server, retry, &http)?;
+    }
     let on_server = centre.server_heads().await?;
     let (mut lost, mut diverged, mut photos_missing) = (0, 0, 0);
-    for dev in &mut done {
-        for id in &dev.cases {
+    for phone in &done {
+        for id in &phone.cases {
             let Some(theirs) = on_server.get(id) else {
                 lost += 1;
                 continue;
             };
-            let Some(mine) = dev.store.get_document(id)? else {
+            let Some(mine) = phone.app.check_document(id)? else {
                 diverged += 1;
                 continue;
             };
-            let mut heads: Vec<String> = mine.heads.iter().map(hex::encode).collect();
-            heads.sort();
-            if &heads != theirs || mine.sync_state != SyncState::Synced {
+            if &mine.heads != theirs || !mine.synced {
                 diverged += 1;
             }
-            if let Ok(doc) = automerge::Automerge::load(&mine.bytes) {
-                for sha in gridpatrol_docs::photo_refs(&doc) {
-                    if !gridpatrol_sync::photo_uploaded(&dev.store, &sha)? {
-                        photos_missing += 1;
-                    }
-                }
-            }
+            photos_missing += mine.photos_not_uploaded;
         }
     }
-    let prefix = format!("sim-{run_id}-");
-    let on_server = on_server
-        .keys()
-        .filter(|id| id.starts_with(&prefix))
-        .count();
-    let duplicated = on_server.saturating_sub(cfg.cases - lost);
+    let duplicated = on_server
+        .len()
+        .saturating_sub(held_before)
+        .saturating_sub(cfg.cases - lost);
     let seconds = started.elapsed().as_secs_f64();
     Ok(SimResult {
         cases: cfg.cases,
@@ -446,6 +479,8 @@ pub async fn run(cfg: &SimConfig) -> Result<SimResult, SimError> {
 /// Makes cases offline on the devices, round-robin, from the seeded RNG.
 struct Maker<'a> {
     cfg: &'a SimConfig,
+    /// The camera's shot (JPEG) each photo starts from.
+    photo: &'a [u8],
     people: &'a [&'a gridpatrol_domain::district::Inspector],
     grids_of: &'a BTreeMap<&'a str, Vec<usize>>,
     district: &'a DemoDistrict,
@@ -458,7 +493,7 @@ struct Maker<'a> {
 impl Maker<'_> {
     fn cases(
         &mut self,
-        devices: &mut [Device],
+        devices: &mut [Phone],
         range: std::ops::Range<usize>,
     ) -> Result<(), SimError> {
         let (cfg, people, grids_of, district, index, fine, run_id) = (
@@ -492,39 +527,29 @@ impl Maker<'_> {
                     SimError::Config(format!("no point found in {}", person.supervision_grid))
                 })?;
             let (code, name) = &fine[rng.random_range(0..fine.len())];
-            let dev = &mut devices[n];
-            let mut photos = Vec::new();
-            for _ in 0..cfg.photos {
-                let mut bytes = vec![0u8; 16 * 1024];
-                rng.fill_bytes(&mut bytes);
-                photos.push(dev.store.put_photo(
-                    &bytes,
-                    &PhotoMeta {
-                        mime: "image/jpeg".into(),
-                        taken_at_ms: now_ms(),
-                        lon: Some(lon),
-                        lat: Some(lat),
-                    },
-                )?);
-            }
-            let id = format!("sim-{run_id}-{c:06}");
-            let report = Report {
-                category: code.clone(),
+            let phone = &mut devices[n];
+            debug_assert_eq!(loc.supervision_grid, person.supervision_grid);
+            let fix = Position {
                 lon,
                 lat,
                 accuracy_m: rng.random_range(3.0..15.0),
-                technical_grid: loc.technical_grid,
-                supervision_grid: loc.supervision_grid,
-                street: loc.street,
-                address: format!("模拟地址 {c}"),
+                mock: false,
+                manual: false,
+                at_ms: now_ms(),
+            };
+            phone.app.report_position(fix.clone())?;
+            let mut photos = Vec::new();
+            for _ in 0..cfg.photos {
+                photos.push(phone.app.add_photo(self.photo)?.sha256);
+            }
+            let saved = phone.app.save_case(CaseDraft {
+                category: code.clone(),
+                position: fix,
+                address: format!("模拟地址 {c} ({run_id})"),
                 description: format!("{name}（模拟第{c}号）"),
                 photos,
-                reporter: person.id.clone(),
-                source: Source::Patrol,
-                created_at_ms: now_ms(),
-            };
-            local::create_case(&mut dev.store, &id, &report, now_ms())?;
-            dev.cases.push(id);
+            })?;
+            phone.cases.push(saved.id);
         }
 
         Ok(())
@@ -549,10 +574,10 @@ impl SyncStats {
     }
 }
 
-fn total_traffic(devices: &[Device]) -> Traffic {
+async fn total_traffic(phones: &[Phone]) -> Traffic {
     let mut traffic = Traffic::default();
-    for dev in devices {
-        let t = dev.engine.traffic();
+    for phone in phones {
+        let t = phone.app.sync_loop().traffic().await;
         traffic.round_trips += t.round_trips;
         traffic.bytes_up += t.bytes_up;
         traffic.bytes_down += t.bytes_down;
@@ -561,15 +586,31 @@ fn total_traffic(devices: &[Device]) -> Traffic {
     traffic
 }
 
-/// Every device syncs (`gate` bounds how many at once), retrying a session
-/// that failed up to 8 times.
+/// The centre account's engine for the convergence check (directly to the
+/// server, not through the proxy).
+fn centre_engine(
+    cfg: &SimConfig,
+    server: &str,
+    retry: RetryPolicy,
+    http: &reqwest::Client,
+) -> Result<SyncEngine, SimError> {
+    let mut cc = SyncConfig::new(server, &cfg.centre.0, &cfg.centre.1);
+    cc.retry = retry;
+    // A test tool against a test server, possibly on another machine of the
+    // test network; `resolve` already limits it to http://.
+    cc.allow_plain_http = true;
+    Ok(SyncEngine::with_client(cc, http.clone())?)
+}
+
+/// Every phone syncs (`gate` bounds how many at once), retrying a session
+/// that failed up to 8 times, as the app's background loop would.
 async fn sync_all(
-    devices: Vec<Device>,
+    phones: Vec<Phone>,
     gate: &Arc<Semaphore>,
     stats: &mut SyncStats,
-) -> Result<Vec<Device>, SimError> {
+) -> Result<Vec<Phone>, SimError> {
     let mut set = JoinSet::new();
-    for (n, mut dev) in devices.into_iter().enumerate() {
+    for (n, phone) in phones.into_iter().enumerate() {
         let gate = gate.clone();
         set.spawn(async move {
             let _permit = gate.acquire_owned().await;
@@ -578,7 +619,7 @@ async fn sync_all(
             let mut recovered = false;
             let mut last_err = None;
             for _ in 0..8 {
-                match dev.engine.sync(&mut dev.store).await {
+                match phone.app.sync_loop().session().await {
                     Ok(r) => {
                         retries += u64::from(r.attempts.saturating_sub(1));
                         refused += r.refused.len();
@@ -590,28 +631,31 @@ async fn sync_all(
                         retries += 1;
                         last_err = Some(format!("{:?}", r.failed.first()));
                     }
-                    Err(e) if e.is_transient() || matches!(e, SyncError::GaveUp { .. }) => {
+                    Err(e) if fatal(&e) => return Err(e),
+                    Err(e) => {
                         retries += 1;
                         last_err = Some(e.to_string());
                     }
-                    Err(e) => return Err(e),
                 }
             }
-            Ok((n, dev, retries, refused, recovered, last_err))
+            if let Some(e) = &last_err {
+                tracing::warn!(phone = %phone.user, error = %e, "phone did not finish syncing");
+            }
+            Ok((n, phone, retries, refused, recovered, last_err))
         });
     }
     let mut done = Vec::new();
     stats.unfinished = 0;
     while let Some(r) = set.join_next().await {
-        let (n, dev, r, f, rec, err) =
-            r.map_err(|e| SimError::Config(format!("device task failed: {e}")))??;
+        let (n, phone, r, f, rec, err) =
+            r.map_err(|e| SimError::Config(format!("phone task failed: {e}")))??;
         stats.retries += r;
         stats.refused += f;
         stats.recovered += usize::from(rec);
         if err.is_some() {
             stats.unfinished += 1;
         }
-        done.push((n, dev));
+        done.push((n, phone));
     }
     done.sort_by_key(|(n, _)| *n);
     Ok(done.into_iter().map(|(_, d)| d).collect())

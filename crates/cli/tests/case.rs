@@ -8,8 +8,9 @@ use std::path::Path;
 use std::process::Output;
 
 use common::{demo_report, gridpatrol, init_demo, serve};
+use gridpatrol_device::local;
 use gridpatrol_store::Store;
-use gridpatrol_sync::{local, SyncConfig, SyncEngine};
+use gridpatrol_sync::{SyncConfig, SyncEngine};
 
 fn case(home: &Path, args: &[&str]) -> Output {
     gridpatrol()

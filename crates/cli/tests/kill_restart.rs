@@ -11,9 +11,10 @@ use std::process::Child;
 use std::time::Duration;
 
 use common::{demo_report, init_demo, serve};
+use gridpatrol_device::local;
 use gridpatrol_sim::FaultProxy;
 use gridpatrol_store::Store;
-use gridpatrol_sync::{local, RetryPolicy, SyncConfig, SyncEngine};
+use gridpatrol_sync::{RetryPolicy, SyncConfig, SyncEngine};
 
 const CASES: usize = 400;
 

@@ -11,6 +11,7 @@
 mod check;
 mod district;
 mod error;
+pub mod local;
 mod position;
 mod quality;
 mod screens;

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use crate::local;
 use gridpatrol_docs::{
     Case, CaseDoc, Outcome, PositionFlag, Report, ReportEdit, ReturnReason, Review, Source,
     Verdict, VerificationResult,
@@ -12,7 +13,6 @@ use gridpatrol_domain::lifecycle::{Action, CaseState};
 use gridpatrol_domain::taxonomy::{Level, Taxonomy};
 use gridpatrol_search::Boosts;
 use gridpatrol_store::{CaseCursor, CaseQuery, CaseRow, PhotoMeta, Thumb, TrackPoint};
-use gridpatrol_sync::local;
 
 use crate::district::distance_m;
 use crate::view::*;

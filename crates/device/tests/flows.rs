@@ -308,9 +308,9 @@ async fn report_review_resubmit_verify_round_trip() {
 
     // The centre files it and sends the inspector to re-verify.
     {
+        use gridpatrol_device::local;
         use gridpatrol_docs::{Task, TaskKind, VerificationDoc};
         use gridpatrol_domain::lifecycle::Action;
-        use gridpatrol_sync::local;
         let (mut centre, mut store) = centre_synced(&url).await;
         let now = gridpatrol_server::now_ms();
         local::edit_case(&mut store, &saved.id, now, |c| {
@@ -687,7 +687,7 @@ async fn return_and_correction_apart(leader_syncs_first: bool) {
         (early_fix, "位置在路口东侧", "再拍一张", false),
     ];
     let centre = {
-        use gridpatrol_sync::local;
+        use gridpatrol_device::local;
         let (_, mut store) = centre_synced(&f.url).await;
         ids.iter()
             .map(|id| {

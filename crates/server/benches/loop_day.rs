@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use geo::InteriorPoint;
+use gridpatrol_device::local;
 use gridpatrol_district::{DemoDistrict, GridIndex};
 use gridpatrol_docs::{Outcome, Report, Review, Source, Verdict, VerificationResult};
 use gridpatrol_domain::roles::Role;
@@ -39,7 +40,7 @@ use gridpatrol_protocol::{
 };
 use gridpatrol_server::accounts::{self, HashCost};
 use gridpatrol_store::{PhotoMeta, Store, SyncState};
-use gridpatrol_sync::{local, RetryPolicy, SyncConfig, SyncEngine};
+use gridpatrol_sync::{RetryPolicy, SyncConfig, SyncEngine};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::Semaphore;

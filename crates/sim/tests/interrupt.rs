@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use gridpatrol_device::local;
 use gridpatrol_docs::{Report, Source};
 use gridpatrol_domain::district::{District, Inspector, InspectorKind, Squad};
 use gridpatrol_domain::roles::Role;
@@ -13,7 +14,7 @@ use gridpatrol_server::{spawn_test_server, RunningServer};
 use gridpatrol_server_storage::ServerStore;
 use gridpatrol_sim::{FaultProxy, SimConfig};
 use gridpatrol_store::{Store, SyncState};
-use gridpatrol_sync::{local, RetryPolicy, SyncConfig, SyncEngine};
+use gridpatrol_sync::{RetryPolicy, SyncConfig, SyncEngine};
 
 const G1: &str = "110105001001";
 const CHEAP: HashCost = HashCost { m_kib: 64, t: 1 };

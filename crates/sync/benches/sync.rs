@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use automerge::sync::{Message, State, SyncDoc};
+use gridpatrol_device::local;
 use gridpatrol_docs::{Report, Source};
 use gridpatrol_domain::district::{District, Inspector, InspectorKind, Squad};
 use gridpatrol_domain::roles::Role;
@@ -19,7 +20,7 @@ use gridpatrol_protocol::{paths, LoginResponse, SyncDocRequest, SyncRequest, Syn
 use gridpatrol_server::accounts::{self, HashCost};
 use gridpatrol_server_storage::ServerStore;
 use gridpatrol_store::Store;
-use gridpatrol_sync::{local, SyncConfig, SyncEngine, Traffic};
+use gridpatrol_sync::{SyncConfig, SyncEngine, Traffic};
 
 const G1: &str = "110105001001";
 const DOCS: usize = 5_000;

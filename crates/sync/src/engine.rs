@@ -11,7 +11,7 @@ use gridpatrol_protocol::{self as proto, limits, SyncDocRequest, SyncStatus, Use
 use gridpatrol_store::{Store, SyncState};
 
 use crate::api::{self, Api, PutOutcome, RemotePhoto, Traffic};
-use crate::local::{device_actor, save_any};
+use crate::persist::{device_actor, save_any};
 use crate::SyncError;
 
 /// How failed sessions are retried: exponential backoff with full jitter.

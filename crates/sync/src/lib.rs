@@ -1,6 +1,6 @@
 //! The device side of GridPatrol sync. Inspectors work for hours without
 //! signal, so every edit is first one local store transaction (document bytes,
-//! case-list projection, outbox entry — see [`local`]); when a link appears the
+//! case-list projection, outbox entry — see [`persist`]); when a link appears the
 //! [`SyncEngine`] logs in, asks the server's manifest what changed within the
 //! account's scope since its cursor, exchanges Automerge sync messages for many
 //! documents per request until neither side has anything left to send, uploads
@@ -17,7 +17,7 @@
 mod api;
 mod engine;
 mod error;
-pub mod local;
+pub mod persist;
 
 pub use api::Traffic;
 pub use engine::{

@@ -8,11 +8,11 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{device, device_on_disk, report, server, Device, G1, G3};
+use gridpatrol_device::local;
 use gridpatrol_docs::{ReportEdit, Review, Verdict};
 use gridpatrol_server::spawn_test_server;
 use gridpatrol_server_storage::{PhotoStatus, ServerStore};
 use gridpatrol_server_storage_sqlite::backup;
-use gridpatrol_sync::local;
 
 fn heads_of(d: &mut Device, id: &str) -> Vec<String> {
     let doc = local::load_doc(&mut d.store, id)

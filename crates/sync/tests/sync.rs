@@ -3,9 +3,9 @@
 mod common;
 
 use common::*;
+use gridpatrol_device::local;
 use gridpatrol_docs::{ReportEdit, Review, Verdict};
 use gridpatrol_store::SyncState;
-use gridpatrol_sync::local;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_devices_and_the_leader_edit_offline_and_all_edits_survive() {

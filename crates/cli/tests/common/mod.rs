@@ -99,8 +99,9 @@ pub async fn synced_cases(
     n: usize,
     with_photo: usize,
 ) -> (Vec<String>, Vec<(String, Vec<u8>)>) {
+    use gridpatrol_device::local;
     use gridpatrol_store::Store;
-    use gridpatrol_sync::{local, SyncConfig, SyncEngine};
+    use gridpatrol_sync::{SyncConfig, SyncEngine};
     let mut store = Store::open(&dir.join(format!("{prefix}-device.db"))).unwrap();
     let mut cfg = SyncConfig::new(url, "I0001", "patrol-I0001");
     cfg.batch_docs = 4;

@@ -10,6 +10,7 @@
 
 mod district;
 mod error;
+mod patrol_days;
 mod position;
 mod quality;
 mod screens;

@@ -178,3 +178,82 @@ async fn only_the_inspector_records_their_own_grids_and_the_kpi_counts_them() {
         "{s01}"
     );
 }
+
+/// A day before the latest rotation counts against the grid held then.
+#[tokio::test]
+async fn a_day_before_a_rotation_is_checked_against_the_grid_held_that_day() {
+    use gridpatrol_rotation::{Duty, Period, Plan, Posting};
+    let f = start().await;
+    let now = gridpatrol_server::now_ms();
+    // The period in force now and the one before it.
+    let mut before = Period::new(2026, 1).unwrap();
+    while before.next().next().start_ms() <= now {
+        before = before.next();
+    }
+    let current = before.next();
+    let plan = |period: Period, i1: &str, i2: &str| Plan {
+        period,
+        starts_at_ms: period.start_ms(),
+        yearly: false,
+        rule: gridpatrol_rotation::RULE.into(),
+        seed: 7,
+        postings: [
+            ("I0001", "S01", Duty::Grid, Some(i1)),
+            ("I0002", "S01", Duty::Grid, Some(i2)),
+            ("I0003", "S01", Duty::Leader, None),
+            ("I0004", "S02", Duty::Grid, Some(G3)),
+            ("I0005", "S02", Duty::Leader, None),
+        ]
+        .into_iter()
+        .map(|(person, squad, duty, grid)| Posting {
+            person: person.into(),
+            squad: squad.into(),
+            duty,
+            grid: grid.map(str::to_string),
+        })
+        .collect(),
+    };
+    let dir = f.dir.path().join(gridpatrol_server::rotation::HISTORY_DIR);
+    std::fs::create_dir_all(&dir).unwrap();
+    for p in [plan(before, G1, G2), plan(current, G2, G1)] {
+        std::fs::write(
+            dir.join(format!("{}.json", p.period)),
+            serde_json::to_string(&p).unwrap(),
+        )
+        .unwrap();
+    }
+    let history = gridpatrol_server::rotation::load_history(f.dir.path()).unwrap();
+    let store = f.server.state.store.clone();
+    gridpatrol_server::rotation::apply(store.as_ref(), &history, now).unwrap();
+
+    // I0001 holds G2 now; the last day before the rotation they held G1.
+    let i1 = f.login("I0001").await;
+    let last_day = beijing_day(current.start_ms() - 1).to_string();
+    let today = beijing_day(now).to_string();
+    let body = |day: &str, codes: Vec<String>| json!({"inspector": "I0001", "day": day, "technical_grids": codes});
+    for (day, grid, want) in [
+        (&last_day, G2, StatusCode::UNPROCESSABLE_ENTITY),
+        (&last_day, G1, StatusCode::NO_CONTENT),
+        (&today, G1, StatusCode::UNPROCESSABLE_ENTITY),
+        (&today, G2, StatusCode::NO_CONTENT),
+    ] {
+        let (status, v) = put(&f, &i1, body(day, cells(grid, 2))).await;
+        assert_eq!(status, want, "{day} {grid}: {v}");
+    }
+
+    // That month's coverage counts the day against G1.
+    let month = Month::of_ms(current.start_ms() - 1);
+    let k = gridpatrol_server::quality::kpi_report_at(
+        store.as_ref(),
+        month,
+        Some("S01"),
+        &Default::default(),
+        now,
+    )
+    .unwrap();
+    let i1k = k.inspectors.iter().find(|k| k.id == "I0001").unwrap();
+    let days = ((month.end_ms() - month.start_ms()) / 86_400_000) as f64;
+    let want = 2.0 / grid_cells().of(G1).unwrap().len() as f64 / days;
+    assert!((i1k.coverage.unwrap() - want).abs() < 1e-12, "{i1k:?}");
+    assert_eq!(i1k.patrol_days, 1);
+}

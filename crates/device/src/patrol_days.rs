@@ -16,7 +16,8 @@ use gridpatrol_sync::{SyncEngine, SyncError};
 /// track of an older day stays on the device but no longer counts.
 const LOOKBACK_MS: i64 = 62 * 86_400_000;
 /// Meta key prefix: how many codes of a day (`<day>.<grid>`) the server
-/// accepted.
+/// accepted, and its epoch then (`<count>@<epoch>`): a server restored from
+/// an older backup has a new epoch, so every day goes to it again.
 const META_SENT: &str = "patrol.sent.";
 /// Meta key prefix: how many codes of a day the server refused (sent again
 /// only once the set grows, so a refusal is not repeated every session).
@@ -39,20 +40,24 @@ pub(crate) async fn upload(engine: &mut SyncEngine, store: &mut Store, now_ms: i
             return 0;
         }
     };
+    let epoch = gridpatrol_sync::server_epoch(store, &user.id)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let mut accepted = 0;
     for d in days {
         let key = format!("{}.{}", d.day, d.supervision_grid);
         let count = d.technical_grids.len().to_string();
-        if [META_SENT, META_REFUSED]
-            .iter()
-            .any(|prefix| noted(store, &format!("{prefix}{key}"), &count))
+        let sent = format!("{count}@{epoch}");
+        if noted(store, &format!("{META_SENT}{key}"), &sent)
+            || noted(store, &format!("{META_REFUSED}{key}"), &count)
         {
             continue;
         }
         match send(engine, &user.id, &d).await {
             Ok(()) => {
                 accepted += 1;
-                if let Err(e) = store.set_meta(&format!("{META_SENT}{key}"), &count) {
+                if let Err(e) = store.set_meta(&format!("{META_SENT}{key}"), &sent) {
                     // Sent again next session: the server keeps a set.
                     tracing::warn!(error = %e, day = %d.day, "could not note an uploaded patrol day");
                 }

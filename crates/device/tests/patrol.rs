@@ -2,7 +2,8 @@
 //! server on loopback: an inspector patrols with the server gone, the sync
 //! after it comes back uploads the day's visited technical grids (only
 //! those of the inspector's grid), and the squad leader's KPI screen
-//! counts them as patrol coverage.
+//! counts them as patrol coverage; a server restored from a backup taken
+//! before gets them again at the next sync.
 
 use std::sync::Arc;
 
@@ -72,6 +73,16 @@ async fn a_patrol_recorded_offline_uploads_at_the_next_sync_and_counts_as_covera
         })
         .expect("the street has another grid");
 
+    // A backup taken before the patrol (restored at the end).
+    let backup_file = sdir.path().join("before-patrol.tar");
+    let (data, file) = (sdir.path().to_path_buf(), backup_file.clone());
+    tokio::task::spawn_blocking(move || {
+        gridpatrol_server_storage_sqlite::backup::backup(&data, &file, &mut |_| {})
+    })
+    .await
+    .unwrap()
+    .unwrap();
+
     // The server goes away; the patrol goes on.
     let state = srv.state.clone();
     let addr = url.trim_start_matches("http://").to_string();
@@ -97,18 +108,28 @@ async fn a_patrol_recorded_offline_uploads_at_the_next_sync_and_counts_as_covera
     // A second session sends nothing new and changes nothing.
     insp.device.sync_now().await;
 
-    let lead = App::signed_in(&srv.url(), &leader).await;
-    let now = gridpatrol_server::now_ms();
-    let month = gridpatrol_quality::Month::of_ms(now);
-    let kpi = lead
-        .device
-        .quality_kpi(Some(month.to_string()))
-        .await
-        .unwrap();
-    let k = kpi.inspectors.iter().find(|k| k.id == inspector).unwrap();
-    let today = gridpatrol_server::patrol::beijing_day(now);
-    let working = f64::from(chrono::Datelike::day(&today));
-    let want = 2.0 / mine.len() as f64 / working;
+    let want = 2.0 / mine.len() as f64 / working_days_so_far();
+    let coverage_seen = |srv_url: String| {
+        let leader = leader.clone();
+        let inspector = inspector.clone();
+        async move {
+            let lead = App::signed_in(&srv_url, &leader).await;
+            let month = gridpatrol_quality::Month::of_ms(gridpatrol_server::now_ms());
+            let kpi = lead
+                .device
+                .quality_kpi(Some(month.to_string()))
+                .await
+                .unwrap();
+            let k = kpi
+                .inspectors
+                .iter()
+                .find(|k| k.id == inspector)
+                .unwrap()
+                .clone();
+            (kpi, k)
+        }
+    };
+    let (kpi, k) = coverage_seen(srv.url()).await;
     let got = k.coverage.expect("a grid inspector has a coverage");
     assert!((got - want).abs() < 1e-9, "coverage {got}, want {want}");
     assert_eq!(k.patrol_days, 1);
@@ -128,4 +149,34 @@ async fn a_patrol_recorded_offline_uploads_at_the_next_sync_and_counts_as_covera
         (squad.coverage.unwrap() - want / members as f64).abs() < 1e-9,
         "{squad:?}"
     );
+
+    // The server is restored from the backup taken before the patrol (a new
+    // epoch, no patrol day): the inspector's next sync sends the day again.
+    srv.shutdown().await.unwrap();
+    let restored = sdir.path().join("restored");
+    let (file, dir) = (backup_file.clone(), restored.clone());
+    let store = tokio::task::spawn_blocking(move || {
+        gridpatrol_server_storage_sqlite::backup::restore(&file, &dir, false, &mut |_| {}).unwrap();
+        gridpatrol_server_storage_sqlite::SqliteStore::open(&dir).unwrap()
+    })
+    .await
+    .unwrap();
+    let state = gridpatrol_server::AppState::in_dir(Arc::new(store), Default::default(), &restored);
+    let srv = gridpatrol_server::spawn_server(state, &addr).await.unwrap();
+    let (_, k) = coverage_seen(srv.url()).await;
+    assert_eq!(k.coverage, Some(0.0), "the restored server lacks the day");
+    let st = insp.device.sync_now().await;
+    assert_eq!(st.phase, "idle", "{st:?}");
+    let (_, k) = coverage_seen(srv.url()).await;
+    let got = k.coverage.unwrap();
+    assert!(
+        (got - want).abs() < 1e-9,
+        "after the restore: coverage {got}, want {want}"
+    );
+}
+
+/// The working days of this month so far (Beijing): its day of the month.
+fn working_days_so_far() -> f64 {
+    let today = gridpatrol_server::patrol::beijing_day(gridpatrol_server::now_ms());
+    f64::from(chrono::Datelike::day(&today))
 }

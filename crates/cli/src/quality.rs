@@ -125,7 +125,7 @@ pub fn kpi(args: KpiArgs) -> anyhow::Result<ExitCode> {
     }
     println!("KPIs for {}", report.month);
     println!(
-        "{:<6} {:<8} {:>4} {:>7} {:>6} {:>9} {:>8} {:>6} {:>8} {:>7} {:>7}",
+        "{:<6} {:<8} {:>4} {:>7} {:>6} {:>9} {:>8} {:>6} {:>8} {:>7} {:>8} {:>7}",
         "squad",
         "id",
         "rank",
@@ -136,11 +136,12 @@ pub fn kpi(args: KpiArgs) -> anyhow::Result<ExitCode> {
         "wrong",
         "on-time",
         "missed",
+        "coverage",
         "score"
     );
     for k in &report.inspectors {
         println!(
-            "{:<6} {:<8} {:>4} {:>7} {:>6} {:>9} {:>8} {:>6} {:>8} {:>7} {:>7.1}",
+            "{:<6} {:<8} {:>4} {:>7} {:>6} {:>9} {:>8} {:>6} {:>8} {:>7} {:>8} {:>7.1}",
             k.squad,
             k.id,
             k.rank,
@@ -151,6 +152,7 @@ pub fn kpi(args: KpiArgs) -> anyhow::Result<ExitCode> {
             k.wrong,
             pct(k.on_time_rate),
             k.missed,
+            pct(k.coverage),
             k.score
         );
     }
@@ -160,7 +162,7 @@ pub fn kpi(args: KpiArgs) -> anyhow::Result<ExitCode> {
         .filter(|s| args.squad.as_deref().is_none_or(|q| q == s.squad))
     {
         println!(
-            "squad {} rank {} of {}: {} members, {} reports, valid {}, wrong {}, missed {}, mean score {:.1}",
+            "squad {} rank {} of {}: {} members, {} reports, valid {}, wrong {}, missed {}, patrol coverage {}, mean score {:.1}",
             s.squad,
             s.rank,
             report.squads.len(),
@@ -169,6 +171,7 @@ pub fn kpi(args: KpiArgs) -> anyhow::Result<ExitCode> {
             pct(s.valid_rate),
             s.wrong,
             s.missed,
+            pct(s.coverage),
             s.score
         );
     }

@@ -12,6 +12,7 @@ mod check;
 mod district;
 mod error;
 pub mod local;
+mod patrol_days;
 mod position;
 mod quality;
 mod screens;

@@ -181,12 +181,15 @@ impl SyncLoop {
                     // session compares again and retries.
                     tracing::warn!(error = %e, "could not fetch the new district package");
                 }
+                // Patrol coverage: the days' visited technical grids.
+                let patrol_days = crate::patrol_days::upload(engine, store, now).await;
                 tracing::info!(
                     docs = report.docs,
                     synced = report.synced,
                     refused = report.refused.len(),
                     photos_received = report.photos_downloaded.len(),
                     photos_not_received = report.photos_not_downloaded.len(),
+                    patrol_days,
                     "sync session done"
                 );
                 make_missing_thumbs(store).await;

@@ -10,9 +10,8 @@ mod common;
 
 use common::{first_squad, inside_grid_of, server_with};
 use gridpatrol_device::view::*;
-use gridpatrol_device::{Clock, Device, DeviceConfig};
+use gridpatrol_device::{Clock, Device};
 use gridpatrol_quality::Month;
-use gridpatrol_server::accounts;
 
 /// A clock the test sets (reports made "last month").
 struct At(AtomicI64);
@@ -33,21 +32,12 @@ async fn signed_in(url: &str, user: &str, now_ms: i64) -> App {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(At(AtomicI64::new(now_ms)));
     let (lon, lat) = inside_grid_of(user);
-    let device = Device::open(DeviceConfig {
-        data_dir: dir.path().join("data"),
-        clock: clock.clone(),
-        position: Arc::new(common::fixed_at(lon, lat, now_ms)),
-        allow_plain_http: false,
-    })
-    .unwrap();
-    device
-        .sign_in(SignIn {
-            server: url.into(),
-            user_id: user.into(),
-            password: accounts::demo_password(user),
-        })
-        .await
-        .unwrap();
+    let device = common::open_device(
+        dir.path(),
+        clock.clone(),
+        Arc::new(common::fixed_at(lon, lat, now_ms)),
+    );
+    common::sign_in_demo(&device, url, user).await;
     App {
         device,
         clock,

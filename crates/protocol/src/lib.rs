@@ -74,6 +74,10 @@ pub mod paths {
     pub const QUALITY_KPI: &str = "/v1/quality/kpi";
     /// `GET` (centre) `?month=YYYY-MM`: the month's evaluation.
     pub const QUALITY_EVAL: &str = "/v1/quality/eval";
+    /// `POST` (the inspector themself) [`super::PatrolDayUpload`] → 204: the
+    /// technical grids a patrol visited on one Beijing day, kept as a set
+    /// (re-sending adds nothing new).
+    pub const PATROL_DAYS: &str = "/v1/patrol/days";
     /// `GET` → 200 `ok`; no token needed.
     pub const HEALTHZ: &str = "/healthz";
     /// `GET` → Prometheus text exposition; no token needed.
@@ -114,6 +118,9 @@ pub mod limits {
     /// Largest body of one [`super::paths::CENTRE_ACTIONS`] request (room
     /// for [`MAX_CENTRE_BATCH`] items with notes of a few hundred bytes).
     pub const MAX_CENTRE_BATCH_BODY: usize = 512 * 1024;
+    /// Most technical grid codes in one [`super::PatrolDayUpload`] (a
+    /// supervision grid has about 35, the largest demo grid fewer than 64).
+    pub const MAX_PATROL_GRIDS: usize = 64;
     /// Longest user id or device id accepted.
     pub const MAX_ID_LEN: usize = 128;
 }
@@ -896,4 +903,19 @@ pub struct SampleMarkRequest {
     /// Why (required when wrong).
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+/// One inspector's patrol of one Beijing day: the set of technical grids
+/// their track visited (never the track itself). Sent by the device's sync
+/// loop for every day whose set grew since it was last accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatrolDayUpload {
+    /// The inspector, who must be the caller.
+    pub inspector: String,
+    /// The Beijing calendar day, `YYYY-MM-DD`.
+    pub day: String,
+    /// 15-digit technical grid codes of the inspector's supervision grid
+    /// that day, at most [`limits::MAX_PATROL_GRIDS`].
+    pub technical_grids: Vec<String>,
 }

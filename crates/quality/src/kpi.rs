@@ -16,11 +16,16 @@
 //!   no patrol report covered — no report of the same category within
 //!   [`KpiRules::missed_radius_m`] in the [`KpiRules::missed_window_ms`]
 //!   before the complaint;
+//! - `coverage` / `patrol_days`: patrol coverage (巡查覆盖率) and the days
+//!   with a recorded patrol, defined in [`crate::coverage`] (only when the
+//!   tally is given the patrol days, [`KpiTally::with_coverage`]; `None`
+//!   for a squad leader, who holds no grid); not part of the score;
 //! - `score` = filed − 0.5 × returned − 2 × wrong − 3 × missed; `rank` 1 is
 //!   the best score in the squad (ties: more on-time checks, then id).
 //!
 //! A squad's figures are the sums over its members (rates from the sums),
-//! its score their mean score, ranked among squads.
+//! its coverage the mean of its members' coverages, its score their mean
+//! score, ranked among squads.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -29,6 +34,7 @@ use gridpatrol_domain::lifecycle::Action;
 use gridpatrol_domain::roles::Role;
 use serde::{Deserialize, Serialize};
 
+use crate::coverage::{mean_coverage, CoverageTally, GridCells, PatrolDay};
 use crate::{CaseRecord, CaseView, Mark, Month, MonthTally, Person, VerificationRecord};
 
 /// The thresholds of the missed-report rule.
@@ -82,6 +88,11 @@ pub struct InspectorKpi {
     pub on_time_rate: Option<f64>,
     /// Complaints in their grid no report covered (漏报).
     pub missed: u32,
+    /// Patrol coverage (巡查覆盖率), 0–1: the mean daily share of the
+    /// assigned technical grids visited (see [`crate::coverage`]).
+    pub coverage: Option<f64>,
+    /// Working days with a recorded patrol in the assigned grid.
+    pub patrol_days: u32,
     /// See the module doc.
     pub score: f64,
     /// 1 = best in the squad.
@@ -110,6 +121,8 @@ pub struct SquadKpi {
     pub on_time_rate: Option<f64>,
     /// Missed reports.
     pub missed: u32,
+    /// Mean member patrol coverage (members with one).
+    pub coverage: Option<f64>,
     /// Mean member score.
     pub score: f64,
     /// 1 = best squad.
@@ -192,6 +205,10 @@ pub struct KpiTally<'p> {
     /// Patrol reports by category.
     reports: Vec<Vec<Spot>>,
     complaints: Vec<Complaint>,
+    /// Whether each counted person patrols a grid (has a coverage).
+    patrols: Vec<bool>,
+    /// The month's patrol days, once given.
+    coverage: Option<CoverageTally<'p>>,
 }
 
 impl<'p> KpiTally<'p> {
@@ -208,6 +225,8 @@ impl<'p> KpiTally<'p> {
             category: HashMap::new(),
             reports: Vec::new(),
             complaints: Vec::new(),
+            patrols: Vec::new(),
+            coverage: None,
         };
         for p in people {
             if !matches!(p.role, Role::Inspector | Role::SquadLeader) {
@@ -224,6 +243,7 @@ impl<'p> KpiTally<'p> {
             }
         }
         t.counts = vec![Counts::default(); t.people.len()];
+        t.patrols = vec![false; t.people.len()];
         for p in people {
             let (Some(g), Role::Inspector) = (&p.supervision_grid, p.role) else {
                 continue;
@@ -231,6 +251,7 @@ impl<'p> KpiTally<'p> {
             let Some(&i) = t.slot.get(p.id.as_str()) else {
                 continue;
             };
+            t.patrols[i] = true;
             let n = t.grid_members.len();
             let at = *t.grid.entry(g).or_insert(n);
             if at == n {
@@ -239,6 +260,23 @@ impl<'p> KpiTally<'p> {
             t.grid_members[at].push(i);
         }
         t
+    }
+
+    /// Also figures patrol coverage as of `today` (Beijing), the assigned
+    /// technical grids from `cells`; feed the patrol days with
+    /// [`KpiTally::add_patrol_day`].
+    pub fn with_coverage(mut self, today: chrono::NaiveDate, cells: &'p GridCells) -> Self {
+        let month = Month::of_ms(self.span.start);
+        self.coverage = Some(CoverageTally::new(month, today, cells));
+        self
+    }
+
+    /// Counts one recorded patrol day (ignored without
+    /// [`KpiTally::with_coverage`]).
+    pub fn add_patrol_day(&mut self, d: &PatrolDay) {
+        if let Some(c) = &mut self.coverage {
+            c.add(d);
+        }
     }
 
     /// Whether `ms` lies in the month.
@@ -275,11 +313,13 @@ impl<'p> KpiTally<'p> {
                 self.counts[i].missed += 1;
             }
         }
+        let coverage = self.coverage.as_ref();
         let inspectors: Vec<InspectorKpi> = self
             .people
             .iter()
             .zip(&self.counts)
-            .map(|(&(id, squad), k)| InspectorKpi {
+            .zip(&self.patrols)
+            .map(|((&(id, squad), k), &patrols)| InspectorKpi {
                 id: id.to_owned(),
                 squad: squad.to_owned(),
                 reports: k.reports,
@@ -294,6 +334,10 @@ impl<'p> KpiTally<'p> {
                 on_time: k.on_time,
                 on_time_rate: None,
                 missed: k.missed,
+                coverage: coverage.filter(|_| patrols).and_then(|c| c.coverage(id)),
+                patrol_days: coverage
+                    .filter(|_| patrols)
+                    .map_or(0, |c| c.patrol_days(id)),
                 score: 0.0,
                 rank: 0,
             })
@@ -431,6 +475,7 @@ fn rank(mut inspectors: Vec<InspectorKpi>) -> (Vec<InspectorKpi>, Vec<SquadKpi>)
             wrong: 0,
             on_time_rate: None,
             missed: 0,
+            coverage: None,
             score: 0.0,
             rank: 0,
         });
@@ -448,6 +493,12 @@ fn rank(mut inspectors: Vec<InspectorKpi>) -> (Vec<InspectorKpi>, Vec<SquadKpi>)
     }
     let mut squads: Vec<SquadKpi> = squads.into_values().collect();
     for s in &mut squads {
+        s.coverage = mean_coverage(
+            inspectors
+                .iter()
+                .filter(|k| k.squad == s.squad)
+                .map(|k| k.coverage),
+        );
         let (refused, returned, on_time, verifications) = refused[&s.squad];
         s.valid_rate = rate(s.filed, s.filed + refused);
         s.returned_rate = rate(returned, s.reports);
@@ -648,5 +699,54 @@ pub(crate) mod tests {
         };
         let (ins, _) = kpis(month(), &people, &cases, &[], &[], wide);
         assert!(ins.iter().all(|k| k.missed == 0));
+    }
+
+    #[test]
+    fn patrol_coverage_comes_from_the_patrol_days_and_squads_average_it() {
+        use crate::coverage::{GridCells, PatrolDay};
+        let mut people = vec![
+            person("I1", "S1", "G1"),
+            person("I2", "S1", "G1"),
+            person("I3", "S2", "G2"),
+        ];
+        people.push(Person {
+            id: "L1".into(),
+            role: Role::SquadLeader,
+            squad: Some("S1".into()),
+            supervision_grid: None,
+        });
+        let cells = GridCells::new([("G1-1", "G1"), ("G1-2", "G1"), ("G2-1", "G2")]);
+        let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let walked = |who: &str, d: u32, grid: &str, codes: &[&str]| PatrolDay {
+            inspector: who.into(),
+            day: day(d),
+            supervision_grid: grid.into(),
+            technical_grids: codes.iter().map(|c| c.to_string()).collect(),
+        };
+        // As of the 2nd: two working days.
+        let mut t =
+            KpiTally::new(month(), &people, KpiRules::default()).with_coverage(day(2), &cells);
+        t.add_patrol_day(&walked("I1", 1, "G1", &["G1-1", "G1-2"]));
+        t.add_patrol_day(&walked("I1", 2, "G1", &["G1-1"]));
+        t.add_patrol_day(&walked("I3", 2, "G2", &["G2-1"]));
+        let (ins, squads) = t.finish();
+        let of = |id: &str| ins.iter().find(|k| k.id == id).unwrap();
+        assert_eq!((of("I1").coverage, of("I1").patrol_days), (Some(0.75), 2));
+        assert_eq!((of("I2").coverage, of("I2").patrol_days), (Some(0.0), 0));
+        assert_eq!((of("I3").coverage, of("I3").patrol_days), (Some(0.5), 1));
+        assert_eq!(of("L1").coverage, None, "a leader holds no grid");
+        let sq = |id: &str| squads.iter().find(|s| s.squad == id).unwrap();
+        assert_eq!(
+            sq("S1").coverage,
+            Some(0.375),
+            "the mean of I1 and I2, not L1"
+        );
+        assert_eq!(sq("S2").coverage, Some(0.5));
+        // Coverage is no part of the score.
+        assert_eq!(of("I1").score, of("I2").score);
+        // Without patrol days given, no coverage at all.
+        let (ins, squads) = kpis(month(), &people, &[], &[], &[], KpiRules::default());
+        assert!(ins.iter().all(|k| k.coverage.is_none()));
+        assert!(squads.iter().all(|s| s.coverage.is_none()));
     }
 }

@@ -7,9 +7,11 @@
 //!
 //! - [`sample`]: the reproducible draw of each inspector's reports.
 //! - [`kpi`]: per inspector and squad for a month, ranked inside the squad.
+//! - [`coverage`]: patrol coverage from the recorded patrol days.
 //! - [`eval`]: scores and ranks of responsible units, squads, inspectors.
 #![forbid(unsafe_code)]
 
+pub mod coverage;
 pub mod eval;
 pub mod kpi;
 mod month;

@@ -18,8 +18,8 @@ use gridpatrol_domain::roles::Role;
 use gridpatrol_protocol::DocKind;
 use gridpatrol_server_storage::{
     CaseEvent, CaseQuery, CaseRow, DocIndex, DocWrite, DrawRecord, ManifestPage, ManifestRow,
-    PhotoStatus, SampleRow, Scope, ServerStore, SquadRecord, StoreError, StoredDoc, TokenRecord,
-    UploadQuota, User, VerificationRow, VerificationSummary,
+    PatrolDayRow, PhotoStatus, SampleRow, Scope, ServerStore, SquadRecord, StoreError, StoredDoc,
+    TokenRecord, UploadQuota, User, VerificationRow, VerificationSummary,
 };
 use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -61,6 +61,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "0005_epoch",
         sql: include_str!("../../../migrations/server/0005_epoch.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "0006_patrol_days",
+        sql: include_str!("../../../migrations/server/0006_patrol_days.sql"),
     },
 ];
 
@@ -1169,6 +1174,84 @@ impl ServerStore for SqliteStore {
             })
             .map_err(be)?;
         rows.collect::<Result<_, _>>().map_err(be)
+    }
+
+    fn record_patrol_day(&self, day: &PatrolDayRow, at_ms: i64) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(be)?;
+        let mut added = 0;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO patrol_days
+                     (day, inspector, supervision_grid, technical_grid, recorded_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(be)?;
+            for code in &day.technical_grids {
+                added += st
+                    .execute(params![
+                        day.day,
+                        day.inspector,
+                        day.supervision_grid,
+                        code,
+                        at_ms
+                    ])
+                    .map_err(be)? as u64;
+            }
+        }
+        tx.commit().map_err(be)?;
+        Ok(added)
+    }
+
+    fn each_patrol_day(
+        &self,
+        from_day: &str,
+        to_day: &str,
+        f: &mut dyn FnMut(&PatrolDayRow),
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT day, inspector, supervision_grid, technical_grid FROM patrol_days
+                 WHERE day >= ?1 AND day <= ?2
+                 ORDER BY day, inspector, supervision_grid, technical_grid",
+            )
+            .map_err(be)?;
+        let mut rows = st.query(params![from_day, to_day]).map_err(be)?;
+        let mut cur: Option<PatrolDayRow> = None;
+        while let Some(r) = rows.next().map_err(be)? {
+            let (day, inspector, grid, code): (String, String, String, String) = (
+                r.get(0).map_err(be)?,
+                r.get(1).map_err(be)?,
+                r.get(2).map_err(be)?,
+                r.get(3).map_err(be)?,
+            );
+            match &mut cur {
+                Some(c)
+                    if c.day == day && c.inspector == inspector && c.supervision_grid == grid =>
+                {
+                    c.technical_grids.push(code)
+                }
+                _ => {
+                    if let Some(done) = cur.take() {
+                        f(&done);
+                    }
+                    cur = Some(PatrolDayRow {
+                        day,
+                        inspector,
+                        supervision_grid: grid,
+                        technical_grids: vec![code],
+                    });
+                }
+            }
+        }
+        if let Some(done) = cur {
+            f(&done);
+        }
+        Ok(())
     }
 
     fn mark_sample(&self, mark: &SampleRow) -> Result<bool, StoreError> {

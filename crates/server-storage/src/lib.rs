@@ -245,6 +245,19 @@ pub struct DrawRecord {
     pub drawn_at_ms: i64,
 }
 
+/// One inspector's patrol of one Beijing day: the technical grids visited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatrolDayRow {
+    /// `YYYY-MM-DD`, Beijing time.
+    pub day: String,
+    /// The inspector.
+    pub inspector: String,
+    /// The supervision grid they held that day.
+    pub supervision_grid: String,
+    /// Technical grid codes visited.
+    pub technical_grids: Vec<String>,
+}
+
 /// One sampled report and its mark.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SampleRow {
@@ -506,6 +519,19 @@ pub trait ServerStore: Send + Sync + 'static {
     fn samples(&self, month: &str, squad: Option<&str>) -> Result<Vec<SampleRow>, StoreError>;
     /// Marks one sample; `false` if there is no such sample.
     fn mark_sample(&self, mark: &SampleRow) -> Result<bool, StoreError>;
+    /// Adds the codes of one patrol day to what is recorded of it (a set:
+    /// codes already there are kept as they were), in one transaction;
+    /// returns how many codes were new.
+    fn record_patrol_day(&self, day: &PatrolDayRow, at_ms: i64) -> Result<u64, StoreError>;
+    /// Calls `f` with each recorded patrol day from `from_day` to `to_day`
+    /// (`YYYY-MM-DD`, both included), its codes sorted, by day then
+    /// inspector.
+    fn each_patrol_day(
+        &self,
+        from_day: &str,
+        to_day: &str,
+        f: &mut dyn FnMut(&PatrolDayRow),
+    ) -> Result<(), StoreError>;
     /// Moves people to the squads and supervision grids of `postings`
     /// (`(user, squad, grid)`) and makes `leaders` (`(squad, leader)`) lead
     /// their squads, in one transaction; returns how many rows changed

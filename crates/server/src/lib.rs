@@ -25,6 +25,7 @@ pub mod district;
 pub mod error;
 pub mod metrics;
 pub mod open311;
+pub mod patrol;
 mod photos;
 pub mod quality;
 pub mod rotation;
@@ -261,6 +262,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(paths::QUALITY_KPI, get(quality::kpi))
         .route(paths::QUALITY_EVAL, get(quality::eval))
+        .route(paths::PATROL_DAYS, post(patrol::upload).layer(small))
         .route(
             paths::SYNC,
             post(sync::sync).layer(DefaultBodyLimit::max(limits::MAX_SYNC_BODY)),

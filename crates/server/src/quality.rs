@@ -12,11 +12,13 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use chrono::NaiveDate;
 use gridpatrol_docs::CaseDoc;
 use gridpatrol_domain::lifecycle::Action;
 use gridpatrol_domain::roles::Role;
 use gridpatrol_domain::taxonomy::Taxonomy;
 use gridpatrol_protocol::{codes, SampleItem, SampleMarkRequest, SamplePage};
+use gridpatrol_quality::coverage::PatrolDay;
 use gridpatrol_quality::eval::{Evaluation, Evaluator};
 use gridpatrol_quality::kpi::{KpiReport, KpiTally};
 use gridpatrol_quality::{
@@ -41,6 +43,8 @@ pub struct Records {
     pub verifications: Vec<VerificationRecord>,
     /// The leaders' marks on the month's sample.
     pub marks: Vec<Mark>,
+    /// The month's recorded patrol days.
+    pub patrol_days: Vec<PatrolDay>,
 }
 
 /// Everyone in the district.
@@ -116,6 +120,30 @@ fn each_case(
     )
 }
 
+/// Calls `f` with each recorded patrol day of `month` (Beijing days); a
+/// stored day that is no date is left out with a warning.
+fn each_patrol_day(
+    store: &dyn ServerStore,
+    month: Month,
+    f: &mut dyn FnMut(PatrolDay),
+) -> Result<(), StoreError> {
+    let first = crate::patrol::beijing_day(month.start_ms());
+    let last = crate::patrol::beijing_day(month.end_ms() - 1);
+    store.each_patrol_day(&first.to_string(), &last.to_string(), &mut |r| {
+        match NaiveDate::parse_from_str(&r.day, "%Y-%m-%d") {
+            Ok(day) => f(PatrolDay {
+                inspector: r.inspector.clone(),
+                day,
+                supervision_grid: r.supervision_grid.clone(),
+                technical_grids: r.technical_grids.clone(),
+            }),
+            Err(e) => {
+                tracing::warn!(day = %r.day, error = %e, "patrol day with a bad date left out")
+            }
+        }
+    })
+}
+
 /// Feeds `tally` the records of `month` as the store reads them (a month
 /// is never held whole; see [`records`] for the same records loaded).
 pub fn tally_month(
@@ -157,11 +185,14 @@ pub fn records(
         })
     })?;
     verifications.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut patrol_days = Vec::new();
+    each_patrol_day(store, month, &mut |d| patrol_days.push(d))?;
     Ok(Records {
         people: people(store)?,
         cases,
         verifications,
         marks: marks(store, month)?,
+        patrol_days,
     })
 }
 
@@ -178,16 +209,31 @@ pub fn evaluation(
     Ok(e.finish())
 }
 
-/// The month's KPIs; with `squad`, that squad's inspectors only.
+/// The month's KPIs as of now; with `squad`, that squad's inspectors only.
 pub fn kpi_report(
     store: &dyn ServerStore,
     month: Month,
     squad: Option<&str>,
     settings: &QualitySection,
 ) -> Result<KpiReport, StoreError> {
+    kpi_report_at(store, month, squad, settings, crate::now_ms())
+}
+
+/// The month's KPIs as of `now_ms` (patrol coverage counts the month's
+/// days up to that day; see `gridpatrol_quality::coverage`).
+pub fn kpi_report_at(
+    store: &dyn ServerStore,
+    month: Month,
+    squad: Option<&str>,
+    settings: &QualitySection,
+    now_ms: i64,
+) -> Result<KpiReport, StoreError> {
     let people = people(store)?;
-    let mut t = KpiTally::new(month, &people, settings.kpi_rules());
+    let today = crate::patrol::beijing_day(now_ms);
+    let mut t = KpiTally::new(month, &people, settings.kpi_rules())
+        .with_coverage(today, crate::patrol::grid_cells());
     tally_month(store, month, settings, &mut t)?;
+    each_patrol_day(store, month, &mut |d| t.add_patrol_day(&d))?;
     let (mut inspectors, squads) = t.finish();
     if let Some(s) = squad {
         inspectors.retain(|k| k.squad == s);

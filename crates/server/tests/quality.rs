@@ -8,12 +8,15 @@ mod common;
 use common::*;
 use gridpatrol_protocol::{paths, DocKind, SamplePage};
 use gridpatrol_quality::eval::evaluate;
-use gridpatrol_quality::kpi::kpis;
+use gridpatrol_quality::kpi::{kpis, KpiTally};
 use gridpatrol_quality::Month;
+use gridpatrol_quality::MonthTally;
 use gridpatrol_server::config::QualitySection;
+use gridpatrol_server::patrol::grid_cells;
 use gridpatrol_server::quality::{evaluation, kpi_report, records, Records};
 use gridpatrol_server_storage::{
-    CaseEvent, CaseSummary, DocIndex, DocWrite, DrawRecord, SampleRow, VerificationSummary,
+    CaseEvent, CaseSummary, DocIndex, DocWrite, DrawRecord, PatrolDayRow, SampleRow,
+    VerificationSummary,
 };
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -431,12 +434,29 @@ async fn the_streamed_figures_equal_those_of_the_loaded_records() {
         .unwrap());
     assert!(store.mark_sample(&sample).unwrap());
     let settings = QualitySection::default();
+    // I0001 walked three of G1's technical grids on the 2nd.
+    let walked: Vec<String> = {
+        let mut c: Vec<String> = grid_cells().of(G1).unwrap().iter().cloned().collect();
+        c.sort();
+        c.truncate(3);
+        c
+    };
+    let day = gridpatrol_server::patrol::beijing_day(t(2, 9));
+    let row = PatrolDayRow {
+        day: day.to_string(),
+        inspector: "I0001".into(),
+        supervision_grid: G1.into(),
+        technical_grids: walked,
+    };
+    assert_eq!(store.record_patrol_day(&row, t(2, 20)).unwrap(), 3);
     let Records {
         people,
         cases,
         verifications,
         marks,
+        patrol_days,
     } = records(store, month, &settings).unwrap();
+    assert_eq!(patrol_days.len(), 1);
     assert_eq!((cases.len(), verifications.len(), marks.len()), (6, 2, 1));
     let rules = settings.kpi_rules();
     let whole = evaluate(month, &people, &cases, &verifications, &marks, rules);
@@ -450,8 +470,21 @@ async fn the_streamed_figures_equal_those_of_the_loaded_records() {
         .find(|k| k.id == "I0001")
         .unwrap();
     assert_eq!((i1.reports, i1.wrong, i1.missed), (2, 1, 1));
-    let (inspectors, squads) = kpis(month, &people, &cases, &verifications, &marks, rules);
+    let today = gridpatrol_server::patrol::beijing_day(gridpatrol_server::now_ms());
+    let mut whole = KpiTally::new(month, &people, rules).with_coverage(today, grid_cells());
+    whole.add_records(&cases, &verifications, &marks);
+    for d in &patrol_days {
+        whole.add_patrol_day(d);
+    }
+    let (inspectors, squads) = whole.finish();
     let k = kpi_report(store, month, None, &settings).unwrap();
-    assert_eq!((k.inspectors, k.squads), (inspectors, squads));
+    assert_eq!((&k.inspectors, &k.squads), (&inspectors, &squads));
+    let i1 = k.inspectors.iter().find(|k| k.id == "I0001").unwrap();
+    let days = ((month.end_ms() - month.start_ms()) / 86_400_000) as f64;
+    let want = 3.0 / grid_cells().of(G1).unwrap().len() as f64 / days;
+    assert!((i1.coverage.unwrap() - want).abs() < 1e-12, "{i1:?}");
+    // Without the tally's coverage the plain formula has none.
+    let (plain, _) = kpis(month, &people, &cases, &verifications, &marks, rules);
+    assert!(plain.iter().all(|k| k.coverage.is_none()));
     f.server.shutdown().await.unwrap();
 }

@@ -32,7 +32,7 @@ pub use cases::{
 pub use error::StoreError;
 pub use meta::{Assignment, META_DEVICE_ACTOR_ID};
 pub use migrate::LATEST_SCHEMA_VERSION;
-pub use patrol::PatrolSession;
+pub use patrol::{PatrolSession, VisitedDay};
 pub use photos::PhotoMeta;
 pub use quarantine::Quarantined;
 

@@ -127,3 +127,58 @@ impl Store {
         Ok(rows)
     }
 }
+
+/// One Beijing day of patrolling one supervision grid: the technical grids
+/// of that grid the day's track visited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitedDay {
+    /// `YYYY-MM-DD`, Beijing time (UTC+8).
+    pub day: String,
+    /// The grid patrolled (the patrol session's).
+    pub supervision_grid: String,
+    /// Technical grid codes visited, sorted, each once; codes outside the
+    /// patrolled grid (walking to it) are left out.
+    pub technical_grids: Vec<String>,
+}
+
+impl Store {
+    /// What `inspector_id`'s patrols since `from_ms` visited, by Beijing day
+    /// and patrolled grid, oldest first. A technical grid belongs to a
+    /// supervision grid when its code starts with the grid's (codes nest).
+    pub fn visited_days(
+        &self,
+        inspector_id: &str,
+        from_ms: i64,
+    ) -> Result<Vec<VisitedDay>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT date(t.at_ms / 1000 + 8 * 3600, 'unixepoch'),
+                    s.supervision_grid, t.technical_grid
+             FROM track_points t JOIN patrol_sessions s ON s.id = t.patrol_id
+             WHERE s.inspector_id = ?1 AND t.at_ms >= ?2 AND t.technical_grid IS NOT NULL
+               AND substr(t.technical_grid, 1, length(s.supervision_grid)) = s.supervision_grid
+             ORDER BY 1, 2, 3",
+        )?;
+        let rows = stmt.query_map(params![inspector_id, from_ms], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out: Vec<VisitedDay> = Vec::new();
+        for row in rows {
+            let (day, grid, code) = row?;
+            match out.last_mut() {
+                Some(v) if v.day == day && v.supervision_grid == grid => {
+                    v.technical_grids.push(code)
+                }
+                _ => out.push(VisitedDay {
+                    day,
+                    supervision_grid: grid,
+                    technical_grids: vec![code],
+                }),
+            }
+        }
+        Ok(out)
+    }
+}

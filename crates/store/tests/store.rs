@@ -571,6 +571,59 @@ fn patrol_sessions_open_end_and_list() {
 }
 
 #[test]
+fn visited_days_are_the_patrolled_grids_cells_by_beijing_day() {
+    use gridpatrol_store::{TrackPoint, VisitedDay};
+    let mut store = Store::open_in_memory().unwrap();
+    // 2026-11-30T16:00Z is 2026-12-01 00:00 in Beijing.
+    let dec1 = 1_796_054_400_000;
+    let point = |at_ms: i64, code: Option<&str>| TrackPoint {
+        at_ms,
+        lon: 116.45,
+        lat: 39.92,
+        accuracy_m: 5.0,
+        technical_grid: code.map(Into::into),
+    };
+    let g = "110105001001";
+    let p = store.start_patrol("I-1", g, dec1 - 3_600_000).unwrap();
+    // Still 30 November in Beijing.
+    store
+        .add_track_point(p.id, &point(dec1 - 60_000, Some("110105001001002")))
+        .unwrap();
+    // 1 December: two cells of the grid (one twice), a cell of another grid
+    // on the way, and a fix outside the district.
+    for (at, code) in [
+        (dec1 + 1_000, Some("110105001001001")),
+        (dec1 + 2_000, Some("110105001002007")),
+        (dec1 + 3_000, Some("110105001001003")),
+        (dec1 + 4_000, Some("110105001001001")),
+        (dec1 + 5_000, None),
+    ] {
+        store.add_track_point(p.id, &point(at, code)).unwrap();
+    }
+    // Another inspector on the same phone.
+    let q = store.start_patrol("I-2", g, dec1).unwrap();
+    store
+        .add_track_point(q.id, &point(dec1 + 6_000, Some("110105001001009")))
+        .unwrap();
+    let days = store.visited_days("I-1", 0).unwrap();
+    let want = |day: &str, codes: &[&str]| VisitedDay {
+        day: day.into(),
+        supervision_grid: g.into(),
+        technical_grids: codes.iter().map(|c| c.to_string()).collect(),
+    };
+    assert_eq!(
+        days,
+        [
+            want("2026-11-30", &["110105001001002"]),
+            want("2026-12-01", &["110105001001001", "110105001001003"]),
+        ]
+    );
+    // Only what was recorded since `from_ms`.
+    assert_eq!(store.visited_days("I-1", dec1).unwrap(), days[1..]);
+    assert_eq!(store.visited_days("I-3", 0).unwrap(), []);
+}
+
+#[test]
 fn taxonomy_import_is_complete_idempotent_and_reads_back() {
     use gridpatrol_domain::taxonomy::Taxonomy;
     let t = Taxonomy::builtin();

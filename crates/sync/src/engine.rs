@@ -200,6 +200,12 @@ const META_PHOTO_WANTED: &str = "sync.photo_wanted.";
 /// (stores synced before downloads existed have documents without them).
 const META_PHOTO_SCANNED: &str = "sync.photo_scan_done";
 
+/// The server epoch `user_id` last finished a session with on this device
+/// (a server restored from a backup has a new one), if any.
+pub fn server_epoch(store: &Store, user_id: &str) -> Result<Option<String>, SyncError> {
+    Ok(store.get_meta(&format!("{META_EPOCH}{user_id}"))?)
+}
+
 /// Photos stored on this device that the server has not confirmed holding.
 pub fn pending_photos(store: &Store) -> Result<u64, SyncError> {
     Ok(store.photos_without_mark(META_PHOTO_UP)?)

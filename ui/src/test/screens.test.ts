@@ -397,11 +397,12 @@ describe("the leader's quality screen", () => {
   });
   const kpiLine = (wrong: number) => ({
     id: "I0001", squad: "S1", reports: 4, filed: 3, refused: 1, valid_rate: 0.75, returned: 1, returned_rate: 0.25,
-    sampled: 3, wrong, verifications: 2, on_time: 1, on_time_rate: 0.5, missed: 1, score: 1.5 - 2 * wrong, rank: 1,
+    sampled: 3, wrong, verifications: 2, on_time: 1, on_time_rate: 0.5, missed: 1, coverage: 0.42, patrol_days: 3,
+    score: 1.5 - 2 * wrong, rank: 1,
   });
   const kpi = (wrong: number) => ({
     month: "2026-11", inspectors: [kpiLine(wrong)], names: [{ id: "I0001", name: "李监督" }],
-    squad: { squad: "S1", members: 1, reports: 4, filed: 3, valid_rate: 0.75, returned_rate: 0.25, wrong, on_time_rate: 0.5, missed: 1, score: 1.5, rank: 2 }, squads: 35,
+    squad: { squad: "S1", members: 1, reports: 4, filed: 3, valid_rate: 0.75, returned_rate: 0.25, wrong, on_time_rate: 0.5, missed: 1, coverage: 0.42, score: 1.5, rank: 2 }, squads: 35,
   });
   let current: ReturnType<typeof item>[];
   beforeEach(() => {
@@ -440,7 +441,7 @@ describe("the leader's quality screen", () => {
     // Only the case on the device opens.
     expect(screen.getAllByTestId("quality-open-case")).toHaveLength(1);
     const row = await screen.findByTestId("quality-kpi-row");
-    expect(Array.from(row.children).map((c) => c.textContent)).toEqual(["1", "李监督", "4", "75%", "25%", "0", "50%", "1", "1.5"]);
+    expect(Array.from(row.children).map((c) => c.textContent)).toEqual(["1", "李监督", "4", "75%", "25%", "0", "50%", "1", "42%", "1.5"]);
     expect(screen.getByTestId("quality-squad-rank").textContent).toContain("全区排名 2 / 35");
   });
 
@@ -466,6 +467,31 @@ describe("the leader's quality screen", () => {
     expect(calls.filter((c) => c.cmd === "mark_sample")[1].args).toEqual({ mark: { month: "2026-11", case_id: "C2", wrong: true, reason: "照片不清：看不清井盖" } });
     expect(screen.getAllByTestId("quality-mark-state")[1].textContent!.trim()).toBe("已标记：错报（照片不清：看不清井盖）");
     await waitFor(() => expect(screen.getByTestId("quality-kpi-row").dataset.wrong).toBe("1"));
+  });
+
+  it("shows patrol coverage per inspector and for the squad, in both languages", async () => {
+    const base = handler;
+    handler = (cmd, args) => {
+      if (cmd !== "quality_kpi") return base(cmd, args);
+      const k = kpi(0);
+      const none = { ...kpiLine(0), id: "I0002", coverage: null, patrol_days: 0, rank: 2 };
+      return { ...k, inspectors: [...k.inspectors, none], names: [...k.names, { id: "I0002", name: "王监督" }] };
+    };
+    render(Quality);
+    const rows = await screen.findAllByTestId("quality-kpi-row");
+    expect(screen.getByTestId("quality-col-coverage").textContent).toBe("巡查覆盖率");
+    expect(rows.map((r) => r.querySelector("[data-testid=quality-coverage]")!.textContent)).toEqual(["42%", "—"]);
+    expect(rows[0].dataset.coverage).toBe("0.42");
+    expect(rows[0].querySelector("[data-testid=quality-coverage]")!.getAttribute("title")).toBe("本月巡查 3 天");
+    expect(screen.getByTestId("quality-squad-coverage").textContent).toBe("中队巡查覆盖率：42%");
+    expect(calls.filter((c) => c.cmd === "quality_kpi").map((c) => c.args)).toEqual([{ month: lastMonth(Date.now()) }]);
+    cleanup();
+    setLang("en");
+    render(Quality);
+    await screen.findAllByTestId("quality-kpi-row");
+    expect(screen.getByTestId("quality-col-coverage").textContent).toBe("Patrol coverage");
+    expect(screen.getByTestId("quality-squad-coverage").textContent).toBe("Squad patrol coverage: 42%");
+    setLang("zh-CN");
   });
 
   it("opens the sampled case's detail", async () => {

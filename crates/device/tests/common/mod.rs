@@ -103,3 +103,30 @@ pub fn fixed_at(lon: f64, lat: f64, at_ms: i64) -> gridpatrol_device::FixedPosit
         at_ms,
     })
 }
+
+/// A device keeping its data under `dir`/data, with this clock and fix.
+pub fn open_device(
+    dir: &Path,
+    clock: std::sync::Arc<dyn gridpatrol_device::Clock>,
+    position: std::sync::Arc<dyn gridpatrol_device::PositionSource>,
+) -> gridpatrol_device::Device {
+    gridpatrol_device::Device::open(gridpatrol_device::DeviceConfig {
+        data_dir: dir.join("data"),
+        clock,
+        position,
+        allow_plain_http: false,
+    })
+    .unwrap()
+}
+
+/// Signs `device` in to `url` as `user` with the demo password.
+pub async fn sign_in_demo(device: &gridpatrol_device::Device, url: &str, user: &str) {
+    device
+        .sign_in(gridpatrol_device::view::SignIn {
+            server: url.into(),
+            user_id: user.into(),
+            password: accounts::demo_password(user),
+        })
+        .await
+        .unwrap();
+}

@@ -61,6 +61,15 @@ on_time_rate: number | null,
  */
 missed: number, 
 /**
+ * Patrol coverage (巡查覆盖率), 0–1: the mean daily share of the
+ * assigned technical grids visited (see [`crate::coverage`]).
+ */
+coverage: number | null, 
+/**
+ * Working days with a recorded patrol in the assigned grid.
+ */
+patrol_days: number, 
+/**
  * See the module doc.
  */
 score: number, 

@@ -41,6 +41,10 @@ on_time_rate: number | null,
  */
 missed: number, 
 /**
+ * Mean member patrol coverage (members with one).
+ */
+coverage: number | null, 
+/**
  * Mean member score.
  */
 score: number, 

@@ -528,7 +528,16 @@ async fn run_async(cmd: Cmd) -> anyhow::Result<ExitCode> {
             conn,
         } => act(&http, &conn, &id, CentreAction::Dispatch { unit, note }).await,
         Cmd::Handled { id, note, conn } => {
-            act(&http, &conn, &id, CentreAction::Handled { note }).await
+            act(
+                &http,
+                &conn,
+                &id,
+                CentreAction::Handled {
+                    note,
+                    photos: vec![],
+                },
+            )
+            .await
         }
         Cmd::AssignVerification {
             id,

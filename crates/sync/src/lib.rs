@@ -21,7 +21,7 @@ pub mod local;
 
 pub use api::Traffic;
 pub use engine::{
-    pending_photos, photo_uploaded, Progress, ProgressFn, RetryPolicy, SyncConfig, SyncEngine,
-    SyncReport, IDLE_CONNECTION,
+    pending_photos, photo_uploaded, upload_photo, Progress, ProgressFn, RetryPolicy, SyncConfig,
+    SyncEngine, SyncReport, IDLE_CONNECTION,
 };
 pub use error::SyncError;

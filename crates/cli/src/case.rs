@@ -274,13 +274,19 @@ pub enum Cmd {
         #[command(flatten)]
         conn: Conn,
     },
-    /// Record the unit's feedback that the problem is fixed.
+    /// Record the unit's feedback that the problem is fixed, with the
+    /// photos it sent: each goes through the app's photo pipeline (checked,
+    /// upright, resized, stamped) and is uploaded before the step is
+    /// recorded; a file that is not a usable image stops it all (exit 2).
     Handled {
         /// Case id.
         id: String,
         /// The unit's words.
         #[arg(long, default_value = "")]
         note: String,
+        /// A photo of the fixed problem (JPEG, PNG or WebP); repeat for more.
+        #[arg(long = "photo", value_name = "FILE")]
+        photos: Vec<PathBuf>,
         #[command(flatten)]
         conn: Conn,
     },
@@ -508,14 +514,7 @@ async fn run_async(cmd: Cmd) -> anyhow::Result<ExitCode> {
         }
         Cmd::Show { id, conn } => {
             let s = load_session(conn.server.as_deref())?;
-            let resp = http
-                .get(format!("{}{}/{}", s.server, paths::CENTRE_CASES, id))
-                .bearer_auth(&s.token)
-                .send()
-                .await
-                .with_context(|| format!("cannot reach {}", s.server))?;
-            let reply = read_reply::<CaseDetail>(resp).await?;
-            finish(reply, |d| show(&d, conn.json))
+            finish(get_case(&http, &s, &id).await?, |d| show(&d, conn.json))
         }
         Cmd::File { id, note, conn } => act(&http, &conn, &id, CentreAction::File { note }).await,
         Cmd::Reject { id, reason, conn } => {
@@ -527,8 +526,18 @@ async fn run_async(cmd: Cmd) -> anyhow::Result<ExitCode> {
             note,
             conn,
         } => act(&http, &conn, &id, CentreAction::Dispatch { unit, note }).await,
-        Cmd::Handled { id, note, conn } => {
-            act(&http, &conn, &id, CentreAction::Handled { note }).await
+        Cmd::Handled {
+            id,
+            note,
+            photos,
+            conn,
+        } => {
+            let s = load_session(conn.server.as_deref())?;
+            let photos = match handled_photos(&http, &s, &id, &photos).await? {
+                Ok(p) => p,
+                Err(exit) => return Ok(exit),
+            };
+            act(&http, &conn, &id, CentreAction::Handled { note, photos }).await
         }
         Cmd::AssignVerification {
             id,
@@ -585,6 +594,82 @@ async fn run_async(cmd: Cmd) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// Pieces a photo is uploaded in (as the app's sync does).
+const PHOTO_CHUNK: usize = 1024 * 1024;
+
+/// Runs each file through the app's photo pipeline
+/// ([`gridpatrol_media::process`] with the app's options, stamped with the
+/// time and the case's grid) and uploads the result as the signed-in centre
+/// account; the SHA-256 of each, in order. A file that is missing, too
+/// large or not a usable image is a refusal (exit 2) before anything is
+/// uploaded.
+async fn handled_photos(
+    http: &reqwest::Client,
+    s: &Session,
+    id: &str,
+    files: &[PathBuf],
+) -> anyhow::Result<Result<Vec<String>, ExitCode>> {
+    if files.is_empty() {
+        return Ok(Ok(Vec::new()));
+    }
+    // The case's grid goes into the stamp; an unknown case stops here.
+    let grid = match get_case(http, s, id).await? {
+        Reply::Ok(d) => d.case.report.technical_grid,
+        refused => return finish(refused, |_| Ok(())).map(Err),
+    };
+    let opts = gridpatrol_media::Options::default();
+    let capture = gridpatrol_media::Capture {
+        device_time: chrono::DateTime::from_timestamp_millis(gridpatrol_server::now_ms())
+            .map(|t| t.with_timezone(&cst())),
+        device_position: None,
+        grid_code: grid.parse::<gridpatrol_media::GridCode>().ok(),
+    };
+    let mut processed = Vec::with_capacity(files.len());
+    for f in files {
+        let done = gridpatrol_media::read_limited(f, &opts.limits)
+            .and_then(|bytes| gridpatrol_media::process(&bytes, &capture, &opts));
+        match done {
+            Ok(p) => processed.push(p.photo),
+            Err(e) => {
+                println!("refused: {}: {e}; nothing was recorded", f.display());
+                return Ok(Err(ExitCode::from(EXIT_REFUSED)));
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(processed.len());
+    for p in processed {
+        gridpatrol_sync::upload_photo(
+            http.clone(),
+            &s.server,
+            // The session's token already goes to this server on every call.
+            true,
+            &s.token,
+            &p.sha256,
+            &p.bytes,
+            PHOTO_CHUNK,
+        )
+        .await
+        .with_context(|| format!("uploading photo {} to {}", p.sha256, s.server))?;
+        out.push(p.sha256);
+    }
+    Ok(Ok(out))
+}
+
+/// One case as the centre sees it.
+async fn get_case(
+    http: &reqwest::Client,
+    s: &Session,
+    id: &str,
+) -> anyhow::Result<Reply<CaseDetail>> {
+    let resp = http
+        .get(format!("{}{}/{}", s.server, paths::CENTRE_CASES, id))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {}", s.server))?;
+    read_reply(resp).await
 }
 
 /// POSTs `body` to `path` with the session's token; the answer is a case.
@@ -714,6 +799,12 @@ fn show(d: &CaseDetail, json: bool) -> anyhow::Result<()> {
     println!("timeline");
     for s in &c.steps {
         println!("  {}", describe_step(s));
+        for p in &s.detail.photos {
+            match d.step_photo_bytes.get(p) {
+                Some(n) => println!("    photo {p} ({n} bytes)"),
+                None => println!("    photo {p} (not on the server)"),
+            }
+        }
     }
     for v in &d.verifications {
         let result = match &v.result {

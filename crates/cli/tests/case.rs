@@ -109,9 +109,64 @@ async fn the_centre_files_and_dispatches_from_the_command_line() {
         let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(d["case"]["state"], "dispatched");
         assert!(d["case"]["steps"][1]["due_at_ms"].as_i64().is_some());
-        assert!(case(home, &["handled", &id, "--note", "已更换"])
-            .status
-            .success());
+        // The unit's photos: a damaged file stops everything (exit 2, the
+        // case stays with the unit); real ones go through the pipeline,
+        // up to the server, and onto the handled step.
+        let photos = tempfile::tempdir().unwrap();
+        let damaged = photos.path().join("damaged.jpg");
+        let scene = gridpatrol_media::synth::street_scene(640, 480, 7);
+        let good = gridpatrol_media::synth::jpeg(&scene, 640, 480, 85, None).unwrap();
+        std::fs::write(&damaged, &good[..good.len() / 3]).unwrap();
+        let after = photos.path().join("after.jpg");
+        std::fs::write(&after, &good).unwrap();
+        let text_file = photos.path().join("notes.jpg");
+        std::fs::write(&text_file, "not an image at all").unwrap();
+        for bad in [&damaged, &text_file] {
+            let o = case(
+                home,
+                &[
+                    "handled",
+                    &id,
+                    "--photo",
+                    after.to_str().unwrap(),
+                    "--photo",
+                    bad.to_str().unwrap(),
+                ],
+            );
+            assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+            assert!(stdout(&o).starts_with("refused:"), "{}", stdout(&o));
+            assert!(stdout(&o).contains(bad.to_str().unwrap()), "{}", stdout(&o));
+        }
+        let o = case(home, &["show", &id, "--json"]);
+        let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(d["case"]["state"], "dispatched", "nothing was recorded");
+        let o = case(
+            home,
+            &[
+                "handled",
+                &id,
+                "--note",
+                "已更换",
+                "--photo",
+                after.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", stdout(&o));
+        let o = case(home, &["show", &id, "--json"]);
+        let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let step = &d["case"]["steps"][2];
+        assert_eq!(step["step"], "report_handled", "{d}");
+        let sha = step["photos"][0].as_str().unwrap().to_string();
+        // What was uploaded is the pipeline's JPEG (stamped), not the file.
+        let kept = d["step_photo_bytes"][&sha].as_u64().unwrap();
+        assert!(kept > 0 && sha.len() == 64, "{d}");
+        assert_ne!(kept, good.len() as u64, "the pipeline's JPEG, not the file");
+        let o = case(home, &["show", &id]);
+        assert!(
+            stdout(&o).contains(&format!("photo {sha} ({kept} bytes)")),
+            "{}",
+            stdout(&o)
+        );
 
         // No other inspector of the grid is signed in: the reason, exit 2.
         let o = case(home, &["assign-verification", &id]);

@@ -232,6 +232,14 @@ impl Account {
         })
     }
 
+    /// Parallel to `photos`: whether each one's bytes are on this device.
+    fn photos_here(&self, photos: &[String]) -> Result<Vec<bool>> {
+        Ok(photos
+            .iter()
+            .map(|p| self.store.has_photo(p))
+            .collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
     fn detail(&mut self, id: &str) -> Result<CaseDetail> {
         let row = self
             .store
@@ -240,10 +248,7 @@ impl Account {
         let case = self.read_case(id)?;
         let c = &case;
         let photos = c.report.photos.clone();
-        let photo_available = photos
-            .iter()
-            .map(|p| self.store.has_photo(p))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let photo_available = self.photos_here(&photos)?;
         let mut timeline = vec![TimelineStep {
             stage: 1,
             action: "report".into(),
@@ -253,6 +258,8 @@ impl Account {
             note: String::new(),
             unit: None,
             due_at_ms: None,
+            photos: vec![],
+            photo_available: vec![],
         }];
         if let Some(r) = &c.review {
             timeline.push(TimelineStep {
@@ -264,6 +271,8 @@ impl Account {
                 note: r.note.clone(),
                 unit: None,
                 due_at_ms: None,
+                photos: vec![],
+                photo_available: vec![],
             });
         }
         if let Some(t) = c.revised_at_ms {
@@ -276,6 +285,8 @@ impl Account {
                 note: String::new(),
                 unit: None,
                 due_at_ms: None,
+                photos: vec![],
+                photo_available: vec![],
             });
         }
         for s in &c.steps {
@@ -291,6 +302,8 @@ impl Account {
                 note: s.note.clone(),
                 unit: s.detail.unit.clone(),
                 due_at_ms: s.detail.due_at_ms,
+                photo_available: self.photos_here(&s.detail.photos)?,
+                photos: s.detail.photos.clone(),
             });
         }
         timeline.sort_by_key(|s| s.at_ms);
@@ -926,10 +939,7 @@ impl Device {
                 .as_ref()
                 .map(|r| r.photos.clone())
                 .unwrap_or_default();
-            let after_photo_available = after_photos
-                .iter()
-                .map(|p| a.store.has_photo(p))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let after_photo_available = a.photos_here(&after_photos)?;
             Ok(TaskDetail {
                 case: a.detail(&case_id)?,
                 note: v

@@ -353,6 +353,11 @@ pub struct TimelineStep {
     pub unit: Option<String>,
     /// The handling deadline a dispatch set, Unix ms.
     pub due_at_ms: Option<i64>,
+    /// Photo ids (sha256) the step carries (the unit's photos on a
+    /// `report_handled` step), in order.
+    pub photos: Vec<String>,
+    /// Parallel to `photos`: the bytes are on this device.
+    pub photo_available: Vec<bool>,
 }
 
 /// The leader's review as the detail screen shows it.

@@ -819,9 +819,39 @@ async fn the_centre_loop_shows_on_the_timeline_with_the_close_as_step_six() {
     assert_eq!(done.after_photo_available, vec![true]);
     assert_eq!(done.note, "未修复");
     insp.device.sync_now().await;
-    act(serde_json::json!({"action": "handled"})).await;
+    // The second feedback comes with the unit's photo, uploaded by the centre.
+    let unit_photo = photo_jpeg_of(11);
+    let unit_sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&unit_photo))
+    };
+    let sent = gridpatrol_sync::upload_photo(
+        reqwest::Client::new(),
+        &url,
+        true,
+        &token,
+        &unit_sha,
+        &unit_photo,
+        64 * 1024,
+    )
+    .await
+    .unwrap();
+    assert!(sent, "the server did not hold it before");
+    act(serde_json::json!({"action": "handled", "photos": [unit_sha]})).await;
     act(serde_json::json!({"action": "assign_verification", "assignee": inspector})).await;
     insp.device.sync_now().await;
+    // It came down with the case, so the timeline shows it offline.
+    let d = insp.device.case_detail(id).unwrap();
+    let handled: Vec<&TimelineStep> = d
+        .timeline
+        .iter()
+        .filter(|s| s.action == "report_handled")
+        .collect();
+    assert_eq!(handled.len(), 2);
+    assert!(handled[0].photos.is_empty());
+    assert_eq!(handled[1].photos, vec![unit_sha.clone()]);
+    assert_eq!(handled[1].photo_available, vec![true]);
+    assert_has_photo(&insp, &unit_sha);
     let tasks = insp.device.list_tasks().unwrap();
     assert_eq!(tasks.len(), 2, "{tasks:?}");
     insp.device
@@ -871,6 +901,7 @@ async fn the_centre_loop_shows_on_the_timeline_with_the_close_as_step_six() {
     lead.device.sync_now().await;
     let ld = lead.device.case_detail(id).unwrap();
     assert_eq!(ld.timeline, d.timeline);
+    assert_has_photo(&lead, &unit_sha);
     assert!(!ld.can_review, "a closed case is not reviewed");
     srv.shutdown().await.unwrap();
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use automerge::{Automerge, ObjType, ROOT};
+use automerge::{Automerge, ObjType, ReadDoc, ROOT};
 use gridpatrol_domain::roles::Role;
 
 use crate::read::{header, obj, str_list, str_opt};
@@ -62,19 +62,30 @@ pub fn facts(doc: &Automerge) -> Result<DocFacts, DocError> {
     Ok(f)
 }
 
-/// The photo hashes a document refers to (a case's `report.photos`, a
-/// verification's `result.photos`), read without decoding the rest; empty for
-/// anything else. Cheap enough to call for every synced document.
+/// The photo hashes a document refers to (a case's `report.photos` and the
+/// photos of its lifecycle steps, a verification's `result.photos`), read
+/// without decoding the rest; empty for anything else. Cheap enough to call
+/// for every synced document.
 pub fn photo_refs(doc: &Automerge) -> Vec<String> {
     let part = match str_opt(doc, &ROOT, "kind").as_deref() {
         Some("case") => "report",
         Some("verification") => "result",
         _ => return Vec::new(),
     };
-    match obj(doc, &ROOT, part, ObjType::Map) {
+    let mut out = match obj(doc, &ROOT, part, ObjType::Map) {
         Some(m) => str_list(doc, &m, "photos"),
         None => Vec::new(),
+    };
+    let steps = obj(doc, &ROOT, "lifecycle", ObjType::Map)
+        .and_then(|l| obj(doc, &l, "steps", ObjType::List));
+    if let (Some(steps), "report") = (steps, part) {
+        for i in 0..doc.length(&steps) {
+            if let Ok(Some((automerge::Value::Object(ObjType::Map), s))) = doc.get(&steps, i) {
+                out.extend(str_list(doc, &s, "photos"));
+            }
+        }
     }
+    out
 }
 
 /// The authenticated person a change comes from.

@@ -173,7 +173,8 @@ pub struct LifecycleStep {
 }
 
 /// The facts a centre step carries besides its note: where a dispatch sent
-/// the case and by when, which verification a step refers to.
+/// the case and by when, which verification a step refers to, the photos
+/// the unit's feedback came with.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepDetail {
     /// The responsible unit a dispatch sent the case to.
@@ -185,6 +186,11 @@ pub struct StepDetail {
     /// The verification document a verification step refers to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<String>,
+    /// Photos of the fixed problem the responsible unit sent with its
+    /// feedback: SHA-256 hex, like [`Report::photos`]. Only a
+    /// `report_handled` step carries any ([`check_step_photos`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<String>,
 }
 
 /// A whole case read back into plain values.
@@ -238,6 +244,28 @@ pub(crate) fn check_photos(photos: &[String]) -> Result<(), DocError> {
         ))),
         None => Ok(()),
     }
+}
+
+/// Photos on a lifecycle step: only the unit's feedback (`report_handled`)
+/// carries them, at most [`limits::MAX_PHOTOS`](crate::limits::MAX_PHOTOS)
+/// like a report, each a lowercase SHA-256 hex.
+/// `what` names the step in errors.
+pub(crate) fn check_step_photos(
+    what: &str,
+    step: Action,
+    photos: &[String],
+) -> Result<(), DocError> {
+    if photos.is_empty() {
+        return Ok(());
+    }
+    if step != Action::ReportHandled {
+        return Err(DocError::Invalid(format!(
+            "{what} ({}) carries photos; only the unit's feedback (report_handled) does",
+            step.as_str()
+        )));
+    }
+    crate::validate::check_photo_count(what, photos.len())?;
+    check_photos(photos)
 }
 
 pub(crate) fn check_location(lon: f64, lat: f64, accuracy_m: f64) -> Result<(), DocError> {
@@ -472,8 +500,9 @@ impl CaseDoc {
         self.append_step_with(step, by, at_ms, note, &StepDetail::default())
     }
 
-    /// [`CaseDoc::append_step`] with the step's unit, deadline or
-    /// verification recorded in the same change.
+    /// [`CaseDoc::append_step`] with the step's unit, deadline,
+    /// verification or photos recorded in the same change. Photos are
+    /// refused on any step but `report_handled`.
     pub fn append_step_with(
         &mut self,
         step: Action,
@@ -482,6 +511,7 @@ impl CaseDoc {
         note: &str,
         detail: &StepDetail,
     ) -> Result<CaseState, DocError> {
+        check_step_photos("the new step", step, &detail.photos)?;
         let mut lc = self.replay()?;
         let next = lc.apply(step, step.performed_by())?;
         let l = req_obj(&self.doc, &ROOT, "lifecycle", ObjType::Map)?;
@@ -503,6 +533,9 @@ impl CaseDoc {
                 }
                 if let Some(v) = &detail.verification {
                     tx.put(&s, "verification", v.as_str())?;
+                }
+                if !detail.photos.is_empty() {
+                    put_str_list(tx, &s, "photos", &detail.photos)?;
                 }
                 tx.put(&l, "state", next.as_str())?;
                 Ok(())
@@ -624,6 +657,7 @@ fn read_steps(d: &Automerge) -> Result<Vec<LifecycleStep>, DocError> {
                 unit: str_opt(d, &s, "unit"),
                 due_at_ms: i64_opt(d, &s, "due_at_ms"),
                 verification: str_opt(d, &s, "verification"),
+                photos: str_list(d, &s, "photos"),
             },
         });
     }

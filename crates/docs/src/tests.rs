@@ -1200,3 +1200,145 @@ fn guard_bounds_every_column_not_only_the_action_column() {
         1
     );
 }
+
+const AFTER: &str = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
+
+/// `new_case()` filed and dispatched by the centre at plausible times.
+fn dispatched_case() -> CaseDoc {
+    let mut c = new_case();
+    c.append_step(Action::File, "C0001", NOW, "").unwrap();
+    c.append_step(Action::Dispatch, "C0001", NOW, "").unwrap();
+    c
+}
+
+fn with_photos(photos: &[&str]) -> StepDetail {
+    StepDetail {
+        photos: photos.iter().map(|p| p.to_string()).collect(),
+        ..StepDetail::default()
+    }
+}
+
+#[test]
+fn the_units_feedback_carries_photos_that_read_back_and_validate() {
+    let mut c = dispatched_case();
+    c.append_step_with(
+        Action::ReportHandled,
+        "C0001",
+        NOW,
+        "已修复",
+        &with_photos(&[AFTER, PHOTO]),
+    )
+    .unwrap();
+    let r = c.read().unwrap();
+    assert_eq!(r.state, CaseState::Handled);
+    assert_eq!(r.steps[2].detail.photos, vec![AFTER, PHOTO]);
+    assert!(r.steps[1].detail.photos.is_empty());
+    validate(c.doc(), &bounds()).unwrap();
+    // Every photo the case refers to, the report's first.
+    assert_eq!(photo_refs(c.doc()), vec![PHOTO, AFTER, PHOTO]);
+    // The JSON form names them only where there are some.
+    let json = serde_json::to_value(&r.steps[2]).unwrap();
+    assert_eq!(json["photos"][0], AFTER);
+    assert!(serde_json::to_value(&r.steps[1])
+        .unwrap()
+        .get("photos")
+        .is_none());
+}
+
+#[test]
+fn step_photos_are_refused_before_anything_is_written() {
+    let mut c = new_case();
+    let err = c
+        .append_step_with(Action::File, "C0001", NOW, "", &with_photos(&[AFTER]))
+        .unwrap_err();
+    assert!(err.to_string().contains("report_handled"), "{err}");
+    let mut c = dispatched_case();
+    let many: Vec<&str> = vec![AFTER; crate::limits::MAX_PHOTOS + 1];
+    let err = c
+        .append_step_with(Action::ReportHandled, "C0001", NOW, "", &with_photos(&many))
+        .unwrap_err();
+    assert!(matches!(err, DocError::TooLarge(_)), "{err}");
+    let err = c
+        .append_step_with(
+            Action::ReportHandled,
+            "C0001",
+            NOW,
+            "",
+            &with_photos(&["not-a-hash"]),
+        )
+        .unwrap_err();
+    assert!(matches!(err, DocError::Invalid(_)), "{err}");
+    assert_eq!(c.read().unwrap().steps.len(), 2, "nothing written");
+}
+
+/// `dispatched_case()` plus a handled step, with one more change by the
+/// centre made by `f` on the steps list.
+fn tampered_steps(
+    f: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &automerge::ObjId),
+) -> Automerge {
+    let mut c = dispatched_case();
+    c.append_step(Action::ReportHandled, "C0001", NOW, "")
+        .unwrap();
+    let mut d = fork_as(c.doc(), 3);
+    let lc = d.get(ROOT, "lifecycle").unwrap().unwrap().1;
+    let steps = d.get(&lc, "steps").unwrap().unwrap().1;
+    let mut tx = d.transaction();
+    f(&mut tx, &steps);
+    tx.commit();
+    d
+}
+
+#[test]
+fn step_photos_the_device_reader_refuses_fail_the_shared_check() {
+    use automerge::ScalarValue;
+    let step = |tx: &automerge::transaction::Transaction<'_>, steps: &automerge::ObjId, i| {
+        tx.get(steps, i).unwrap().unwrap().1
+    };
+    let bad: Vec<(&str, Automerge)> = vec![
+        (
+            "photos on the dispatch step",
+            tampered_steps(|tx, steps| {
+                let s = step(tx, steps, 1);
+                let l = tx.put_object(&s, "photos", ObjType::List).unwrap();
+                tx.insert(&l, 0, AFTER).unwrap();
+            }),
+        ),
+        (
+            "handled photo not a hash",
+            tampered_steps(|tx, steps| {
+                let s = step(tx, steps, 2);
+                let l = tx.put_object(&s, "photos", ObjType::List).unwrap();
+                tx.insert(&l, 0, "../../etc/passwd").unwrap();
+            }),
+        ),
+        (
+            "handled photo list with a number",
+            tampered_steps(|tx, steps| {
+                let s = step(tx, steps, 2);
+                let l = tx.put_object(&s, "photos", ObjType::List).unwrap();
+                tx.insert(&l, 0, AFTER).unwrap();
+                tx.insert(&l, 1, ScalarValue::Int(7)).unwrap();
+            }),
+        ),
+        (
+            "21 handled photos",
+            tampered_steps(|tx, steps| {
+                let s = step(tx, steps, 2);
+                let l = tx.put_object(&s, "photos", ObjType::List).unwrap();
+                for i in 0..=crate::limits::MAX_PHOTOS {
+                    tx.insert(&l, i, AFTER).unwrap();
+                }
+            }),
+        ),
+    ];
+    for (what, d) in bad {
+        assert!(validate(&d, &bounds()).is_err(), "{what} passed");
+    }
+    // The same change with a good list passes.
+    let ok = tampered_steps(|tx, steps| {
+        let s = step(tx, steps, 2);
+        let l = tx.put_object(&s, "photos", ObjType::List).unwrap();
+        tx.insert(&l, 0, AFTER).unwrap();
+    });
+    validate(&ok, &bounds()).unwrap();
+}

@@ -153,7 +153,7 @@ fn check_digits(what: &str, s: &str, len: usize) -> Result<(), DocError> {
     }
 }
 
-fn check_photo_count(what: &str, n: usize) -> Result<(), DocError> {
+pub(crate) fn check_photo_count(what: &str, n: usize) -> Result<(), DocError> {
     if n <= limits::MAX_PHOTOS {
         Ok(())
     } else {
@@ -363,6 +363,28 @@ fn check_case(doc: &Automerge, c: &Case, b: &Bounds) -> Result<(), DocError> {
         if let Some(v) = &s.detail.verification {
             check_id(&format!("lifecycle.steps[{i}].verification"), v)?;
         }
+        crate::case::check_step_photos(&format!("lifecycle.steps[{i}]"), s.step, &s.detail.photos)?;
+    }
+    check_step_photo_lists(doc, c)
+}
+
+/// The reader skips list items that are not strings; a valid step photo
+/// list has none (as for the report's).
+fn check_step_photo_lists(doc: &Automerge, c: &Case) -> Result<(), DocError> {
+    let Some(l) = obj(doc, &ROOT, "lifecycle", ObjType::Map) else {
+        return Ok(());
+    };
+    let Some(steps) = obj(doc, &l, "steps", ObjType::List) else {
+        return Ok(());
+    };
+    for (i, s) in c.steps.iter().enumerate() {
+        if let Ok(Some((automerge::Value::Object(ObjType::Map), st))) = doc.get(&steps, i) {
+            if let Some(p) = obj(doc, &st, "photos", ObjType::List) {
+                if doc.length(&p) != s.detail.photos.len() {
+                    return Err(DocError::Field(format!("lifecycle.steps[{i}].photos")));
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -390,6 +412,7 @@ fn check_step_keys(doc: &Automerge) -> Result<(), DocError> {
                     "unit",
                     "due_at_ms",
                     "verification",
+                    "photos",
                 ],
             )?;
         }

@@ -191,6 +191,9 @@ pub mod codes {
     /// 409 (centre): the action does not apply to the case as it stands
     /// (its state, its verification, the write rules); the message says why.
     pub const ACTION_REFUSED: &str = "action_refused";
+    /// Per doc, and 409 (centre): a lifecycle step names a photo the server
+    /// does not hold complete; upload it first.
+    pub const PHOTO_NOT_UPLOADED: &str = "photo_not_uploaded";
     /// 409 (centre): no inspector can be sent (none of the grid other than
     /// the reporter is on duty); the message says who was considered.
     pub const NO_ASSIGNEE: &str = "no_assignee";
@@ -536,6 +539,44 @@ mod tests {
     }
 
     #[test]
+    fn handled_carries_photos_only_when_there_are_some() {
+        let sha = "a".repeat(64);
+        let a: CentreAction =
+            serde_json::from_str(&format!(r#"{{"action":"handled","photos":["{sha}"]}}"#)).unwrap();
+        assert_eq!(
+            a,
+            CentreAction::Handled {
+                note: String::new(),
+                photos: vec![sha.clone()]
+            }
+        );
+        let item: CentreBatchItem = serde_json::from_value(serde_json::json!(
+            {"case_id": "c1", "action": "handled", "note": "n", "photos": [sha]}
+        ))
+        .unwrap();
+        assert_eq!(item.action, a_with_note(&sha));
+        // Without photos the JSON is what it always was.
+        let plain = CentreAction::Handled {
+            note: "n".into(),
+            photos: vec![],
+        };
+        assert_eq!(
+            serde_json::to_value(&plain).unwrap(),
+            serde_json::json!({"action": "handled", "note": "n"})
+        );
+        assert!(
+            serde_json::from_str::<CentreAction>(r#"{"action":"handled","photos":"x"}"#).is_err()
+        );
+    }
+
+    fn a_with_note(sha: &str) -> CentreAction {
+        CentreAction::Handled {
+            note: "n".into(),
+            photos: vec![sha.to_string()],
+        }
+    }
+
+    #[test]
     fn login_response_uses_snake_case_roles_and_nulls() {
         let r = LoginResponse {
             token: "t".into(),
@@ -741,11 +782,17 @@ pub enum CentreAction {
         #[serde(default)]
         note: String,
     },
-    /// Record the unit's feedback that it is fixed.
+    /// Record the unit's feedback that it is fixed, with the photos it
+    /// sent of the fixed problem.
     Handled {
         /// The unit's words.
         #[serde(default)]
         note: String,
+        /// SHA-256 hex of each photo, in order, each already uploaded
+        /// (`PUT` [`paths::photo`]) by the calling account; at most
+        /// `gridpatrol_docs::limits::MAX_PHOTOS` (20), no repeats.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        photos: Vec<String>,
     },
     /// Send an inspector to re-verify on site.
     AssignVerification {

@@ -661,6 +661,7 @@ async fn run(
     mark("file_and_dispatch", &mut lap);
     let handled = CentreAction::Handled {
         note: "已更换井盖".into(),
+        photos: vec![],
     };
     centre.each(&ids, &[handled]).await;
     mark("handled", &mut lap);

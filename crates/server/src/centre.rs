@@ -24,7 +24,8 @@ use gridpatrol_protocol::{
     CentreBatchResponse, CentreBatchResult, ComplaintRequest, DocKind, ErrorDetail, SyncStatus,
 };
 use gridpatrol_server_storage::{
-    CaseEvent, CaseQuery, CaseSummary, DocWrite, StoreError, StoredDoc, VerificationSummary,
+    CaseEvent, CaseQuery, CaseSummary, DocWrite, PhotoStatus, StoreError, StoredDoc,
+    VerificationSummary,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -103,6 +104,10 @@ pub struct CaseDetail {
     pub overdue: bool,
     /// Lifecycle actions the centre may record next.
     pub allowed: Vec<Action>,
+    /// Size in bytes of each photo the timeline's steps carry, by SHA-256
+    /// hex (absent: not on the server).
+    #[serde(default)]
+    pub step_photo_bytes: std::collections::BTreeMap<String, u64>,
 }
 
 fn require_centre(caller: &Caller) -> Result<(), ApiError> {
@@ -396,7 +401,14 @@ fn detail(state: &AppState, id: &str) -> Result<CaseDetail, ApiError> {
         .into_iter()
         .filter(|a| a.performed_by() == Role::CentreOperator)
         .collect();
+    let mut step_photo_bytes = std::collections::BTreeMap::new();
+    for sha in case.steps.iter().flat_map(|s| &s.detail.photos) {
+        if let PhotoStatus::Complete { len } = state.store.photo_status(sha)? {
+            step_photo_bytes.insert(sha.clone(), len);
+        }
+    }
     Ok(CaseDetail {
+        step_photo_bytes,
         category_name: category_name(&case.report.category),
         rework: case
             .steps
@@ -446,7 +458,7 @@ fn dispatch_detail(case: &Case, unit: Option<&str>, now: i64) -> Result<StepDeta
     Ok(StepDetail {
         unit: Some(unit),
         due_at_ms: Some(fine.limits.deadline_ms(class, now)),
-        verification: None,
+        ..StepDetail::default()
     })
 }
 
@@ -534,12 +546,14 @@ fn perform(
                 let d = dispatch_detail(&case, unit.as_deref(), now)?;
                 step(&mut doc, Action::Dispatch, note, &d)?
             }
-            CentreAction::Handled { note } => step(
-                &mut doc,
-                Action::ReportHandled,
-                note,
-                &StepDetail::default(),
-            )?,
+            CentreAction::Handled { note, photos } => {
+                check_action_photos(photos)?;
+                let d = StepDetail {
+                    photos: photos.clone(),
+                    ..StepDetail::default()
+                };
+                step(&mut doc, Action::ReportHandled, note, &d)?
+            }
             CentreAction::AssignVerification {
                 assignee,
                 due_hours,
@@ -670,6 +684,34 @@ fn perform(
     ))
 }
 
+/// The photo list of a `handled` action, checked before any work: at most
+/// as many as a report may carry, each a SHA-256 hex, none twice. (That
+/// each is on the server is the write gate's check,
+/// [`crate::sync::check_write`].)
+fn check_action_photos(photos: &[String]) -> Result<(), ApiError> {
+    let max = gridpatrol_docs::limits::MAX_PHOTOS;
+    if photos.len() > max {
+        return Err(ApiError::malformed(format!(
+            "{} photos on one handled step; at most {max}",
+            photos.len()
+        )));
+    }
+    if let Some(p) = photos
+        .iter()
+        .find(|p| !gridpatrol_protocol::is_sha256_hex(p))
+    {
+        return Err(ApiError::malformed(format!(
+            "photo `{}` is not a SHA-256 (64 lowercase hex digits)",
+            p.chars().take(70).collect::<String>()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(p) = photos.iter().find(|p| !seen.insert(p.as_str())) {
+        return Err(ApiError::malformed(format!("photo {p} is listed twice")));
+    }
+    Ok(())
+}
+
 /// The verification the case's latest request refers to.
 fn latest_verification(case: &Case) -> Option<String> {
     case.steps
@@ -714,7 +756,14 @@ fn gate(
                 StatusCode::UNPROCESSABLE_ENTITY
             };
             tracing::warn!(%id, %code, %reason, "centre action refused by the write rules");
-            Err(ApiError::new(st, codes::ACTION_REFUSED, reason))
+            // A missing photo is the caller's to fix by uploading: say so
+            // in the code too; any other refusal is the action's.
+            let code = if code == codes::PHOTO_NOT_UPLOADED {
+                codes::PHOTO_NOT_UPLOADED
+            } else {
+                codes::ACTION_REFUSED
+            };
+            Err(ApiError::new(st, code, reason))
         }
     }
 }

@@ -139,34 +139,17 @@ fn result(id: &str, status: SyncStatus, code: &str, reason: impl Into<String>) -
     }
 }
 
-/// Lowercase hex SHA-256 strings in `list` (a photos list of a part).
-fn photo_list(doc: &Automerge, part: &str, out: &mut Vec<String>) {
-    use automerge::{ObjType, ReadDoc, Value, ROOT};
-    let Ok(Some((Value::Object(ObjType::Map), part_id))) = doc.get(ROOT, part) else {
-        return;
-    };
-    let Ok(Some((Value::Object(ObjType::List), list))) = doc.get(&part_id, "photos") else {
-        return;
-    };
-    for i in 0..doc.length(&list) {
-        if let Ok(Some((v, _))) = doc.get(&list, i) {
-            if let Some(s) = v.as_str() {
-                if gridpatrol_protocol::is_sha256_hex(s) {
-                    out.push(s.to_string());
-                }
-            }
-        }
-    }
-}
-
 pub(crate) fn doc_index(
     doc: &Automerge,
     facts: &gridpatrol_docs::DocFacts,
     valid: &gridpatrol_docs::Valid,
 ) -> DocIndex {
-    let mut photos = Vec::new();
-    photo_list(doc, "report", &mut photos);
-    photo_list(doc, "result", &mut photos);
+    // Every photo the document refers to (the report's, the result's, the
+    // lifecycle steps'), so whoever sees the document may fetch them.
+    let mut photos: Vec<String> = gridpatrol_docs::photo_refs(doc)
+        .into_iter()
+        .filter(|p| gridpatrol_protocol::is_sha256_hex(p))
+        .collect();
     photos.sort();
     photos.dedup();
     let (case, verification) = match valid {
@@ -621,6 +604,30 @@ pub(crate) fn check_write(
             );
         }
     };
+    // A lifecycle step's photos are the centre's own evidence: each must be
+    // on the server before the step is (devices upload report and result
+    // photos after their documents, so those are not checked here).
+    if let gridpatrol_docs::Valid::Case(c) = &valid {
+        let known: HashSet<String> = gridpatrol_docs::photo_refs(before).into_iter().collect();
+        for sha in c.steps.iter().flat_map(|s| &s.detail.photos) {
+            if known.contains(sha) {
+                continue;
+            }
+            if !matches!(
+                state.store.photo_status(sha)?,
+                gridpatrol_server_storage::PhotoStatus::Complete { .. }
+            ) {
+                return refused(
+                    SyncStatus::Refused,
+                    codes::PHOTO_NOT_UPLOADED,
+                    format!(
+                        "document {id}: photo {sha} of a lifecycle step is not on the server; upload it first (PUT {})",
+                        gridpatrol_protocol::paths::photo(sha)
+                    ),
+                );
+            }
+        }
+    }
     let bytes = after.save();
     if let Err(e) = gridpatrol_docs::check_size(after, bytes.len()) {
         return refused(

@@ -554,3 +554,289 @@ async fn a_batch_is_for_the_centre_only_and_bounded() {
     assert_eq!(state_of(&f, &centre, "case-b3").await, "filed");
     f.server.shutdown().await.unwrap();
 }
+
+/// The account behind `token` uploads `bytes` as a photo in one `PUT`;
+/// its SHA-256 hex.
+async fn put_photo(f: &Fixture, token: &str, bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(bytes));
+    let r = f
+        .http
+        .put(f.url(&paths::photo(&sha)))
+        .bearer_auth(token)
+        .header(gridpatrol_protocol::headers::UPLOAD_OFFSET, "0")
+        .header(
+            gridpatrol_protocol::headers::UPLOAD_LENGTH,
+            bytes.len().to_string(),
+        )
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    sha
+}
+
+/// A case by I0001, filed and dispatched by the centre.
+async fn dispatched(f: &Fixture, insp: &str, centre: &str, id: &str) {
+    upload(f, insp, id, gridpatrol_server::now_ms()).await;
+    for a in ["file", "dispatch"] {
+        let (s, v) = act(f, centre, id, json!({ "action": a })).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+}
+
+#[tokio::test]
+async fn the_units_feedback_comes_with_photos_the_server_holds_and_the_reporter_may_see() {
+    let f = start().await;
+    let insp = f.login("I0001").await;
+    let centre = f.login("C0001").await;
+    dispatched(&f, &insp, &centre, "case-p1").await;
+    let a = put_photo(&f, &centre, b"after photo one").await;
+    let b = put_photo(&f, &centre, b"after photo two, a little longer").await;
+    let (s, v) = act(
+        &f,
+        &centre,
+        "case-p1",
+        json!({"action": "handled", "note": "已更换", "photos": [a, b]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let d = detail(v);
+    assert_eq!(d.case.state.as_str(), "handled");
+    let step = d.case.steps.last().unwrap();
+    assert_eq!(step.detail.photos, vec![a.clone(), b.clone()]);
+    assert_eq!(d.step_photo_bytes.get(&a), Some(&15));
+    assert_eq!(d.step_photo_bytes.get(&b), Some(&32));
+
+    // The reporter's device gets the step through sync, and may fetch its
+    // photos (the case is in the reporter's scope).
+    let (doc, _, _) = f.fetch(&insp, "dev-i1p", "case-p1", DocKind::Case).await;
+    let c = CaseDoc::from_doc(doc).unwrap().read().unwrap();
+    assert_eq!(c.steps.last().unwrap().detail.photos, vec![a.clone(), b]);
+    let r = f
+        .http
+        .get(f.url(&paths::photo(&a)))
+        .bearer_auth(&insp)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(&r.bytes().await.unwrap()[..], b"after photo one");
+    // Someone outside the case's scope still may not.
+    let other = f.login("I0004").await;
+    let r = f
+        .http
+        .get(f.url(&paths::photo(&a)))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // The batch items carry photos the same way.
+    dispatched(&f, &insp, &centre, "case-p2").await;
+    let (s, v) = batch(
+        &f,
+        &centre,
+        json!([{"case_id": "case-p2", "action": "handled", "photos": [a]}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["results"][0]["status"], 200, "{v}");
+    let (_, v) = get(&f, &centre, &format!("{}/case-p2", paths::CENTRE_CASES)).await;
+    assert_eq!(detail(v).case.steps.last().unwrap().detail.photos, vec![a]);
+    f.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn handled_is_refused_while_a_photo_is_not_on_the_server() {
+    let f = start().await;
+    let insp = f.login("I0001").await;
+    let centre = f.login("C0001").await;
+    dispatched(&f, &insp, &centre, "case-p3").await;
+    let held = put_photo(&f, &centre, b"uploaded").await;
+    let missing = "5".repeat(64);
+    // Half an upload is not a photo on the server either.
+    let partial = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b"only half of this arrives"))
+    };
+    let r = f
+        .http
+        .put(f.url(&paths::photo(&partial)))
+        .bearer_auth(&centre)
+        .header(gridpatrol_protocol::headers::UPLOAD_OFFSET, "0")
+        .header(gridpatrol_protocol::headers::UPLOAD_LENGTH, "25")
+        .body(b"only half".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    for sha in [&missing, &partial] {
+        let (s, v) = act(
+            &f,
+            &centre,
+            "case-p3",
+            json!({"action": "handled", "photos": [held, sha]}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+        assert_eq!(v["error"]["code"], codes::PHOTO_NOT_UPLOADED, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(sha.as_str()),
+            "{v}"
+        );
+        assert_eq!(state_of(&f, &centre, "case-p3").await, "dispatched");
+    }
+    // Malformed lists are refused before anything is looked up.
+    for photos in [
+        json!(["not-a-hash"]),
+        json!([held, held]),
+        json!(vec![held.clone(); gridpatrol_docs::limits::MAX_PHOTOS + 1]),
+    ] {
+        let (s, v) = act(
+            &f,
+            &centre,
+            "case-p3",
+            json!({"action": "handled", "photos": photos}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    }
+    // In a batch the item is refused with the same code; the next goes on.
+    let (s, v) = batch(
+        &f,
+        &centre,
+        json!([
+            {"case_id": "case-p3", "action": "handled", "photos": [missing]},
+            {"case_id": "case-p3", "action": "handled", "photos": [held]},
+        ]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["results"][0]["error"]["code"], codes::PHOTO_NOT_UPLOADED);
+    assert_eq!(v["results"][1]["status"], 200, "{v}");
+    assert_eq!(state_of(&f, &centre, "case-p3").await, "handled");
+    f.server.shutdown().await.unwrap();
+}
+
+/// `who` fetches case `id`, appends `action` with `photos` to their own copy
+/// by hand and syncs it: the server's answer.
+async fn hand_made_step(
+    f: &Fixture,
+    who: &str,
+    id: &str,
+    action: gridpatrol_domain::lifecycle::Action,
+    photos: Vec<String>,
+) -> gridpatrol_protocol::SyncDocResult {
+    let token = f.login(who).await;
+    let device = format!("dev-{who}-hand");
+    let (doc, mut st, r) = f.fetch(&token, &device, id, DocKind::Case).await;
+    assert_eq!(r.status, gridpatrol_protocol::SyncStatus::Ok, "{r:?}");
+    let mut c = CaseDoc::from_doc(doc.with_actor(automerge::ActorId::random())).unwrap();
+    let d = gridpatrol_docs::StepDetail {
+        photos,
+        ..Default::default()
+    };
+    c.append_step_with(action, who, gridpatrol_server::now_ms(), "", &d)
+        .unwrap();
+    let mut doc = c.into_doc();
+    f.sync_doc(&token, &device, id, DocKind::Case, &mut doc, &mut st)
+        .await
+}
+
+#[tokio::test]
+async fn only_the_centre_writes_a_handled_step_with_photos_and_only_on_that_step() {
+    use gridpatrol_domain::lifecycle::Action;
+    use gridpatrol_protocol::SyncStatus;
+    let f = start().await;
+    let insp = f.login("I0001").await;
+    let centre = f.login("C0001").await;
+    dispatched(&f, &insp, &centre, "case-p4").await;
+    // The reporter uploads a photo of their own (so it is on the server)
+    // and writes the unit's feedback with it into their copy: refused.
+    let own = put_photo(&f, &insp, b"the reporter's own photo").await;
+    let r = hand_made_step(
+        &f,
+        "I0001",
+        "case-p4",
+        Action::ReportHandled,
+        vec![own.clone()],
+    )
+    .await;
+    assert_eq!(r.status, SyncStatus::Refused, "{r:?}");
+    assert_eq!(r.code.as_deref(), Some(codes::NOT_OWNER), "{r:?}");
+    // So is their squad leader.
+    let r = hand_made_step(
+        &f,
+        "I0003",
+        "case-p4",
+        Action::ReportHandled,
+        vec![own.clone()],
+    )
+    .await;
+    assert_eq!(r.status, SyncStatus::Refused, "{r:?}");
+    assert_eq!(state_of(&f, &centre, "case-p4").await, "dispatched");
+    // The same change from the centre's account through sync is taken: the
+    // write rule, not the endpoint, decides.
+    let r = hand_made_step(
+        &f,
+        "C0001",
+        "case-p4",
+        Action::ReportHandled,
+        vec![own.clone()],
+    )
+    .await;
+    assert_eq!(r.status, SyncStatus::Ok, "{r:?}");
+    assert_eq!(state_of(&f, &centre, "case-p4").await, "handled");
+    // And through sync too, a photo not on the server is refused.
+    dispatched(&f, &insp, &centre, "case-p5").await;
+    let r = hand_made_step(
+        &f,
+        "C0001",
+        "case-p5",
+        Action::ReportHandled,
+        vec!["6".repeat(64)],
+    )
+    .await;
+    assert_eq!(r.status, SyncStatus::Refused, "{r:?}");
+    assert_eq!(r.code.as_deref(), Some(codes::PHOTO_NOT_UPLOADED), "{r:?}");
+
+    // Photos on any other step are refused by the shared check, even from
+    // the centre: written raw, since the typed writer will not make one.
+    let token = f.login("C0001").await;
+    let (doc, mut st, _) = f.fetch(&token, "dev-c-raw", "case-p5", DocKind::Case).await;
+    let mut doc = doc.with_actor(automerge::ActorId::random());
+    {
+        use automerge::transaction::Transactable;
+        use automerge::{ObjType, ReadDoc, ROOT};
+        let lc = doc.get(ROOT, "lifecycle").unwrap().unwrap().1;
+        let steps = doc.get(&lc, "steps").unwrap().unwrap().1;
+        let dispatch = doc.get(&steps, 1).unwrap().unwrap().1;
+        let mut tx = doc.transaction();
+        let l = tx.put_object(&dispatch, "photos", ObjType::List).unwrap();
+        tx.insert(&l, 0, own.as_str()).unwrap();
+        tx.commit();
+    }
+    let r = f
+        .sync_doc(
+            &token,
+            "dev-c-raw",
+            "case-p5",
+            DocKind::Case,
+            &mut doc,
+            &mut st,
+        )
+        .await;
+    assert_eq!(r.status, SyncStatus::Refused, "{r:?}");
+    assert_eq!(r.code.as_deref(), Some(codes::INVALID_DOCUMENT), "{r:?}");
+    assert!(
+        r.reason.as_deref().unwrap().contains("report_handled"),
+        "{r:?}"
+    );
+    f.server.shutdown().await.unwrap();
+}

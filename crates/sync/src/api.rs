@@ -353,6 +353,46 @@ impl Api {
     }
 }
 
+impl Api {
+    /// PUTs `bytes` as photo `sha` from `offset` on, `chunk` bytes at a
+    /// time, following the offsets the server answers. `Ok(true)`: the
+    /// server holds it complete; `Ok(false)`: the bytes do not hash to
+    /// `sha` (the server discarded them).
+    pub(crate) async fn put_from(
+        &mut self,
+        sha: &str,
+        bytes: &[u8],
+        mut offset: u64,
+        chunk: usize,
+    ) -> Result<bool, SyncError> {
+        let total = bytes.len() as u64;
+        let chunk = chunk.max(1) as u64;
+        // Each PUT must move forward; a server that keeps answering the same
+        // offset is broken, not slow.
+        let mut budget = total / chunk + 4;
+        loop {
+            if budget == 0 {
+                return Err(SyncError::Protocol(format!(
+                    "photo {sha}: upload makes no progress at offset {offset}"
+                )));
+            }
+            budget -= 1;
+            if offset > total {
+                offset = 0;
+            }
+            let end = (offset + chunk).min(total);
+            let body = bytes[offset as usize..end as usize].to_vec();
+            match self.photo_put(sha, offset, total, body).await? {
+                PutOutcome::Complete => return Ok(true),
+                PutOutcome::Partial { offset: o } | PutOutcome::OffsetMismatch { offset: o } => {
+                    offset = o
+                }
+                PutOutcome::HashMismatch => return Ok(false),
+            }
+        }
+    }
+}
+
 /// Accepts `https://` anywhere and `http://` only to this machine (or
 /// anywhere when explicitly allowed): the login sends the password, and a
 /// phone on public mobile networks must never send it in the clear.

@@ -10,7 +10,7 @@ use gridpatrol_docs::DocKind;
 use gridpatrol_protocol::{self as proto, limits, SyncDocRequest, SyncStatus, UserInfo};
 use gridpatrol_store::{Store, SyncState};
 
-use crate::api::{self, Api, PutOutcome, RemotePhoto, Traffic};
+use crate::api::{self, Api, RemotePhoto, Traffic};
 use crate::persist::{device_actor, save_any};
 use crate::SyncError;
 
@@ -1360,7 +1360,7 @@ impl SyncEngine {
     /// Returns false if the server already had it or refused the bytes.
     async fn upload_photo(&mut self, store: &mut Store, sha: &str) -> Result<bool, SyncError> {
         let mark = |store: &mut Store| store.set_meta(&format!("{META_PHOTO_UP}{sha}"), "1");
-        let mut offset = match self.api.photo_head(sha).await? {
+        let offset = match self.api.photo_head(sha).await? {
             RemotePhoto::Complete => {
                 mark(store)?;
                 return Ok(false);
@@ -1373,35 +1373,46 @@ impl SyncEngine {
         };
         let bytes = std::fs::read(&path)
             .map_err(|e| SyncError::Invalid(format!("photo {}: {e}", path.display())))?;
-        let total = bytes.len() as u64;
-        let chunk = self.cfg.photo_chunk.max(1) as u64;
-        // Each PUT must move forward; a server that keeps answering the same
-        // offset is broken, not slow.
-        let mut budget = total / chunk + 4;
-        loop {
-            if budget == 0 {
-                return Err(SyncError::Protocol(format!(
-                    "photo {sha}: upload makes no progress at offset {offset}"
-                )));
-            }
-            budget -= 1;
-            if offset > total {
-                offset = 0;
-            }
-            let end = (offset + chunk).min(total);
-            let body = bytes[offset as usize..end as usize].to_vec();
-            match self.api.photo_put(sha, offset, total, body).await? {
-                PutOutcome::Complete => {
-                    mark(store)?;
-                    self.api.traffic.photos_uploaded += 1;
-                    return Ok(true);
-                }
-                PutOutcome::Partial { offset: o } | PutOutcome::OffsetMismatch { offset: o } => {
-                    offset = o
-                }
-                PutOutcome::HashMismatch => return Ok(false),
-            }
+        if self
+            .api
+            .put_from(sha, &bytes, offset, self.cfg.photo_chunk)
+            .await?
+        {
+            mark(store)?;
+            self.api.traffic.photos_uploaded += 1;
+            return Ok(true);
         }
+        Ok(false)
+    }
+}
+
+/// Uploads one photo's `bytes` (named by their SHA-256 hex `sha`) to
+/// `server` as the account behind `token`, resuming an upload of this
+/// account's in progress, in PUTs of at most `chunk` bytes: the same
+/// resumable upload a device's sync makes. `Ok(false)`: the server already
+/// held it. Bytes that do not hash to `sha` are refused.
+pub async fn upload_photo(
+    http: reqwest::Client,
+    server: &str,
+    allow_plain_http: bool,
+    token: &str,
+    sha: &str,
+    bytes: &[u8],
+    chunk: usize,
+) -> Result<bool, SyncError> {
+    let mut api = Api::new(http, server, allow_plain_http)?;
+    api.token = Some(token.to_string());
+    let offset = match api.photo_head(sha).await? {
+        RemotePhoto::Complete => return Ok(false),
+        RemotePhoto::Missing => 0,
+        RemotePhoto::Partial { offset } => offset,
+    };
+    if api.put_from(sha, bytes, offset, chunk).await? {
+        Ok(true)
+    } else {
+        Err(SyncError::Invalid(format!(
+            "photo {sha}: the server says the bytes do not hash to their name"
+        )))
     }
 }
 

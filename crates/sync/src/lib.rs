@@ -21,7 +21,7 @@ pub mod persist;
 
 pub use api::Traffic;
 pub use engine::{
-    pending_photos, photo_uploaded, server_epoch, Progress, ProgressFn, RetryPolicy, SyncConfig,
-    SyncEngine, SyncReport, IDLE_CONNECTION,
+    pending_photos, photo_uploaded, server_epoch, upload_photo, Progress, ProgressFn, RetryPolicy,
+    SyncConfig, SyncEngine, SyncReport, IDLE_CONNECTION,
 };
 pub use error::SyncError;

@@ -51,7 +51,7 @@ const detail = (over: object = {}) => ({
   summary: summary(1), category_path: "市容环境 › 垃圾", address: "朝阳路 1 号", description: "垃圾桶满溢",
   accuracy_m: 12, position_flags: [], technical_grid: "110105001001001", supervision_grid: "110105001001",
   photos: ["aa"], photo_available: [true], review: null,
-  timeline: [{ stage: 1, action: "report", state: "reported", by: "I0001", at_ms: 1764640000000, note: "", unit: null, due_at_ms: null }],
+  timeline: [{ stage: 1, action: "report", state: "reported", by: "I0001", at_ms: 1764640000000, note: "", unit: null, due_at_ms: null, photos: [], photo_available: [] }],
   can_resubmit: false, can_review: false, ...over,
 });
 const checklistItems = [
@@ -214,7 +214,7 @@ describe("screens with mocked IPC", () => {
   it("case detail lists a failed check, the second dispatch with unit and deadline, and the close as step 6", async () => {
     const at = 1764640000000;
     const step = (stage: number, action: string, state: string, by: string, extra: object = {}) =>
-      ({ stage, action, state, by, at_ms: at + stage * 60000, note: "", unit: null, due_at_ms: null, ...extra });
+      ({ stage, action, state, by, at_ms: at + stage * 60000, note: "", unit: null, due_at_ms: null, photos: [], photo_available: [], ...extra });
     handler = (cmd) =>
       cmd === "case_detail"
         ? detail({
@@ -364,6 +364,41 @@ describe("report from the checklist", () => {
 });
 
 describe("case photos (case, review and task screens)", () => {
+  it("the timeline shows the unit's photos on the handled step, large on a tap", async () => {
+    const at = 1764640000000;
+    const step = (stage: number, action: string, state: string, extra: object = {}) =>
+      ({ stage, action, state, by: "C0001", at_ms: at + stage * 60000, note: "", unit: null, due_at_ms: null, photos: [], photo_available: [], ...extra });
+    handler = (cmd) =>
+      cmd === "case_detail"
+        ? detail({
+            timeline: [
+              step(1, "report", "reported"),
+              step(2, "file", "filed"),
+              step(3, "dispatch", "dispatched", { unit: "区城管委", due_at_ms: at + 86400000 }),
+              step(4, "report_handled", "handled", { note: "已更换", photos: ["h1", "h2"], photo_available: [true, false] }),
+            ],
+          })
+        : null;
+    render(CaseScreen, { id: "C1" });
+    await screen.findByTestId("case-detail");
+    expect(calls.find((c) => c.cmd === "case_detail")!.args).toEqual({ id: "C1" });
+    const stages = screen.getAllByTestId("timeline-step");
+    // Only the handled step has photos; the report's own stay in their section.
+    expect(screen.getAllByTestId("step-photos")).toHaveLength(1);
+    const handled = stages[3].querySelector("[data-testid=step-photos]")!;
+    expect(handled.textContent).toContain(zh["timeline.photos"]);
+    const imgs = Array.from(handled.querySelectorAll("[data-testid=case-photo]")) as HTMLImageElement[];
+    expect(imgs.map((i) => i.getAttribute("src"))).toEqual(["gpphoto://localhost/h1"]);
+    expect(imgs[0].getAttribute("alt")).toBe("处置照片 1");
+    expect(handled.querySelectorAll("[data-testid=case-photo-missing]")).toHaveLength(1);
+    expect(screen.queryByTestId("photo-viewer")).toBeNull();
+    await fireEvent.click(handled.querySelector("[data-testid=case-photo-open]")!);
+    const large = (await screen.findByTestId("photo-large")) as HTMLImageElement;
+    expect(large.getAttribute("src")).toBe("gpphoto://localhost/h1");
+    await fireEvent.click(screen.getByTestId("photo-viewer"));
+    expect(screen.queryByTestId("photo-viewer")).toBeNull();
+  });
+
   it("shows stored photos from gpphoto: and a placeholder for one not on the device yet", () => {
     render(CasePhotos, { photos: ["aa", "bb", "cc"], available: [true, false, true] });
     const imgs = screen.getAllByTestId("case-photo") as HTMLImageElement[];

@@ -36,4 +36,13 @@ unit: string | null,
 /**
  * The handling deadline a dispatch set, Unix ms.
  */
-due_at_ms: number | null, };
+due_at_ms: number | null, 
+/**
+ * Photo ids (sha256) the step carries (the unit's photos on a
+ * `report_handled` step), in order.
+ */
+photos: Array<string>, 
+/**
+ * Parallel to `photos`: the bytes are on this device.
+ */
+photo_available: Array<boolean>, };

@@ -132,16 +132,19 @@ impl Activity {
 /// two requests of one session is not cut off).
 const EVICT_AFTER: Duration = Duration::from_secs(1);
 
+/// Each open connection's activity and its "close now" signal, by id.
+type OpenConns = HashMap<u64, (Arc<Activity>, Arc<Notify>)>;
+
 /// The connections being served, so the accept loop can close an idle one
 /// when every place is taken.
 #[derive(Default)]
 struct Open {
     next: AtomicU64,
-    conns: Mutex<HashMap<u64, (Arc<Activity>, Arc<Notify>)>>,
+    conns: Mutex<OpenConns>,
 }
 
 impl Open {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (Arc<Activity>, Arc<Notify>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OpenConns> {
         self.conns.lock().unwrap_or_else(|p| p.into_inner())
     }
 

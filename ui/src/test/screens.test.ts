@@ -504,6 +504,21 @@ describe("the leader's quality screen", () => {
     await waitFor(() => expect(screen.getByTestId("quality-kpi-row").dataset.wrong).toBe("1"));
   });
 
+  it("keeps the buttons usable while the KPI line reloads after a mark", async () => {
+    render(Quality);
+    await screen.findAllByTestId("quality-sample");
+    await screen.findByTestId("quality-kpi-row");
+    // From now on the KPI answer is slow (a loaded server): it never comes.
+    const base = handler;
+    handler = (cmd, args) => (cmd === "quality_kpi" ? new Promise(() => {}) : base(cmd, args));
+    await fireEvent.click(screen.getAllByTestId("quality-correct")[0]);
+    await waitFor(() => expect(screen.getAllByTestId("quality-sample")[0].dataset.mark).toBe("correct"));
+    const wrong = screen.getAllByTestId("quality-wrong")[1] as HTMLButtonElement;
+    expect(wrong.disabled).toBe(false);
+    await fireEvent.click(wrong);
+    expect(screen.getByTestId("quality-confirm-wrong")).toBeTruthy();
+  });
+
   it("shows patrol coverage per inspector and for the squad, in both languages", async () => {
     const base = handler;
     handler = (cmd, args) => {

@@ -187,7 +187,8 @@ pub struct ServerSection {
     /// A connection with no request in progress and no bytes moving for this
     /// many seconds is closed.
     pub idle_timeout_secs: u64,
-    /// Most client connections served at once; further ones wait in the
+    /// Most client connections served at once; at the bound the one idle
+    /// longest is closed for a newcomer, else further ones wait in the
     /// listen backlog until one closes.
     pub max_connections: usize,
     /// Answer a successful write (sync, photo, login, centre or quality

@@ -18,7 +18,7 @@ mod month;
 pub mod records;
 pub mod sample;
 
-pub use month::{Month, MonthError};
+pub use month::{beijing_day, day_start_ms, Month, MonthError};
 pub use records::{
     CaseRecord, CaseView, Event, Mark, MonthTally, Person, Step, VerificationRecord,
 };

@@ -22,6 +22,25 @@ fn beijing() -> chrono::FixedOffset {
     chrono::FixedOffset::east_opt(8 * 3600).expect("a valid offset")
 }
 
+/// The Beijing calendar day of `ms` (Unix ms): the day a patrol or a
+/// report counts for.
+pub fn beijing_day(ms: i64) -> chrono::NaiveDate {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .with_timezone(&beijing())
+        .date_naive()
+}
+
+/// The first instant of Beijing day `day`, Unix ms.
+pub fn day_start_ms(day: chrono::NaiveDate) -> i64 {
+    day.and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_local_timezone(beijing())
+        .single()
+        .expect("a fixed offset is unambiguous")
+        .timestamp_millis()
+}
+
 impl Month {
     /// Parses `YYYY-MM` (years 2000–2999).
     pub fn parse(s: &str) -> Result<Month, MonthError> {

@@ -37,34 +37,14 @@ use gridpatrol_server_storage::{PatrolDayRow, User};
 
 use crate::auth::Caller;
 use crate::error::{body_rejection, parse_json, ApiError};
+pub use gridpatrol_quality::beijing_day;
+use gridpatrol_quality::day_start_ms;
+
 use crate::AppState;
 
 /// How far a device clock may run ahead of the server's and still name
 /// "today" (ms).
 const CLOCK_GRACE_MS: i64 = 10 * 60_000;
-
-/// Beijing time (UTC+8).
-fn beijing() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(8 * 3600).expect("a valid offset")
-}
-
-/// The Beijing calendar day of `ms`.
-pub fn beijing_day(ms: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .with_timezone(&beijing())
-        .date_naive()
-}
-
-/// The first instant of Beijing day `day`, Unix ms.
-fn day_start_ms(day: NaiveDate) -> i64 {
-    day.and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_local_timezone(beijing())
-        .single()
-        .expect("a fixed offset is unambiguous")
-        .timestamp_millis()
-}
 
 /// The technical grids of every supervision grid of the district.
 pub fn grid_cells() -> &'static GridCells {

@@ -1,10 +1,10 @@
 // End-to-end scenario on the real desktop app (tauri-driver + WebKitWebDriver
 // under Xvfb) against a real sync server on loopback. Environment (set by
 // tests/e2e/run): DRIVER, SERVER, APP, SHOTS, POSITION_FILE, INSPECTOR,
-// LEADER, PHOTO, AFTER_PHOTO, STOP_SERVER / START_SERVER (files the runner
-// watches), GRIDPATROL_BIN and CENTRE_HOME (the supervision centre's CLI and
-// where it keeps its session).
-import { writeFileSync, existsSync, readFileSync, rmSync } from "node:fs";
+// LEADER, PHOTO, AFTER_PHOTO, HANDLED_PHOTO (the unit's), STOP_SERVER /
+// START_SERVER (files the runner watches), GRIDPATROL_BIN and CENTRE_HOME
+// (the supervision centre's CLI and where it keeps its session).
+import { writeFileSync, existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { execFileSync, spawnSync } from "node:child_process";
 import { Session, sleep } from "./webdriver.mjs";
 import { SMALL_TARGETS, LOW_CONTRAST } from "./checks.mjs";
@@ -538,7 +538,19 @@ async function inspectorFailsCheck(ctx) {
 async function inspectorPassesRecheck(ctx) {
   const { s, caseId } = ctx;
   const vid = `${caseId}-v2`;
-  centre("handled", caseId, "--note", "已更换新井盖");
+  // The unit's second feedback comes with a photo of the new cover: through
+  // the CLI's photo pipeline to the server, and down to both phones.
+  centre("handled", caseId, "--note", "已更换新井盖", "--photo", env("HANDLED_PHOTO"));
+  const h = centreCase(caseId);
+  const handled = h.case.steps.filter((x) => x.step === "report_handled");
+  const sha = handled.at(-1)?.photos?.[0];
+  check("centre: the second handled step carries the unit's one photo, the first none", handled.length === 2 && !handled[0].photos?.length && handled[1].photos?.length === 1, JSON.stringify(handled));
+  const bytes = sha ? h.step_photo_bytes?.[sha] : undefined;
+  const camera = statSync(env("HANDLED_PHOTO")).size;
+  check("centre: the server holds the handled photo, resized by the pipeline", bytes > 0 && bytes < camera, `${bytes} of ${camera} bytes: ${JSON.stringify(h.step_photo_bytes)}`);
+  const p = serverPhotos(caseId);
+  check("server: the case refers to the report's and the unit's photo and holds both", p.referred === 2 && p.held === 2, JSON.stringify(p));
+  ctx.handledPhoto = sha;
   centre("assign-verification", caseId, "--assignee", INSPECTOR, "--due-hours", "8");
   await syncNow(s, "nav-tasks");
   const css = `[data-testid="task-row"][data-task-id="${vid}"]`;
@@ -609,10 +621,67 @@ async function closedTimelineOk(ctx, who) {
   ]) {
     check(`${who}: the timeline says ${words}`, text.includes(words), text.slice(0, 300));
   }
+  await handledPhotoOk(ctx, who);
   await scrollToShow(s, '[data-testid="timeline-step"][data-stage="3"]');
   await screenOk(s, `closed-timeline-${who}`, ['[data-testid="timeline-entry"][data-state="closed"]']);
+  await handledPhotoEnlarges(ctx, who);
   await scrollToShow(s, '[data-testid="timeline-step"][data-stage="6"]');
   await shot(s, `closed-timeline-end-${who}`);
+}
+
+const HANDLED = '[data-testid="timeline-entry"][data-action="report_handled"]';
+
+/** Waits until the image `css` has loaded; its natural size ([0, 0] if it never does). */
+async function imageSize(s, css) {
+  const size = () => s.exec("const i = document.querySelector(arguments[0]); return i && i.complete ? [i.naturalWidth, i.naturalHeight] : [0, 0];", [css]);
+  let wh = await size();
+  for (let i = 0; i < 50 && !wh[0]; i++) {
+    await sleep(200);
+    wh = await size();
+  }
+  return wh;
+}
+
+/** The open closed case: the unit's handled step shows its photo as a thumbnail (the first handled step none). */
+async function handledPhotoOk(ctx, who) {
+  const { s, handledPhoto } = ctx;
+  const per = await s.exec(
+    `return [...document.querySelectorAll(arguments[0])].map((e) => e.querySelectorAll('[data-testid="step-photos"] [data-testid="case-photo"]').length + '/' + e.querySelectorAll('[data-testid="case-photo-missing"]').length)`,
+    [HANDLED],
+  );
+  check(`${who}: the second handled step shows one photo on the phone, the first none`, per.join() === "0/0,1/0", per.join());
+  const thumb = `${HANDLED} [data-testid="step-photos"] [data-testid="case-photo"]`;
+  const src = await s.exec("return document.querySelector(arguments[0])?.getAttribute('src') || ''", [thumb]);
+  check(`${who}: the thumbnail is the unit's photo`, !!handledPhoto && src.includes(handledPhoto), `${src} vs ${handledPhoto}`);
+  const [w] = await imageSize(s, thumb);
+  check(`${who}: the thumbnail has loaded from the device`, w > 0, String(w));
+  const r = await (await s.find(thumb)).rect();
+  check(`${who}: the thumbnail is shown (at least 48 px)`, r.width >= 48 && r.height >= 48, JSON.stringify(r));
+}
+
+/** A tap on the handled step's thumbnail shows the photo large; a tap closes it again. */
+async function handledPhotoEnlarges(ctx, who) {
+  const { s, handledPhoto } = ctx;
+  const open = `${HANDLED} [data-testid="step-photos"] [data-testid="case-photo-open"]`;
+  await scrollToShow(s, open);
+  await screenOk(s, `handled-photo-${who}`, [open]);
+  const thumb = await (await s.find(`${open} [data-testid="case-photo"]`)).rect();
+  await s.tap(open);
+  const large = '[data-testid="photo-viewer"] [data-testid="photo-large"]';
+  await s.waitFor(large);
+  const src = await s.exec("return document.querySelector(arguments[0]).getAttribute('src')", [large]);
+  check(`${who}: the tap opens the unit's photo large`, !!handledPhoto && src.includes(handledPhoto), src);
+  const [w] = await imageSize(s, large);
+  const r = await (await s.find(large)).rect();
+  check(`${who}: the large photo has loaded and is wider than the thumbnail`, w > 0 && r.width > thumb.width * 2, `${w} px image, ${JSON.stringify(r)} vs ${JSON.stringify(thumb)}`);
+  await shot(s, `handled-photo-large-${who}`);
+  await s.tap('[data-testid="photo-viewer"]');
+  let closed = false;
+  for (let i = 0; i < 50 && !closed; i++) {
+    closed = (await s.findAll('[data-testid="photo-viewer"]')).length === 0;
+    if (!closed) await sleep(200);
+  }
+  check(`${who}: a tap on the large photo closes it`, closed);
 }
 
 /** The inspector's phone and the leader's show the same closed case, step by step. */

@@ -704,6 +704,46 @@ async function timelineOnBothPhones(ctx) {
   check("leader: a closed case offers no review", (await s.findAll('[data-testid="review-approve"]')).length === 0);
 }
 
+/** The Beijing calendar day now: `YYYY-MM-DD`. */
+const beijingDay = () => new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10);
+
+/**
+ * The inspector walks a patrol at the fix (one technical grid of their
+ * supervision grid) and syncs: the day goes up, and `gridpatrol kpi` figures
+ * the month's coverage from it exactly (coverage.rs: the day's share
+ * visited/assigned, averaged over the month's days so far, Beijing time).
+ */
+async function inspectorPatrols(ctx) {
+  const { s } = ctx;
+  await s.tap('[data-testid="nav-patrol"]');
+  await s.tap('[data-testid="patrol-start"]');
+  await s.waitFor('[data-testid="patrol-stop"]');
+  const cells = new RegExp(ZH["patrol.cells"].replace("{visited}", "(\\d+)").replace("{total}", "(\\d+)"));
+  const status = await s.waitFor(".status", { pred: async (e) => Number(cells.exec(await e.text())?.[1]) > 0 });
+  const [, visited, total] = cells.exec(await status.text()).map(Number);
+  check(`patrol: the fix's technical grid is visited (${visited} of ${total})`, visited === 1 && total >= 1);
+  const shown = Number(await (await s.find('[data-testid="patrol-coverage"]')).attr("data-value"));
+  check("patrol: today's coverage on the screen is visited of assigned", shown === Math.round((100 * visited) / total), `${shown}% for ${visited}/${total}`);
+  await screenOk(s, "patrol-walked", ['[data-testid="patrol-stop"]']);
+  await s.tap('[data-testid="patrol-stop"]');
+  await s.waitFor('[data-testid="patrol-start"]');
+  const day = beijingDay();
+  const st = await syncNow(s, "nav-patrol");
+  check("the patrol day synced", st === "idle", st);
+
+  const { month, value: k } = figures("kpi");
+  const me = k.inspectors.find((x) => x.id === INSPECTOR);
+  // One patrolled day of the month's days so far (today included).
+  const days = Number(beijingDay().slice(8, 10));
+  const want = visited / total / days;
+  check("kpi (CLI): one patrol day this month", me?.patrol_days === 1, JSON.stringify(me));
+  check(
+    `kpi (CLI): coverage is ${visited}/${total} cells on 1 of ${days} days`,
+    day.startsWith(month) && typeof me?.coverage === "number" && Math.abs(me.coverage - want) < 1e-12 && me.coverage > 0 && me.coverage <= 1,
+    `${me?.coverage} vs ${want}`,
+  );
+}
+
 /** `gridpatrol kpi|eval --month M --data DIR --json`, straight from the server's directory. */
 function figures(what, month = new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 7)) {
   const r = spawnSync(env("GRIDPATROL_BIN"), [what, "--month", month, "--data", env("SERVER_DATA"), "--json"], {
@@ -802,6 +842,23 @@ async function figuresReflectTheLoop(ctx) {
   // Cells after the name: reports, valid rate, returned rate, wrong, on time, missed, score.
   const reports = await s.exec(`return document.querySelector('${row} th + td')?.textContent.trim() || ''`);
   check("quality: the inspector's line counts this month's report", Number(reports) >= 1, reports);
+  // Patrol coverage: the figure the CLI has, on the leader's screen.
+  const shown = await s.exec(
+    `const r = document.querySelector(arguments[0]); return [r.dataset.coverage, r.querySelector('[data-testid="quality-coverage"]').textContent.trim()]`,
+    [row],
+  );
+  const pct = (x) => `${Math.round(x * 100)}%`;
+  // The figure crosses the server's JSON and the device's serde_json parse
+  // (without float_roundtrip it may land one ulp off): equal to 1e-12.
+  const same = (a, b) => Math.abs(a - b) <= 1e-12 * Math.abs(b);
+  check("quality: the inspector's coverage is the CLI's", me?.coverage > 0 && same(Number(shown[0]), me.coverage), `${shown[0]} vs ${me?.coverage}`);
+  check("quality: the coverage cell reads the same percentage", !!me && shown[1] === pct(me.coverage), `${shown[1]} vs ${me && pct(me.coverage)}`);
+  const q = k.squads.find((x) => x.squad === squad);
+  const squadText = await (await s.find('[data-testid="quality-squad-coverage"]')).text();
+  const squadWant = q?.coverage == null ? null : ZH["quality.squad_coverage"].replace("{coverage}", pct(q.coverage));
+  check("quality: the squad's coverage is the CLI's", q?.coverage > 0 && squadText === squadWant, `${squadText} vs ${squadWant} (${q?.coverage})`);
+  await scrollToShow(s, `${row} [data-testid="quality-coverage"]`);
+  await shot(s, "leader-quality-coverage");
 }
 
 // Add a part: write one async function (ctx) above and list it here.
@@ -820,6 +877,7 @@ const SCENARIO = [
   taskScreensOffline,
   inspectorFailsCheck,
   inspectorPassesRecheck,
+  inspectorPatrols,
   timelineOnBothPhones,
   leaderMarksLastMonthsSample,
   figuresReflectTheLoop,

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use automerge::{Automerge, ObjType, ReadDoc, ROOT};
+use automerge::Automerge;
 use gridpatrol_domain::roles::Role;
 
-use crate::read::{header, obj, str_list, str_opt};
+use crate::read::{header_of, maps, Fields};
 use crate::{DocError, DocKind, Part};
 
 /// What the write rule needs to know about a document, read from its content.
@@ -32,7 +32,8 @@ pub struct DocFacts {
 /// Reads the facts of a schema-1 document; fails on a document without a
 /// valid header (schema, kind, id).
 pub fn facts(doc: &Automerge) -> Result<DocFacts, DocError> {
-    let (kind, id) = header(doc)?;
+    let root = Fields::root(doc);
+    let (kind, id) = header_of(&root)?;
     let mut f = DocFacts {
         kind,
         id,
@@ -45,17 +46,17 @@ pub fn facts(doc: &Automerge) -> Result<DocFacts, DocError> {
     };
     match kind {
         DocKind::Case => {
-            if let Some(r) = obj(doc, &ROOT, "report", ObjType::Map) {
-                f.reporter = str_opt(doc, &r, "reporter");
-                f.supervision_grid = str_opt(doc, &r, "supervision_grid");
-                f.category = str_opt(doc, &r, "category");
-                f.source = str_opt(doc, &r, "source");
+            if let Some(r) = root.map("report") {
+                f.reporter = r.str_opt("reporter");
+                f.supervision_grid = r.str_opt("supervision_grid");
+                f.category = r.str_opt("category");
+                f.source = r.str_opt("source");
             }
         }
         DocKind::Verification => {
-            f.case_id = str_opt(doc, &ROOT, "case_id");
-            if let Some(t) = obj(doc, &ROOT, "task", ObjType::Map) {
-                f.assignee = str_opt(doc, &t, "assignee");
+            f.case_id = root.str_opt("case_id");
+            if let Some(t) = root.map("task") {
+                f.assignee = t.str_opt("assignee");
             }
         }
     }
@@ -67,22 +68,20 @@ pub fn facts(doc: &Automerge) -> Result<DocFacts, DocError> {
 /// without decoding the rest; empty for anything else. Cheap enough to call
 /// for every synced document.
 pub fn photo_refs(doc: &Automerge) -> Vec<String> {
-    let part = match str_opt(doc, &ROOT, "kind").as_deref() {
+    let root = Fields::root(doc);
+    let part = match root.str_opt("kind").as_deref() {
         Some("case") => "report",
         Some("verification") => "result",
         _ => return Vec::new(),
     };
-    let mut out = match obj(doc, &ROOT, part, ObjType::Map) {
-        Some(m) => str_list(doc, &m, "photos"),
+    let mut out = match root.map(part) {
+        Some(m) => m.str_list("photos"),
         None => Vec::new(),
     };
-    let steps = obj(doc, &ROOT, "lifecycle", ObjType::Map)
-        .and_then(|l| obj(doc, &l, "steps", ObjType::List));
+    let steps = root.map("lifecycle").and_then(|l| l.list("steps"));
     if let (Some(steps), "report") = (steps, part) {
-        for i in 0..doc.length(&steps) {
-            if let Ok(Some((automerge::Value::Object(ObjType::Map), s))) = doc.get(&steps, i) {
-                out.extend(str_list(doc, &s, "photos"));
-            }
+        for s in maps(doc, &steps).into_iter().flatten() {
+            out.extend(s.str_list("photos"));
         }
     }
     out

@@ -1,13 +1,11 @@
 //! The Case document: report, review, lifecycle.
 
 use automerge::transaction::Transactable;
-use automerge::{ActorId, Automerge, AutomergeError, ObjId, ObjType, ReadDoc, Value, ROOT};
+use automerge::{ActorId, Automerge, AutomergeError, ObjId, ObjType, ReadDoc, ROOT};
 use gridpatrol_domain::lifecycle::{Action, CaseState, Flow, Lifecycle};
 use serde::{Deserialize, Serialize};
 
-use crate::read::{
-    expect_kind, f64_req, i64_opt, i64_req, obj, req_obj, str_list, str_opt, str_req,
-};
+use crate::read::{expect_kind, expect_kind_of, maps, obj, req_obj, str_req, Fields};
 use crate::{DocError, DocKind, SCHEMA};
 
 /// Declares a snake_case string enum with `as_str`/`parse`.
@@ -567,49 +565,50 @@ impl CaseDoc {
 /// Reads a case document into plain values: the reader devices and the
 /// server share (see [`crate::validate`]).
 pub(crate) fn read_case(d: &Automerge) -> Result<Case, DocError> {
-    let id = expect_kind(d, DocKind::Case)?;
-    let r = req_obj(d, &ROOT, "report", ObjType::Map)?;
-    let source_s = str_req(d, &r, "source")?;
+    let root = Fields::root(d);
+    let id = expect_kind_of(&root, DocKind::Case)?;
+    let r = root.req_map("report")?;
+    let source_s = r.str_req("source")?;
     let source = Source::parse(&source_s).ok_or_else(|| DocError::Field("report.source".into()))?;
     let report = Report {
-        category: str_req(d, &r, "category")?,
-        lon: f64_req(d, &r, "lon")?,
-        lat: f64_req(d, &r, "lat")?,
-        accuracy_m: f64_req(d, &r, "accuracy_m")?,
-        technical_grid: str_req(d, &r, "technical_grid")?,
-        supervision_grid: str_req(d, &r, "supervision_grid")?,
-        street: str_req(d, &r, "street")?,
-        address: str_opt(d, &r, "address").unwrap_or_default(),
-        description: str_opt(d, &r, "description").unwrap_or_default(),
-        photos: str_list(d, &r, "photos"),
-        reporter: str_req(d, &r, "reporter")?,
+        category: r.str_req("category")?,
+        lon: r.f64_req("lon")?,
+        lat: r.f64_req("lat")?,
+        accuracy_m: r.f64_req("accuracy_m")?,
+        technical_grid: r.str_req("technical_grid")?,
+        supervision_grid: r.str_req("supervision_grid")?,
+        street: r.str_req("street")?,
+        address: r.str_opt("address").unwrap_or_default(),
+        description: r.str_opt("description").unwrap_or_default(),
+        photos: r.str_list("photos"),
+        reporter: r.str_req("reporter")?,
         source,
-        created_at_ms: i64_req(d, &r, "created_at_ms")?,
+        created_at_ms: r.i64_req("created_at_ms")?,
     };
-    let review = match obj(d, &ROOT, "review", ObjType::Map) {
-        Some(rv) => match (str_opt(d, &rv, "reviewer"), str_opt(d, &rv, "verdict")) {
+    let review = match root.map("review") {
+        Some(rv) => match (rv.str_opt("reviewer"), rv.str_opt("verdict")) {
             (Some(reviewer), Some(v)) => Some(Review {
                 reviewer,
                 verdict: Verdict::parse(&v)
                     .ok_or_else(|| DocError::Field("review.verdict".into()))?,
-                note: str_opt(d, &rv, "note").unwrap_or_default(),
-                at_ms: i64_opt(d, &rv, "at_ms").unwrap_or_default(),
-                reason: match str_opt(d, &rv, "reason") {
+                note: rv.str_opt("note").unwrap_or_default(),
+                at_ms: rv.i64_opt("at_ms").unwrap_or_default(),
+                reason: match rv.str_opt("reason") {
                     Some(r) => Some(
                         ReturnReason::parse(&r)
                             .ok_or_else(|| DocError::Field("review.reason".into()))?,
                     ),
                     None => None,
                 },
-                duplicate_of: str_opt(d, &rv, "duplicate_of"),
+                duplicate_of: rv.str_opt("duplicate_of"),
             }),
             _ => None,
         },
         None => None,
     };
     let flow = source.flow();
-    let state = match obj(d, &ROOT, "lifecycle", ObjType::Map).and_then(|l| str_opt(d, &l, "state"))
-    {
+    let lifecycle = root.map("lifecycle");
+    let state = match lifecycle.as_ref().and_then(|l| l.str_opt("state")) {
         Some(s) => CaseState::parse(&s).ok_or_else(|| DocError::Field("lifecycle.state".into()))?,
         None => Lifecycle::new(flow).state,
     };
@@ -619,45 +618,54 @@ pub(crate) fn read_case(d: &Automerge) -> Result<Case, DocError> {
         review,
         flow,
         state,
-        steps: read_steps(d)?,
-        position_flags: str_list(d, &r, "position_flags")
+        steps: match &lifecycle {
+            Some(l) => steps_of(d, l)?,
+            None => Vec::new(),
+        },
+        position_flags: r
+            .str_list("position_flags")
             .iter()
             .map(|f| {
                 PositionFlag::parse(f)
                     .ok_or_else(|| DocError::Field("report.position_flags".into()))
             })
             .collect::<Result<_, _>>()?,
-        revised_at_ms: i64_opt(d, &r, "revised_at_ms"),
+        revised_at_ms: r.i64_opt("revised_at_ms"),
     })
 }
 
 fn read_steps(d: &Automerge) -> Result<Vec<LifecycleStep>, DocError> {
-    let Some(l) = obj(d, &ROOT, "lifecycle", ObjType::Map) else {
-        return Ok(Vec::new());
-    };
-    let Some(steps) = obj(d, &l, "steps", ObjType::List) else {
+    match Fields::root(d).map("lifecycle") {
+        Some(l) => steps_of(d, &l),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The steps of the `lifecycle` map `l`.
+fn steps_of(d: &Automerge, l: &Fields<'_, Automerge>) -> Result<Vec<LifecycleStep>, DocError> {
+    let Some(steps) = l.list("steps") else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
-    for i in 0..d.length(&steps) {
-        let Some((Value::Object(ObjType::Map), s)) = d.get(&steps, i)? else {
+    for (i, s) in maps(d, &steps).into_iter().enumerate() {
+        let Some(s) = s else {
             return Err(DocError::Field(format!("lifecycle.steps[{i}]")));
         };
-        let step = Action::parse(&str_req(d, &s, "step")?)
+        let step = Action::parse(&s.str_req("step")?)
             .ok_or_else(|| DocError::Field(format!("lifecycle.steps[{i}].step")))?;
-        let state = CaseState::parse(&str_req(d, &s, "state")?)
+        let state = CaseState::parse(&s.str_req("state")?)
             .ok_or_else(|| DocError::Field(format!("lifecycle.steps[{i}].state")))?;
         out.push(LifecycleStep {
             step,
             state,
-            by: str_req(d, &s, "by")?,
-            at_ms: i64_req(d, &s, "at_ms")?,
-            note: str_opt(d, &s, "note").unwrap_or_default(),
+            by: s.str_req("by")?,
+            at_ms: s.i64_req("at_ms")?,
+            note: s.str_opt("note").unwrap_or_default(),
             detail: StepDetail {
-                unit: str_opt(d, &s, "unit"),
-                due_at_ms: i64_opt(d, &s, "due_at_ms"),
-                verification: str_opt(d, &s, "verification"),
-                photos: str_list(d, &s, "photos"),
+                unit: s.str_opt("unit"),
+                due_at_ms: s.i64_opt("due_at_ms"),
+                verification: s.str_opt("verification"),
+                photos: s.str_list("photos"),
             },
         });
     }

@@ -1118,6 +1118,31 @@ fn documents_over_the_size_limits_are_refused() {
     let _ = Message::decode(&honest_message()).unwrap();
 }
 
+#[test]
+fn every_character_ever_typed_counts_towards_the_operation_limit() {
+    let mut c = new_case();
+    // Each rewrite replaces the whole description: the deleted characters
+    // stay in the history, so a few rewrites are fine and many are not.
+    let rewrite = |c: &mut CaseDoc, i: usize| {
+        let ch = if i.is_multiple_of(2) { "甲" } else { "乙" };
+        c.edit_report(&ReportEdit {
+            description: Some(ch.repeat(limits::MAX_TEXT_CHARS)),
+            ..Default::default()
+        })
+        .unwrap();
+    };
+    rewrite(&mut c, 0);
+    check_size(c.doc(), c.save().len()).unwrap();
+    for i in 1..(limits::MAX_DOC_OPS / limits::MAX_TEXT_CHARS + 1) {
+        rewrite(&mut c, i);
+    }
+    let err = check_size(c.doc(), c.save().len()).unwrap_err();
+    assert!(
+        matches!(&err, DocError::TooLarge(m) if m.contains("operations")),
+        "{err}"
+    );
+}
+
 /// A plain change chunk with these (spec, data) op columns.
 fn change_chunk(cols: &[(u8, Vec<u8>)]) -> Vec<u8> {
     let mut body = vec![0u8, 16];

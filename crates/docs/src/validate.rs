@@ -5,12 +5,12 @@
 //! and size limits. A document the server stores always passes it, so no
 //! device can be handed one it cannot read.
 
-use automerge::{Automerge, ObjType, ReadDoc, ROOT};
+use automerge::{Automerge, ReadDoc};
 use gridpatrol_domain::taxonomy::{Level, Taxonomy};
 
 use crate::case::read_case;
 use crate::limits;
-use crate::read::obj;
+use crate::read::{header_of, maps, Fields};
 use crate::verification::read_verification;
 use crate::{Case, DocError, DocKind, Verification};
 
@@ -91,29 +91,27 @@ pub enum Valid {
 }
 
 fn check_keys<D: ReadDoc>(
-    doc: &D,
-    obj_id: &automerge::ObjId,
+    fields: &Fields<'_, D>,
     what: &str,
     allowed: &[&str],
 ) -> Result<(), DocError> {
-    match doc.keys(obj_id).find(|k| !allowed.contains(&k.as_str())) {
+    match fields.keys().find(|k| !allowed.contains(k)) {
         Some(k) => Err(DocError::Invalid(format!("unknown field `{what}{k}`"))),
         None => Ok(()),
     }
 }
 
 fn check_part_keys(
-    doc: &Automerge,
+    root: &Fields<'_, Automerge>,
     part: &str,
-    ty: ObjType,
     allowed: &[&str],
 ) -> Result<(), DocError> {
-    match doc.get(ROOT, part)? {
-        None => Ok(()),
-        Some((automerge::Value::Object(t), id)) if t == ty => {
-            check_keys(doc, &id, &format!("{part}."), allowed)
-        }
-        Some(_) => Err(DocError::Field(part.to_string())),
+    if !root.has(part) {
+        return Ok(());
+    }
+    match root.map(part) {
+        Some(m) => check_keys(&m, &format!("{part}."), allowed),
+        None => Err(DocError::Field(part.to_string())),
     }
 }
 
@@ -173,15 +171,19 @@ pub fn check_size(doc: &Automerge, saved_len: usize) -> Result<(), DocError> {
             limits::MAX_DOC_BYTES
         )));
     }
-    let changes = doc.get_changes(&[]);
-    if changes.len() > limits::MAX_DOC_CHANGES {
+    // Counted from the document's own tallies: collecting its changes to
+    // count them cost more than the rest of the write gate's checks.
+    let stats = doc.stats();
+    let changes = usize::try_from(stats.num_changes).unwrap_or(usize::MAX);
+    if changes > limits::MAX_DOC_CHANGES {
         return Err(DocError::TooLarge(format!(
-            "the document would have {} changes; at most {}",
-            changes.len(),
+            "the document would have {changes} changes; at most {}",
             limits::MAX_DOC_CHANGES
         )));
     }
-    let ops: usize = changes.iter().map(|c| c.len()).sum();
+    // Every operation held, deleted text included (a deletion marks the
+    // operations it removes rather than adding one).
+    let ops = usize::try_from(stats.num_ops).unwrap_or(usize::MAX);
     if ops > limits::MAX_DOC_OPS {
         return Err(DocError::TooLarge(format!(
             "the document would hold {ops} operations; at most {}",
@@ -197,19 +199,18 @@ pub fn check_size(doc: &Automerge, saved_len: usize) -> Result<(), DocError> {
 /// inside `bounds`, accuracy ≥ 0, times plausible, list lengths within
 /// [`limits`]. Size limits are [`check_size`]'s.
 pub fn validate(doc: &Automerge, bounds: &Bounds) -> Result<Valid, DocError> {
-    let kind = crate::read::header(doc)?.0;
+    let root = Fields::root(doc);
+    let kind = header_of(&root)?.0;
     match kind {
         DocKind::Case => {
             check_keys(
-                doc,
-                &ROOT,
+                &root,
                 "",
                 &["schema", "kind", "id", "report", "review", "lifecycle"],
             )?;
             check_part_keys(
-                doc,
+                &root,
                 "report",
-                ObjType::Map,
                 &[
                     "category",
                     "lon",
@@ -229,9 +230,8 @@ pub fn validate(doc: &Automerge, bounds: &Bounds) -> Result<Valid, DocError> {
                 ],
             )?;
             check_part_keys(
-                doc,
+                &root,
                 "review",
-                ObjType::Map,
                 &[
                     "reviewer",
                     "verdict",
@@ -241,29 +241,26 @@ pub fn validate(doc: &Automerge, bounds: &Bounds) -> Result<Valid, DocError> {
                     "duplicate_of",
                 ],
             )?;
-            check_part_keys(doc, "lifecycle", ObjType::Map, &["state", "steps"])?;
-            check_step_keys(doc)?;
+            check_part_keys(&root, "lifecycle", &["state", "steps"])?;
+            check_step_keys(&root)?;
             let case = read_case(doc)?;
             check_case(doc, &case, bounds)?;
             Ok(Valid::Case(Box::new(case)))
         }
         DocKind::Verification => {
             check_keys(
-                doc,
-                &ROOT,
+                &root,
                 "",
                 &["schema", "kind", "id", "case_id", "task", "result"],
             )?;
             check_part_keys(
-                doc,
+                &root,
                 "task",
-                ObjType::Map,
                 &["assignee", "kind", "due_at_ms", "created_by"],
             )?;
             check_part_keys(
-                doc,
+                &root,
                 "result",
-                ObjType::Map,
                 &["outcome", "note", "photos", "lon", "lat", "at_ms"],
             )?;
             let v = read_verification(doc)?;
@@ -308,12 +305,10 @@ fn check_case(doc: &Automerge, c: &Case, b: &Bounds) -> Result<(), DocError> {
     check_photo_count("the report", r.photos.len())?;
     crate::case::check_photos(&r.photos)?;
     // The reader skips list items that are not strings; a valid list has none.
-    if let Some(rep) = obj(doc, &ROOT, "report", ObjType::Map) {
-        if let Some(l) = obj(doc, &rep, "photos", ObjType::List) {
-            if doc.length(&l) != r.photos.len() {
-                return Err(DocError::Field("report.photos".into()));
-            }
-        }
+    let root = Fields::root(doc);
+    let stored = root.map("report").and_then(|rep| rep.list_len("photos"));
+    if stored.is_some_and(|n| n != r.photos.len()) {
+        return Err(DocError::Field("report.photos".into()));
     }
     check_id("reporter", &r.reporter)?;
     b.check_time("report time", r.created_at_ms)?;
@@ -365,43 +360,27 @@ fn check_case(doc: &Automerge, c: &Case, b: &Bounds) -> Result<(), DocError> {
         }
         crate::case::check_step_photos(&format!("lifecycle.steps[{i}]"), s.step, &s.detail.photos)?;
     }
-    check_step_photo_lists(doc, c)
+    check_step_photo_lists(&root, c)
 }
 
 /// The reader skips list items that are not strings; a valid step photo
 /// list has none (as for the report's).
-fn check_step_photo_lists(doc: &Automerge, c: &Case) -> Result<(), DocError> {
-    let Some(l) = obj(doc, &ROOT, "lifecycle", ObjType::Map) else {
-        return Ok(());
-    };
-    let Some(steps) = obj(doc, &l, "steps", ObjType::List) else {
-        return Ok(());
-    };
-    for (i, s) in c.steps.iter().enumerate() {
-        if let Ok(Some((automerge::Value::Object(ObjType::Map), st))) = doc.get(&steps, i) {
-            if let Some(p) = obj(doc, &st, "photos", ObjType::List) {
-                if doc.length(&p) != s.detail.photos.len() {
-                    return Err(DocError::Field(format!("lifecycle.steps[{i}].photos")));
-                }
-            }
+fn check_step_photo_lists(root: &Fields<'_, Automerge>, c: &Case) -> Result<(), DocError> {
+    for (i, (st, s)) in steps(root).iter().zip(&c.steps).enumerate() {
+        let stored = st.as_ref().and_then(|st| st.list_len("photos"));
+        if stored.is_some_and(|n| n != s.detail.photos.len()) {
+            return Err(DocError::Field(format!("lifecycle.steps[{i}].photos")));
         }
     }
     Ok(())
 }
 
 /// Every lifecycle step holds only the fields a step has.
-fn check_step_keys(doc: &Automerge) -> Result<(), DocError> {
-    let Some(l) = obj(doc, &ROOT, "lifecycle", ObjType::Map) else {
-        return Ok(());
-    };
-    let Some(steps) = obj(doc, &l, "steps", ObjType::List) else {
-        return Ok(());
-    };
-    for i in 0..doc.length(&steps) {
-        if let Ok(Some((automerge::Value::Object(ObjType::Map), s))) = doc.get(&steps, i) {
+fn check_step_keys(root: &Fields<'_, Automerge>) -> Result<(), DocError> {
+    for (i, s) in steps(root).iter().enumerate() {
+        if let Some(s) = s {
             check_keys(
-                doc,
-                &s,
+                s,
                 &format!("lifecycle.steps[{i}]."),
                 &[
                     "step",
@@ -418,6 +397,14 @@ fn check_step_keys(doc: &Automerge) -> Result<(), DocError> {
         }
     }
     Ok(())
+}
+
+/// The lifecycle steps' fields (`None` for an item that is not a map).
+fn steps<'a>(root: &Fields<'a, Automerge>) -> Vec<Option<Fields<'a, Automerge>>> {
+    match root.map("lifecycle").and_then(|l| l.list("steps")) {
+        Some(list) => maps(root.doc(), &list),
+        None => Vec::new(),
+    }
 }
 
 fn check_verification(v: &Verification, b: &Bounds) -> Result<(), DocError> {

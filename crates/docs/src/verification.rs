@@ -5,9 +5,7 @@ use automerge::{ActorId, Automerge, AutomergeError, ObjType, ROOT};
 use serde::{Deserialize, Serialize};
 
 use crate::case::{check_location, check_photos, put_str_list, str_enum, update_text_at};
-use crate::read::{
-    expect_kind, f64_opt, i64_opt, i64_req, obj, req_obj, str_list, str_opt, str_req,
-};
+use crate::read::{expect_kind, expect_kind_of, req_obj, Fields};
 use crate::{DocError, DocKind, SCHEMA};
 
 str_enum! {
@@ -170,25 +168,26 @@ impl VerificationDoc {
 /// Reads a verification document into plain values (shared with
 /// [`crate::validate`]).
 pub(crate) fn read_verification(d: &Automerge) -> Result<Verification, DocError> {
-    let id = expect_kind(d, DocKind::Verification)?;
-    let t = req_obj(d, &ROOT, "task", ObjType::Map)?;
+    let root = Fields::root(d);
+    let id = expect_kind_of(&root, DocKind::Verification)?;
+    let t = root.req_map("task")?;
     let task = Task {
-        assignee: str_req(d, &t, "assignee")?,
-        kind: TaskKind::parse(&str_req(d, &t, "kind")?)
+        assignee: t.str_req("assignee")?,
+        kind: TaskKind::parse(&t.str_req("kind")?)
             .ok_or_else(|| DocError::Field("task.kind".into()))?,
-        due_at_ms: i64_req(d, &t, "due_at_ms")?,
-        created_by: str_req(d, &t, "created_by")?,
+        due_at_ms: t.i64_req("due_at_ms")?,
+        created_by: t.str_req("created_by")?,
     };
-    let result = match obj(d, &ROOT, "result", ObjType::Map) {
-        Some(r) => match str_opt(d, &r, "outcome") {
+    let result = match root.map("result") {
+        Some(r) => match r.str_opt("outcome") {
             Some(o) => Some(VerificationResult {
                 outcome: Outcome::parse(&o)
                     .ok_or_else(|| DocError::Field("result.outcome".into()))?,
-                note: str_opt(d, &r, "note").unwrap_or_default(),
-                photos: str_list(d, &r, "photos"),
-                lon: f64_opt(d, &r, "lon").unwrap_or_default(),
-                lat: f64_opt(d, &r, "lat").unwrap_or_default(),
-                at_ms: i64_opt(d, &r, "at_ms").unwrap_or_default(),
+                note: r.str_opt("note").unwrap_or_default(),
+                photos: r.str_list("photos"),
+                lon: r.f64_opt("lon").unwrap_or_default(),
+                lat: r.f64_opt("lat").unwrap_or_default(),
+                at_ms: r.i64_opt("at_ms").unwrap_or_default(),
             }),
             None => None,
         },
@@ -196,7 +195,7 @@ pub(crate) fn read_verification(d: &Automerge) -> Result<Verification, DocError>
     };
     Ok(Verification {
         id,
-        case_id: str_req(d, &ROOT, "case_id")?,
+        case_id: root.str_req("case_id")?,
         task,
         result,
     })

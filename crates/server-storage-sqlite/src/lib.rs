@@ -234,6 +234,10 @@ fn read_opt_text(
 /// States in which a case is with the responsible unit (its deadline runs).
 const WITH_UNIT: &str = "('dispatched', 'second_handling', 'investigating')";
 
+/// Prepared statements kept per connection: more than the store's distinct
+/// fixed statements.
+const STATEMENT_CACHE: usize = 256;
+
 impl SqliteStore {
     /// Accounts whose row matches `cond` (with `arg` as `?1` if it uses it), by id.
     fn users_where(&self, cond: &str, arg: &str) -> Result<Vec<User>, StoreError> {
@@ -294,6 +298,10 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(be)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(be)?;
+        // Every fixed statement is prepared once: the default cache (16)
+        // is smaller than the set a sync session cycles through, so it
+        // re-parsed most of them on every request.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         migrate(&mut conn)?;
         remove_ownerless_partials(&partial_dir);
         // The database, its WAL and the photo directories may be new: make
@@ -360,9 +368,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             .map_err(be)?;
         tx.execute_batch(m.sql)
             .map_err(|e| StoreError::Backend(format!("migration {}: {e}", m.name)))?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, name, sha256, applied_at_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![m.version, m.name, hex::encode(Sha256::digest(m.sql.as_bytes())), now_ms()],
+        tx.prepare_cached("INSERT INTO schema_migrations (version, name, sha256, applied_at_ms) VALUES (?1, ?2, ?3, ?4)").map_err(be)?.execute(params![m.version, m.name, hex::encode(Sha256::digest(m.sql.as_bytes())), now_ms()],
         )
         .map_err(be)?;
         tx.pragma_update(None, "user_version", m.version)
@@ -374,14 +380,12 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 /// Declared total of `owner`'s unfinished upload of a photo.
 fn upload_total(conn: &Connection, sha256: &str, owner: &str) -> Result<Option<u64>, StoreError> {
-    conn.query_row(
-        "SELECT total FROM photo_uploads WHERE sha256 = ?1 AND owner = ?2",
-        params![sha256, owner],
-        |r| r.get::<_, i64>(0),
-    )
-    .optional()
-    .map(|t| t.map(to_u64))
-    .map_err(be)
+    conn.prepare_cached("SELECT total FROM photo_uploads WHERE sha256 = ?1 AND owner = ?2")
+        .map_err(be)?
+        .query_row(params![sha256, owner], |r| r.get::<_, i64>(0))
+        .optional()
+        .map(|t| t.map(to_u64))
+        .map_err(be)
 }
 
 /// SQL condition (on table alias `d`) and parameters selecting `scope`.
@@ -460,9 +464,7 @@ impl ServerStore for SqliteStore {
     fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
         let conn = self.conn();
         let row = conn
-            .query_row(
-                "SELECT id, name, role, squad, supervision_grid, password_hash FROM users WHERE id = ?1",
-                [id],
+            .prepare_cached("SELECT id, name, role, squad, supervision_grid, password_hash FROM users WHERE id = ?1").map_err(be)?.query_row([id],
                 |r| {
                     Ok((
                         r.get::<_, String>(0)?,
@@ -493,11 +495,9 @@ impl ServerStore for SqliteStore {
 
     fn sample_password_hash(&self) -> Result<Option<String>, StoreError> {
         self.conn()
-            .query_row(
-                "SELECT password_hash FROM users ORDER BY rowid DESC LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT password_hash FROM users ORDER BY rowid DESC LIMIT 1")
+            .map_err(be)?
+            .query_row([], |r| r.get(0))
             .optional()
             .map_err(be)
     }
@@ -505,7 +505,9 @@ impl ServerStore for SqliteStore {
     fn user_count(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn()
-            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+            .prepare_cached("SELECT COUNT(*) FROM users")
+            .map_err(be)?
+            .query_row([], |r| r.get(0))
             .map_err(be)?;
         Ok(to_u64(n))
     }
@@ -514,19 +516,23 @@ impl ServerStore for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(be)?;
         for s in squads {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO squads (id, name, leader) VALUES (?1, ?2, ?3)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, leader = excluded.leader",
-                params![s.id, s.name, s.leader],
             )
+            .map_err(be)?
+            .execute(params![s.id, s.name, s.leader])
             .map_err(be)?;
-            tx.execute("DELETE FROM squad_grids WHERE squad = ?1", [&s.id])
+            tx.prepare_cached("DELETE FROM squad_grids WHERE squad = ?1")
+                .map_err(be)?
+                .execute([&s.id])
                 .map_err(be)?;
             for g in &s.supervision_grids {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT OR IGNORE INTO squad_grids (squad, supervision_grid) VALUES (?1, ?2)",
-                    params![s.id, g],
                 )
+                .map_err(be)?
+                .execute(params![s.id, g])
                 .map_err(be)?;
             }
         }
@@ -536,9 +542,9 @@ impl ServerStore for SqliteStore {
     fn squad_of(&self, user_id: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn()
-            .query_row("SELECT squad FROM users WHERE id = ?1", [user_id], |r| {
-                r.get::<_, Option<String>>(0)
-            })
+            .prepare_cached("SELECT squad FROM users WHERE id = ?1")
+            .map_err(be)?
+            .query_row([user_id], |r| r.get::<_, Option<String>>(0))
             .optional()
             .map_err(be)?
             .flatten())
@@ -546,11 +552,11 @@ impl ServerStore for SqliteStore {
 
     fn squad_of_grid(&self, supervision_grid: &str) -> Result<Option<String>, StoreError> {
         self.conn()
-            .query_row(
+            .prepare_cached(
                 "SELECT squad FROM squad_grids WHERE supervision_grid = ?1 ORDER BY squad LIMIT 1",
-                [supervision_grid],
-                |r| r.get::<_, String>(0),
             )
+            .map_err(be)?
+            .query_row([supervision_grid], |r| r.get::<_, String>(0))
             .optional()
             .map_err(be)
     }
@@ -563,9 +569,7 @@ impl ServerStore for SqliteStore {
         expires_at_ms: i64,
     ) -> Result<(), StoreError> {
         self.conn()
-            .execute(
-                "INSERT INTO tokens (token_sha256, user_id, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![&token_sha256[..], user_id, created_at_ms, expires_at_ms],
+            .prepare_cached("INSERT INTO tokens (token_sha256, user_id, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4)").map_err(be)?.execute(params![&token_sha256[..], user_id, created_at_ms, expires_at_ms],
             )
             .map_err(be)?;
         Ok(())
@@ -573,16 +577,14 @@ impl ServerStore for SqliteStore {
 
     fn token(&self, token_sha256: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
         self.conn()
-            .query_row(
-                "SELECT user_id, expires_at_ms FROM tokens WHERE token_sha256 = ?1",
-                [&token_sha256[..]],
-                |r| {
-                    Ok(TokenRecord {
-                        user_id: r.get(0)?,
-                        expires_at_ms: r.get(1)?,
-                    })
-                },
-            )
+            .prepare_cached("SELECT user_id, expires_at_ms FROM tokens WHERE token_sha256 = ?1")
+            .map_err(be)?
+            .query_row([&token_sha256[..]], |r| {
+                Ok(TokenRecord {
+                    user_id: r.get(0)?,
+                    expires_at_ms: r.get(1)?,
+                })
+            })
             .optional()
             .map_err(be)
     }
@@ -590,10 +592,9 @@ impl ServerStore for SqliteStore {
     fn revoke_token(&self, token_sha256: &[u8; 32]) -> Result<bool, StoreError> {
         let n = self
             .conn()
-            .execute(
-                "DELETE FROM tokens WHERE token_sha256 = ?1",
-                [&token_sha256[..]],
-            )
+            .prepare_cached("DELETE FROM tokens WHERE token_sha256 = ?1")
+            .map_err(be)?
+            .execute([&token_sha256[..]])
             .map_err(be)?;
         Ok(n > 0)
     }
@@ -601,7 +602,9 @@ impl ServerStore for SqliteStore {
     fn purge_expired_tokens(&self, now_ms: i64) -> Result<u64, StoreError> {
         let n = self
             .conn()
-            .execute("DELETE FROM tokens WHERE expires_at_ms < ?1", [now_ms])
+            .prepare_cached("DELETE FROM tokens WHERE expires_at_ms < ?1")
+            .map_err(be)?
+            .execute([now_ms])
             .map_err(be)?;
         Ok(n as u64)
     }
@@ -707,18 +710,19 @@ impl ServerStore for SqliteStore {
         let end = String::from_utf8_lossy(&end).into_owned();
         let n = self
             .conn()
-            .execute(
+            .prepare_cached(
                 "DELETE FROM sync_states WHERE device IN (
                      SELECT DISTINCT device FROM sync_states
                      WHERE device >= ?1 AND device < ?2 AND device <> ?3
                      ORDER BY device LIMIT -1 OFFSET ?4)",
-                params![
-                    account_prefix,
-                    end,
-                    keep_device,
-                    max_devices.saturating_sub(1) as i64
-                ],
             )
+            .map_err(be)?
+            .execute(params![
+                account_prefix,
+                end,
+                keep_device,
+                max_devices.saturating_sub(1) as i64
+            ])
             .map_err(be)?;
         Ok(n as u64)
     }
@@ -736,7 +740,9 @@ impl ServerStore for SqliteStore {
         let mut conflicts = Vec::new();
         for w in writes {
             let seq: Option<i64> = tx
-                .query_row("SELECT seq FROM docs WHERE id = ?1", [&w.id], |r| r.get(0))
+                .prepare_cached("SELECT seq FROM docs WHERE id = ?1")
+                .map_err(be)?
+                .query_row([&w.id], |r| r.get(0))
                 .optional()
                 .map_err(be)?;
             if seq.map(to_u64) != w.expected_seq {
@@ -747,7 +753,9 @@ impl ServerStore for SqliteStore {
             return Err(StoreError::Conflict(conflicts));
         }
         let mut seq: i64 = tx
-            .query_row("SELECT seq FROM change_seq WHERE id = 1", [], |r| r.get(0))
+            .prepare_cached("SELECT seq FROM change_seq WHERE id = 1")
+            .map_err(be)?
+            .query_row([], |r| r.get(0))
             .map_err(be)?;
         {
             let mut up = tx
@@ -795,7 +803,9 @@ impl ServerStore for SqliteStore {
                 st.execute(params![device, id, state]).map_err(be)?;
             }
         }
-        tx.execute("UPDATE change_seq SET seq = ?1 WHERE id = 1", [seq])
+        tx.prepare_cached("UPDATE change_seq SET seq = ?1 WHERE id = 1")
+            .map_err(be)?
+            .execute([seq])
             .map_err(be)?;
         tx.commit().map_err(be)
     }
@@ -810,7 +820,9 @@ impl ServerStore for SqliteStore {
         // One read transaction so the page and the high-water mark agree.
         let tx = conn.transaction().map_err(be)?;
         let top: i64 = tx
-            .query_row("SELECT seq FROM change_seq WHERE id = 1", [], |r| r.get(0))
+            .prepare_cached("SELECT seq FROM change_seq WHERE id = 1")
+            .map_err(be)?
+            .query_row([], |r| r.get(0))
             .map_err(be)?;
         let cursor_i = i64::try_from(cursor).unwrap_or(i64::MAX);
         let fetch = i64::from(limit) + 1;
@@ -855,7 +867,9 @@ impl ServerStore for SqliteStore {
     fn doc_count(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn()
-            .query_row("SELECT COUNT(*) FROM docs", [], |r| r.get(0))
+            .prepare_cached("SELECT COUNT(*) FROM docs")
+            .map_err(be)?
+            .query_row([], |r| r.get(0))
             .map_err(be)?;
         Ok(to_u64(n))
     }
@@ -964,11 +978,11 @@ impl ServerStore for SqliteStore {
 
     fn has_session(&self, user_id: &str, now_ms: i64) -> Result<bool, StoreError> {
         self.conn()
-            .query_row(
+            .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM tokens WHERE user_id = ?1 AND expires_at_ms > ?2)",
-                params![user_id, now_ms],
-                |r| r.get(0),
             )
+            .map_err(be)?
+            .query_row(params![user_id, now_ms], |r| r.get(0))
             .map_err(be)
     }
 
@@ -1097,9 +1111,7 @@ impl ServerStore for SqliteStore {
 
     fn sample_draw(&self, month: &str) -> Result<Option<DrawRecord>, StoreError> {
         self.conn()
-            .query_row(
-                "SELECT month, seed, rate, min_count, drawn_at_ms FROM quality_draws WHERE month = ?1",
-                [month],
+            .prepare_cached("SELECT month, seed, rate, min_count, drawn_at_ms FROM quality_draws WHERE month = ?1").map_err(be)?.query_row([month],
                 |r| {
                     Ok(DrawRecord {
                         month: r.get(0)?,
@@ -1120,17 +1132,18 @@ impl ServerStore for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(be)?;
         let added = tx
-            .execute(
+            .prepare_cached(
                 "INSERT OR IGNORE INTO quality_draws (month, seed, rate, min_count, drawn_at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    draw.month,
-                    draw.seed,
-                    draw.rate,
-                    draw.min_count,
-                    draw.drawn_at_ms
-                ],
             )
+            .map_err(be)?
+            .execute(params![
+                draw.month,
+                draw.seed,
+                draw.rate,
+                draw.min_count,
+                draw.drawn_at_ms
+            ])
             .map_err(be)?;
         if added == 0 {
             return Ok(false);
@@ -1257,10 +1270,8 @@ impl ServerStore for SqliteStore {
     fn mark_sample(&self, mark: &SampleRow) -> Result<bool, StoreError> {
         let n = self
             .conn()
-            .execute(
-                "UPDATE quality_samples SET wrong = ?3, reason = ?4, marked_by = ?5, marked_at_ms = ?6
-                 WHERE month = ?1 AND case_id = ?2",
-                params![
+            .prepare_cached("UPDATE quality_samples SET wrong = ?3, reason = ?4, marked_by = ?5, marked_at_ms = ?6
+                 WHERE month = ?1 AND case_id = ?2").map_err(be)?.execute(params![
                     mark.month,
                     mark.case_id,
                     mark.wrong,
@@ -1333,11 +1344,9 @@ impl ServerStore for SqliteStore {
     fn photo_status(&self, sha256: &str) -> Result<PhotoStatus, StoreError> {
         let total: Option<i64> = self
             .conn()
-            .query_row(
-                "SELECT total FROM photos WHERE sha256 = ?1 AND complete = 1",
-                [sha256],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT total FROM photos WHERE sha256 = ?1 AND complete = 1")
+            .map_err(be)?
+            .query_row([sha256], |r| r.get(0))
             .optional()
             .map_err(be)?;
         Ok(match total {
@@ -1398,11 +1407,11 @@ impl ServerStore for SqliteStore {
         }
         if existing.is_none() {
             let (uploads, sum): (i64, i64) = conn
-                .query_row(
+                .prepare_cached(
                     "SELECT COUNT(*), COALESCE(SUM(total), 0) FROM photo_uploads WHERE owner = ?1",
-                    [owner],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
+                .map_err(be)?
+                .query_row([owner], |r| Ok((r.get(0)?, r.get(1)?)))
                 .map_err(be)?;
             let (uploads, sum) = (to_u64(uploads), to_u64(sum));
             if uploads >= quota.max_uploads || sum.saturating_add(total) > quota.max_bytes {
@@ -1411,17 +1420,19 @@ impl ServerStore for SqliteStore {
                     bytes: sum,
                 });
             }
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT INTO photo_uploads (sha256, owner, total, started_at_ms, touched_at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?4)",
-                params![sha256, owner, total as i64, now_ms],
             )
+            .map_err(be)?
+            .execute(params![sha256, owner, total as i64, now_ms])
             .map_err(be)?;
         } else {
-            conn.execute(
+            conn.prepare_cached(
                 "UPDATE photo_uploads SET touched_at_ms = ?3 WHERE sha256 = ?1 AND owner = ?2",
-                params![sha256, owner, now_ms],
             )
+            .map_err(be)?
+            .execute(params![sha256, owner, now_ms])
             .map_err(be)?;
         }
         {
@@ -1446,11 +1457,10 @@ impl ServerStore for SqliteStore {
         }
         let forget_upload = |conn: &Connection| {
             let _ = fs::remove_file(&partial);
-            conn.execute(
-                "DELETE FROM photo_uploads WHERE sha256 = ?1 AND owner = ?2",
-                params![sha256, owner],
-            )
-            .map_err(be)
+            conn.prepare_cached("DELETE FROM photo_uploads WHERE sha256 = ?1 AND owner = ?2")
+                .map_err(be)?
+                .execute(params![sha256, owner])
+                .map_err(be)
         };
         let actual = sha256_file(&partial)?;
         if actual != sha256 {
@@ -1461,11 +1471,11 @@ impl ServerStore for SqliteStore {
             });
         }
         let stored: bool = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM photos WHERE sha256 = ?1 AND complete = 1)",
-                [sha256],
-                |r| r.get(0),
             )
+            .map_err(be)?
+            .query_row([sha256], |r| r.get(0))
             .map_err(be)?;
         if stored {
             forget_upload(&conn)?;
@@ -1474,17 +1484,19 @@ impl ServerStore for SqliteStore {
             // File data (synced above), then its name, then the row.
             durable::sync_dir(&self.photo_dir)?;
             forget_upload(&conn)?;
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT INTO photos (sha256, total, complete) VALUES (?1, ?2, 1)
                  ON CONFLICT (sha256) DO UPDATE SET total = excluded.total, complete = 1",
-                params![sha256, total as i64],
             )
+            .map_err(be)?
+            .execute(params![sha256, total as i64])
             .map_err(be)?;
         }
-        conn.execute(
+        conn.prepare_cached(
             "INSERT OR IGNORE INTO photo_uploaders (sha256, user_id) VALUES (?1, ?2)",
-            params![sha256, owner],
         )
+        .map_err(be)?
+        .execute(params![sha256, owner])
         .map_err(be)?;
         Ok(PhotoStatus::Complete { len: total })
     }
@@ -1501,11 +1513,10 @@ impl ServerStore for SqliteStore {
         for (sha, owner) in &stale {
             let _ = fs::remove_file(self.partial_path(sha, owner));
         }
-        conn.execute(
-            "DELETE FROM photo_uploads WHERE touched_at_ms < ?1",
-            [before_ms],
-        )
-        .map_err(be)?;
+        conn.prepare_cached("DELETE FROM photo_uploads WHERE touched_at_ms < ?1")
+            .map_err(be)?
+            .execute([before_ms])
+            .map_err(be)?;
         Ok(stale.len() as u64)
     }
 
@@ -1551,10 +1562,11 @@ impl ServerStore for SqliteStore {
 
     fn renew_epoch(&self) -> Result<String, StoreError> {
         let conn = self.conn();
-        conn.execute(
+        conn.prepare_cached(
             "UPDATE server_meta SET value = lower(hex(randomblob(16))) WHERE key = 'epoch'",
-            [],
         )
+        .map_err(be)?
+        .execute([])
         .map_err(be)?;
         epoch_of(&conn)
     }
@@ -1562,10 +1574,8 @@ impl ServerStore for SqliteStore {
 
 /// The stored epoch (migration 5 writes the first one).
 fn epoch_of(conn: &Connection) -> Result<String, StoreError> {
-    conn.query_row(
-        "SELECT value FROM server_meta WHERE key = 'epoch'",
-        [],
-        |r| r.get(0),
-    )
-    .map_err(be)
+    conn.prepare_cached("SELECT value FROM server_meta WHERE key = 'epoch'")
+        .map_err(be)?
+        .query_row([], |r| r.get(0))
+        .map_err(be)
 }

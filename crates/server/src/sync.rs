@@ -608,8 +608,13 @@ pub(crate) fn check_write(
     // on the server before the step is (devices upload report and result
     // photos after their documents, so those are not checked here).
     if let gridpatrol_docs::Valid::Case(c) = &valid {
-        let known: HashSet<String> = gridpatrol_docs::photo_refs(before).into_iter().collect();
-        for sha in c.steps.iter().flat_map(|s| &s.detail.photos) {
+        // Only read the stored photo list when a step has photos (few do).
+        let mut step_photos = c.steps.iter().flat_map(|s| &s.detail.photos).peekable();
+        let known: HashSet<String> = match step_photos.peek() {
+            Some(_) => gridpatrol_docs::photo_refs(before).into_iter().collect(),
+            None => HashSet::new(),
+        };
+        for sha in step_photos {
             if known.contains(sha) {
                 continue;
             }

@@ -243,13 +243,13 @@ impl Store {
     /// Records the thumbnail of a stored photo (both must be stored).
     pub fn set_thumb(&mut self, photo: &str, thumb: &Thumb) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO photo_thumbs (photo_sha256, thumb_sha256, width, height)
              VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (photo_sha256) DO UPDATE SET thumb_sha256 = excluded.thumb_sha256,
                 width = excluded.width, height = excluded.height",
-            params![photo, thumb.sha256, thumb.width, thumb.height],
-        )?;
+        )?
+        .execute(params![photo, thumb.sha256, thumb.width, thumb.height])?;
         tx.commit()?;
         Ok(())
     }
@@ -275,13 +275,14 @@ impl Store {
     pub fn set_favourite(&mut self, code: &str, on: bool, now_ms: i64) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
         if on {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO favourites (code, added_at_ms) VALUES (?1, ?2)
                  ON CONFLICT (code) DO NOTHING",
-                params![code, now_ms],
-            )?;
+            )?
+            .execute(params![code, now_ms])?;
         } else {
-            tx.execute("DELETE FROM favourites WHERE code = ?1", [code])?;
+            tx.prepare_cached("DELETE FROM favourites WHERE code = ?1")?
+                .execute([code])?;
         }
         tx.commit()?;
         Ok(())
@@ -299,18 +300,18 @@ impl Store {
     /// Notes that a category was just used in a report.
     pub fn touch_recent(&mut self, code: &str, now_ms: i64) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO recents (code, used_at_ms, uses) VALUES (?1, ?2, 1)
              ON CONFLICT (code) DO UPDATE SET used_at_ms = excluded.used_at_ms,
                 uses = uses + 1",
-            params![code, now_ms],
-        )?;
+        )?
+        .execute(params![code, now_ms])?;
         // Keep the most recent 50.
-        tx.execute(
+        tx.prepare_cached(
             "DELETE FROM recents WHERE code NOT IN
                (SELECT code FROM recents ORDER BY used_at_ms DESC LIMIT 50)",
-            [],
-        )?;
+        )?
+        .execute([])?;
         tx.commit()?;
         Ok(())
     }
@@ -327,11 +328,11 @@ impl Store {
     /// Ticks a checklist item "checked, no problem" for `day` (YYYY-MM-DD).
     pub fn tick(&mut self, day: &str, code: &str, now_ms: i64) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO checklist_ticks (day, code, at_ms) VALUES (?1, ?2, ?3)
              ON CONFLICT (day, code) DO UPDATE SET at_ms = excluded.at_ms",
-            params![day, code, now_ms],
-        )?;
+        )?
+        .execute(params![day, code, now_ms])?;
         tx.commit()?;
         Ok(())
     }
@@ -348,18 +349,18 @@ impl Store {
     /// Records a track point of an open patrol.
     pub fn add_track_point(&mut self, patrol_id: i64, p: &TrackPoint) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO track_points (patrol_id, at_ms, lon, lat, accuracy_m, technical_grid)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                patrol_id,
-                p.at_ms,
-                p.lon,
-                p.lat,
-                p.accuracy_m,
-                p.technical_grid
-            ],
-        )?;
+        )?
+        .execute(params![
+            patrol_id,
+            p.at_ms,
+            p.lon,
+            p.lat,
+            p.accuracy_m,
+            p.technical_grid
+        ])?;
         tx.commit()?;
         Ok(())
     }
@@ -388,12 +389,12 @@ impl Store {
     /// Replaces the cached district package.
     pub fn set_district_package(&mut self, json: &str, now_ms: i64) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO district_package (id, json, fetched_at_ms) VALUES (1, ?1, ?2)
              ON CONFLICT (id) DO UPDATE SET json = excluded.json,
                 fetched_at_ms = excluded.fetched_at_ms",
-            params![json, now_ms],
-        )?;
+        )?
+        .execute(params![json, now_ms])?;
         tx.commit()?;
         Ok(())
     }
@@ -402,11 +403,8 @@ impl Store {
     pub fn district_package(&self) -> Result<Option<(String, i64)>, StoreError> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT json, fetched_at_ms FROM district_package WHERE id = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT json, fetched_at_ms FROM district_package WHERE id = 1")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?)
     }
 
@@ -414,33 +412,32 @@ impl Store {
     pub fn district_package_at(&self) -> Result<Option<i64>, StoreError> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT fetched_at_ms FROM district_package WHERE id = 1",
-                [],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT fetched_at_ms FROM district_package WHERE id = 1")?
+            .query_row([], |r| r.get(0))
             .optional()?)
     }
 
     /// Documents changed here and not yet confirmed by the server.
     pub fn pending_docs(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.conn.query_row(
-            "SELECT count(*) FROM documents WHERE sync_state IN ('local_only', 'syncing')",
-            [],
-            |r| r.get(0),
-        )?;
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM documents WHERE sync_state IN ('local_only', 'syncing')",
+            )?
+            .query_row([], |r| r.get(0))?;
         Ok(n as u64)
     }
 
     /// Stored photos (not thumbnails) without a `meta_prefix<sha>` mark.
     pub fn photos_without_mark(&self, meta_prefix: &str) -> Result<u64, StoreError> {
-        let n: i64 = self.conn.query_row(
-            "SELECT count(*) FROM photos p
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM photos p
              WHERE NOT EXISTS (SELECT 1 FROM photo_thumbs t WHERE t.thumb_sha256 = p.sha256)
                AND NOT EXISTS (SELECT 1 FROM meta m WHERE m.key = ?1 || p.sha256)",
-            [meta_prefix],
-            |r| r.get(0),
-        )?;
+            )?
+            .query_row([meta_prefix], |r| r.get(0))?;
         Ok(n as u64)
     }
 
@@ -466,11 +463,10 @@ impl Store {
 
     /// Documents the server refused.
     pub fn refused_docs(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.conn.query_row(
-            "SELECT count(*) FROM documents WHERE sync_state = 'refused'",
-            [],
-            |r| r.get(0),
-        )?;
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM documents WHERE sync_state = 'refused'")?
+            .query_row([], |r| r.get(0))?;
         Ok(n as u64)
     }
 }

@@ -411,7 +411,8 @@ impl Store {
     pub fn case_count(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM cases", [], |r| r.get(0))?;
+            .prepare_cached("SELECT count(*) FROM cases")?
+            .query_row([], |r| r.get(0))?;
         Ok(n as u64)
     }
 
@@ -481,10 +482,11 @@ impl Store {
             SyncState::Refused { reason } => ("refused", Some(reason.as_str())),
         };
         let tx = self.write_tx()?;
-        let n = tx.execute(
-            "UPDATE documents SET sync_state = ?2, refusal_reason = ?3 WHERE id = ?1",
-            params![doc_id, name, reason],
-        )?;
+        let n = tx
+            .prepare_cached(
+                "UPDATE documents SET sync_state = ?2, refusal_reason = ?3 WHERE id = ?1",
+            )?
+            .execute(params![doc_id, name, reason])?;
         if n == 0 {
             return Err(StoreError::DocumentNotFound(doc_id.to_owned()));
         }

@@ -119,6 +119,9 @@ impl Store {
         // Another connection (the sync engine's) may hold the write lock
         // briefly; wait rather than fail the user's action.
         conn.busy_timeout(Duration::from_secs(5))?;
+        // Every fixed statement is prepared once: the default cache (16) is
+        // smaller than the set a sync session cycles through.
+        conn.set_prepared_statement_cache_capacity(256);
         conn.pragma_update(None, "foreign_keys", true)?;
         let sync = match durability {
             Durability::Normal => "NORMAL",

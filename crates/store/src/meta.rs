@@ -29,21 +29,21 @@ impl Store {
     /// Replaces the current assignment.
     pub fn set_assignment(&mut self, a: &Assignment) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO assignment (id, inspector_id, name, role, squad, supervision_grid)
              VALUES (1, ?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO UPDATE SET
                 inspector_id = excluded.inspector_id, name = excluded.name,
                 role = excluded.role, squad = excluded.squad,
                 supervision_grid = excluded.supervision_grid",
-            params![
-                a.inspector_id,
-                a.name,
-                a.role.as_str(),
-                a.squad,
-                a.supervision_grid
-            ],
-        )?;
+        )?
+        .execute(params![
+            a.inspector_id,
+            a.name,
+            a.role.as_str(),
+            a.squad,
+            a.supervision_grid
+        ])?;
         tx.commit()?;
         Ok(())
     }
@@ -52,20 +52,19 @@ impl Store {
     pub fn assignment(&self) -> Result<Option<Assignment>, StoreError> {
         let raw = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT inspector_id, name, role, squad, supervision_grid
                  FROM assignment WHERE id = 1",
-                [],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                    ))
-                },
-            )
+            )?
+            .query_row([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })
             .optional()?;
         raw.map(|(inspector_id, name, role, squad, supervision_grid)| {
             let role = Role::parse(&role)
@@ -93,11 +92,11 @@ impl Store {
     /// Writes (inserts or replaces) a value in the key/value table.
     pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
+        )?
+        .execute(params![key, value])?;
         tx.commit()?;
         Ok(())
     }
@@ -116,7 +115,8 @@ impl Store {
     /// Removes a key from the key/value table (no error if it is absent).
     pub fn delete_meta(&mut self, key: &str) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
-        tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        tx.prepare_cached("DELETE FROM meta WHERE key = ?1")?
+            .execute([key])?;
         tx.commit()?;
         Ok(())
     }
@@ -126,16 +126,14 @@ impl Store {
     /// the life of the database.
     pub fn device_actor_id(&mut self) -> Result<String, StoreError> {
         let tx = self.write_tx()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO meta (key, value) VALUES (?1, lower(hex(randomblob(16))))
              ON CONFLICT (key) DO NOTHING",
-            [META_DEVICE_ACTOR_ID],
-        )?;
-        let id: String = tx.query_row(
-            "SELECT value FROM meta WHERE key = ?1",
-            [META_DEVICE_ACTOR_ID],
-            |r| r.get(0),
-        )?;
+        )?
+        .execute([META_DEVICE_ACTOR_ID])?;
+        let id: String = tx
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([META_DEVICE_ACTOR_ID], |r| r.get(0))?;
         tx.commit()?;
         Ok(id)
     }

@@ -68,6 +68,11 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
     if found > 0 {
         verify_applied(conn)?;
     }
+    if found == LATEST_SCHEMA_VERSION {
+        // Up to date: no write lock to take (every app start and every
+        // engine connection opens the store).
+        return Ok(found);
+    }
     for m in MIGRATIONS {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Re-read under the write lock: another connection may have migrated

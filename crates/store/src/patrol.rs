@@ -43,11 +43,10 @@ impl Store {
     ) -> Result<PatrolSession, StoreError> {
         let tx = self.write_tx()?;
         let open: Option<i64> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT id FROM patrol_sessions WHERE inspector_id = ?1 AND ended_at_ms IS NULL",
-                [inspector_id],
-                |r| r.get(0),
-            )
+            )?
+            .query_row([inspector_id], |r| r.get(0))
             .optional()?;
         if let Some(open_id) = open {
             return Err(StoreError::PatrolAlreadyOpen {
@@ -55,11 +54,11 @@ impl Store {
                 open_id,
             });
         }
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO patrol_sessions (inspector_id, supervision_grid, started_at_ms)
              VALUES (?1, ?2, ?3)",
-            params![inspector_id, supervision_grid, started_at_ms],
-        )?;
+        )?
+        .execute(params![inspector_id, supervision_grid, started_at_ms])?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
         Ok(PatrolSession {
@@ -91,10 +90,8 @@ impl Store {
                 s.started_at_ms
             )));
         }
-        tx.execute(
-            "UPDATE patrol_sessions SET ended_at_ms = ?2 WHERE id = ?1",
-            params![id, ended_at_ms],
-        )?;
+        tx.prepare_cached("UPDATE patrol_sessions SET ended_at_ms = ?2 WHERE id = ?1")?
+            .execute(params![id, ended_at_ms])?;
         tx.commit()?;
         s.ended_at_ms = Some(ended_at_ms);
         Ok(s)

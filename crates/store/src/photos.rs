@@ -147,20 +147,20 @@ impl Store {
             .map_err(io_err(&dir))?;
 
         let tx = self.write_tx()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO photos (sha256, byte_len, mime, taken_at_ms, lon, lat, stored_at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (sha256) DO NOTHING",
-            params![
-                sha,
-                bytes.len() as i64,
-                meta.mime,
-                meta.taken_at_ms,
-                meta.lon,
-                meta.lat,
-                crate::migrate::now_ms(),
-            ],
-        )?;
+        )?
+        .execute(params![
+            sha,
+            bytes.len() as i64,
+            meta.mime,
+            meta.taken_at_ms,
+            meta.lon,
+            meta.lat,
+            crate::migrate::now_ms(),
+        ])?;
         tx.commit()?;
         Ok(sha)
     }
@@ -191,21 +191,20 @@ impl Store {
         use rusqlite::OptionalExtension;
         Ok(self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT mime, taken_at_ms, lon, lat, byte_len FROM photos WHERE sha256 = ?1",
-                [sha],
-                |r| {
-                    Ok((
-                        PhotoMeta {
-                            mime: r.get(0)?,
-                            taken_at_ms: r.get(1)?,
-                            lon: r.get(2)?,
-                            lat: r.get(3)?,
-                        },
-                        r.get::<_, i64>(4)? as u64,
-                    ))
-                },
-            )
+            )?
+            .query_row([sha], |r| {
+                Ok((
+                    PhotoMeta {
+                        mime: r.get(0)?,
+                        taken_at_ms: r.get(1)?,
+                        lon: r.get(2)?,
+                        lat: r.get(3)?,
+                    },
+                    r.get::<_, i64>(4)? as u64,
+                ))
+            })
             .optional()?)
     }
 }

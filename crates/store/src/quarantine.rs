@@ -23,19 +23,19 @@ impl Store {
     /// Keeps (or replaces) a document that could not be read.
     pub fn quarantine(&mut self, q: &Quarantined) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO quarantine (doc_id, kind, bytes, reason, received_at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (doc_id) DO UPDATE SET kind = excluded.kind, bytes = excluded.bytes,
                  reason = excluded.reason, received_at_ms = excluded.received_at_ms",
-            params![
-                q.doc_id,
-                q.kind.as_str(),
-                q.bytes,
-                q.reason,
-                q.received_at_ms
-            ],
-        )?;
+        )?
+        .execute(params![
+            q.doc_id,
+            q.kind.as_str(),
+            q.bytes,
+            q.reason,
+            q.received_at_ms
+        ])?;
         tx.commit()?;
         Ok(())
     }
@@ -43,7 +43,9 @@ impl Store {
     /// Forgets a quarantined document (a readable version arrived).
     pub fn release_quarantine(&mut self, doc_id: &str) -> Result<bool, StoreError> {
         let tx = self.write_tx()?;
-        let n = tx.execute("DELETE FROM quarantine WHERE doc_id = ?1", [doc_id])?;
+        let n = tx
+            .prepare_cached("DELETE FROM quarantine WHERE doc_id = ?1")?
+            .execute([doc_id])?;
         tx.commit()?;
         Ok(n > 0)
     }
@@ -91,7 +93,8 @@ impl Store {
     pub fn quarantined_count(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM quarantine", [], |r| r.get(0))?;
+            .prepare_cached("SELECT count(*) FROM quarantine")?
+            .query_row([], |r| r.get(0))?;
         Ok(n as u64)
     }
 }

@@ -103,7 +103,8 @@ impl Store {
     /// removed (cases keep their category code: it is not a foreign key).
     pub fn import_taxonomy(&mut self, taxonomy: &Taxonomy) -> Result<usize, StoreError> {
         let tx = self.write_tx()?;
-        tx.execute("DELETE FROM taxonomy_node", [])?;
+        tx.prepare_cached("DELETE FROM taxonomy_node")?
+            .execute([])?;
         {
             // The parent reference is DEFERRABLE INITIALLY DEFERRED, so it is
             // checked at commit and node order does not matter.
@@ -138,7 +139,8 @@ impl Store {
     pub fn taxonomy_count(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM taxonomy_node", [], |r| r.get(0))?;
+            .prepare_cached("SELECT count(*) FROM taxonomy_node")?
+            .query_row([], |r| r.get(0))?;
         Ok(n as u64)
     }
 

@@ -621,6 +621,11 @@ async function closedTimelineOk(ctx, who) {
   ]) {
     check(`${who}: the timeline says ${words}`, text.includes(words), text.slice(0, 300));
   }
+  // People by name, the centre by its role: no bare account ids.
+  const byCentre = ZH["timeline.by"].replace("{who}", ZH["role.centre_operator"]);
+  check(`${who}: the centre's steps say ${byCentre}`, text.includes(byCentre), text.slice(0, 300));
+  const ids = text.match(new RegExp(ZH["timeline.by"].replace("{who}", "[A-Z]\\d{4}"), "g")) ?? [];
+  check(`${who}: no step is signed with a bare account id`, ids.length === 0, JSON.stringify(ids));
   await handledPhotoOk(ctx, who);
   await scrollToShow(s, '[data-testid="timeline-step"][data-stage="3"]');
   await screenOk(s, `closed-timeline-${who}`, ['[data-testid="timeline-entry"][data-state="closed"]']);

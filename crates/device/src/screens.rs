@@ -232,6 +232,18 @@ impl Account {
         })
     }
 
+    /// The name and role of an account this device knows: me, a member of
+    /// my squad or a centre operator, from the district package.
+    fn person(&self, id: &str) -> (Option<String>, Option<Role>) {
+        if id == self.me.id {
+            return (Some(self.me.name.clone()), Some(self.me.role));
+        }
+        self.area
+            .as_ref()
+            .and_then(|a| a.package.members.iter().find(|m| m.id == id))
+            .map_or((None, None), |m| (Some(m.name.clone()), m.role))
+    }
+
     /// Parallel to `photos`: whether each one's bytes are on this device.
     fn photos_here(&self, photos: &[String]) -> Result<Vec<bool>> {
         Ok(photos
@@ -249,11 +261,15 @@ impl Account {
         let c = &case;
         let photos = c.report.photos.clone();
         let photo_available = self.photos_here(&photos)?;
+        let name = |id: &str| self.person(id).0;
+        let role = |id: &str| self.person(id).1;
         let mut timeline = vec![TimelineStep {
             stage: 1,
             action: "report".into(),
             state: "reported".into(),
             by: c.report.reporter.clone(),
+            by_name: name(&c.report.reporter),
+            by_role: role(&c.report.reporter),
             at_ms: c.report.created_at_ms,
             note: String::new(),
             unit: None,
@@ -267,6 +283,8 @@ impl Account {
                 action: "review".into(),
                 state: r.verdict.as_str().into(),
                 by: r.reviewer.clone(),
+                by_name: name(&r.reviewer),
+                by_role: role(&r.reviewer),
                 at_ms: r.at_ms,
                 note: r.note.clone(),
                 unit: None,
@@ -281,6 +299,8 @@ impl Account {
                 action: "resubmit".into(),
                 state: "reported".into(),
                 by: c.report.reporter.clone(),
+                by_name: name(&c.report.reporter),
+                by_role: role(&c.report.reporter),
                 at_ms: t,
                 note: String::new(),
                 unit: None,
@@ -292,12 +312,11 @@ impl Account {
         for s in &c.steps {
             timeline.push(TimelineStep {
                 stage: stage_of(s.step, s.state),
-                action: serde_json::to_value(s.step)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                action: s.step.as_str().into(),
                 state: s.state.as_str().into(),
                 by: s.by.clone(),
+                by_name: name(&s.by),
+                by_role: role(&s.by),
                 at_ms: s.at_ms,
                 note: s.note.clone(),
                 unit: s.detail.unit.clone(),
@@ -323,6 +342,7 @@ impl Account {
             });
         Ok(CaseDetail {
             summary: summary(&self.store, row)?,
+            reporter_name: name(&c.report.reporter),
             category_path: category_path(&c.report.category),
             address: c.report.address.clone(),
             description: c.report.description.clone(),
@@ -338,6 +358,7 @@ impl Account {
             photo_available,
             review: c.review.as_ref().map(|r| ReviewView {
                 reviewer: r.reviewer.clone(),
+                reviewer_name: name(&r.reviewer),
                 verdict: r.verdict.as_str().into(),
                 reason: r.reason.map(|x| x.as_str().to_string()),
                 duplicate_of: r.duplicate_of.clone(),
@@ -998,13 +1019,14 @@ impl Device {
         Ok(r)
     }
 
-    /// The members of my squad (leaders).
+    /// The members of my squad, me included (leaders filter by them).
     pub fn team(&self) -> Result<Vec<Member>> {
         self.with_account(|a| {
             Ok(a.area()?
                 .package
                 .members
                 .iter()
+                .filter(|m| m.role != Some(Role::CentreOperator))
                 .map(|m| Member {
                     id: m.id.clone(),
                     name: m.name.clone(),

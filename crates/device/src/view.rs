@@ -343,8 +343,14 @@ pub struct TimelineStep {
     pub action: String,
     /// State after it.
     pub state: String,
-    /// Who.
+    /// Who: the account id.
     pub by: String,
+    /// Their display name, when this device knows them (me, my squad, the
+    /// centre's operators).
+    pub by_name: Option<String>,
+    /// Their role, when known: the screens sign a centre step as the
+    /// centre's, not an operator's.
+    pub by_role: Option<Role>,
     /// When.
     pub at_ms: i64,
     /// Note.
@@ -365,6 +371,8 @@ pub struct TimelineStep {
 pub struct ReviewView {
     /// Leader id.
     pub reviewer: String,
+    /// The leader's display name, when this device knows them.
+    pub reviewer_name: Option<String>,
     /// `approved`, `rejected`, `needs_fix`.
     pub verdict: String,
     /// Reason code when returned.
@@ -382,6 +390,8 @@ pub struct ReviewView {
 pub struct CaseDetail {
     /// The list row.
     pub summary: CaseSummary,
+    /// The reporter's display name, when this device knows them.
+    pub reporter_name: Option<String>,
     /// Category path.
     pub category_path: String,
     /// Address.

@@ -272,6 +272,23 @@ async fn report_review_resubmit_verify_round_trip() {
     let rv = d.review.clone().unwrap();
     assert_eq!(rv.reason.as_deref(), Some("wrong_category"));
     assert_eq!(rv.note, "应为井盖缺失");
+    // The inspector's phone names the leader (a member of the squad).
+    let leader_name = district
+        .inspectors
+        .iter()
+        .find(|i| i.id == leader)
+        .map(|i| i.name.clone());
+    assert!(leader_name.is_some());
+    assert_eq!(rv.reviewer_name, leader_name);
+    let step = d.timeline.iter().find(|s| s.action == "review").unwrap();
+    assert_eq!(
+        (&step.by_name, step.by_role),
+        (&leader_name, Some(Role::SquadLeader))
+    );
+    // The leader's team filter lists the squad, not the centre.
+    let team = lead.device.team().unwrap();
+    assert!(team.iter().any(|m| m.id == inspector), "{team:?}");
+    assert!(team.iter().all(|m| !m.id.starts_with('C')), "{team:?}");
     assert!(d.can_resubmit);
     let d = insp
         .device
@@ -897,9 +914,32 @@ async fn the_centre_loop_shows_on_the_timeline_with_the_close_as_step_six() {
         assert_eq!(s.unit.is_some(), dispatch, "{s:?}");
         assert_eq!(s.due_at_ms.is_some_and(|t| t > s.at_ms), dispatch, "{s:?}");
     }
-    // The leader's phone shows the same steps, and no review of a closed case.
+    // People are named, not numbered: the inspector by name and the
+    // centre's operator as the centre (both from the district package).
+    let name = |who: &str| {
+        district
+            .inspectors
+            .iter()
+            .find(|i| i.id == who)
+            .map(|i| i.name.clone())
+    };
+    assert!(name(&inspector).is_some());
+    assert_eq!(d.reporter_name, name(&inspector));
+    for s in &d.timeline {
+        if s.by == inspector {
+            assert_eq!(s.by_name, name(&inspector), "{s:?}");
+            assert_eq!(s.by_role, Some(Role::Inspector), "{s:?}");
+        } else {
+            assert_eq!(s.by, "C0001", "{s:?}");
+            assert!(s.by_name.is_some(), "{s:?}");
+            assert_eq!(s.by_role, Some(Role::CentreOperator), "{s:?}");
+        }
+    }
+    // The leader's phone shows the same steps and names, and no review of
+    // a closed case.
     lead.device.sync_now().await;
     let ld = lead.device.case_detail(id).unwrap();
+    assert_eq!(ld.reporter_name, name(&inspector));
     assert_eq!(ld.timeline, d.timeline);
     assert_has_photo(&lead, &unit_sha);
     assert!(!ld.can_review, "a closed case is not reviewed");

@@ -625,7 +625,8 @@ pub struct DistrictPackage {
     pub supervision_grids: Vec<String>,
     /// Street of the caller's (first) grid.
     pub street: Option<PackageStreet>,
-    /// Accounts whose reports the caller reviews (leaders), else empty.
+    /// The caller's squad (leader included) and the centre's operators:
+    /// a leader reviews the squad's reports, every screen names people.
     pub members: Vec<PackageMember>,
     /// Technical grids in and around the scope.
     pub grids: FeatureCollection,
@@ -647,6 +648,9 @@ pub struct PackageMember {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// Their role (absent in packages cached before it was sent).
+    #[serde(default)]
+    pub role: Option<Role>,
 }
 
 /// A GeoJSON `FeatureCollection` of technical grids.

@@ -15,6 +15,8 @@ use gridpatrol_protocol::{
     PackageMember, PackageStreet,
 };
 
+use gridpatrol_server_storage::User;
+
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::AppState;
@@ -24,24 +26,56 @@ use crate::AppState;
 const MARGIN_DEG: f64 = 0.003;
 
 pub(crate) async fn district(
-    State(_state): State<Arc<AppState>>,
+    State(state): State<Arc<AppState>>,
     caller: Caller,
 ) -> Result<Json<DistrictPackage>, ApiError> {
     caller.require_case_role()?;
     let user = caller.user;
-    let pkg = tokio::task::spawn_blocking(move || {
-        package(
+    let pkg = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let accounts = state.store.users()?;
+        let members = members_of(&accounts, user.role, user.squad.as_deref());
+        Ok(package(
             user.role,
             user.squad.as_deref(),
             user.supervision_grid.as_deref(),
-        )
+            members,
+        ))
     })
-    .await?;
+    .await??;
     Ok(Json(pkg))
 }
 
-/// The package for an account with this role, squad and grid.
-pub fn package(role: Role, squad: Option<&str>, grid: Option<&str>) -> DistrictPackage {
+/// The people a device names on its screens: the caller's squad as the
+/// accounts stand now (after any rotation; a leader filters and scores the
+/// team by it, everyone sees colleagues' names rather than ids on a
+/// timeline) and the centre's operators, so their steps read as the
+/// centre's. A centre caller gets the operators only.
+pub fn members_of(accounts: &[User], role: Role, squad: Option<&str>) -> Vec<PackageMember> {
+    accounts
+        .iter()
+        .filter(|u| match u.role {
+            Role::CentreOperator => true,
+            Role::Inspector | Role::SquadLeader => {
+                role != Role::CentreOperator && squad.is_some() && u.squad.as_deref() == squad
+            }
+            Role::Admin => false,
+        })
+        .map(|u| PackageMember {
+            id: u.id.clone(),
+            name: u.name.clone(),
+            role: Some(u.role),
+        })
+        .collect()
+}
+
+/// The package for an account with this role, squad and grid, naming
+/// `members` (see [`members_of`]).
+pub fn package(
+    role: Role,
+    squad: Option<&str>,
+    grid: Option<&str>,
+    members: Vec<PackageMember>,
+) -> DistrictPackage {
     let d = DemoDistrict::get();
     let dist = &d.district;
     let mine: BTreeSet<String> = match role {
@@ -57,18 +91,6 @@ pub fn package(role: Role, squad: Option<&str>, grid: Option<&str>) -> DistrictP
             .flat_map(|s| s.supervision_grids.iter().cloned())
             .collect(),
         _ => grid.into_iter().map(str::to_string).collect(),
-    };
-    let members = match role {
-        Role::SquadLeader => dist
-            .inspectors
-            .iter()
-            .filter(|i| Some(i.squad.as_str()) == squad)
-            .map(|i| PackageMember {
-                id: i.id.clone(),
-                name: i.name.clone(),
-            })
-            .collect(),
-        _ => Vec::new(),
     };
     // The bounding box of my cells, widened by the margin.
     let mut bbox = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
@@ -157,4 +179,50 @@ pub fn package(role: Role, squad: Option<&str>, grid: Option<&str>) -> DistrictP
 fn district_version() -> &'static str {
     static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     V.get_or_init(|| DemoDistrict::get().fingerprint()[..16].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str, role: Role, squad: Option<&str>) -> User {
+        User {
+            id: id.into(),
+            name: format!("name of {id}"),
+            role,
+            squad: squad.map(str::to_string),
+            supervision_grid: None,
+            password_hash: String::new(),
+        }
+    }
+
+    fn ids(m: &[PackageMember]) -> Vec<&str> {
+        m.iter().map(|m| m.id.as_str()).collect()
+    }
+
+    #[test]
+    fn members_are_my_squad_and_the_centre_never_other_squads_or_admins() {
+        let accounts = [
+            user("I0001", Role::Inspector, Some("S01")),
+            user("L0001", Role::SquadLeader, Some("S01")),
+            user("I0002", Role::Inspector, Some("S02")),
+            user("C0001", Role::CentreOperator, None),
+            user("A0001", Role::Admin, None),
+        ];
+        let insp = members_of(&accounts, Role::Inspector, Some("S01"));
+        assert_eq!(ids(&insp), ["I0001", "L0001", "C0001"]);
+        assert_eq!(insp[1].role, Some(Role::SquadLeader));
+        assert_eq!(insp[1].name, "name of L0001");
+        let lead = members_of(&accounts, Role::SquadLeader, Some("S01"));
+        assert_eq!(ids(&lead), ids(&insp));
+        // No squad: nobody's colleagues; the centre sees only itself.
+        assert_eq!(
+            ids(&members_of(&accounts, Role::Inspector, None)),
+            ["C0001"]
+        );
+        assert_eq!(
+            ids(&members_of(&accounts, Role::CentreOperator, None)),
+            ["C0001"]
+        );
+    }
 }

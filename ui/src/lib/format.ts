@@ -1,4 +1,5 @@
 import { t } from "../i18n/index.svelte";
+import type { Role } from "./bindings/Role";
 
 const BEIJING_OFFSET_MS = 8 * 3600 * 1000;
 const pad = (n: number) => String(n).padStart(2, "0");
@@ -14,6 +15,14 @@ export function beijingDayStart(date: string): number | null {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
   if (!m) return null;
   return Date.UTC(+m[1], +m[2] - 1, +m[3]) - BEIJING_OFFSET_MS;
+}
+
+/** A person as the screens name them: a centre operator as the centre
+ * (the centre acts, not the operator on shift), anyone else this device
+ * knows by name (me, my squad), a stranger by account id. */
+export function person(id: string, name: string | null, role: Role | null = null): string {
+  if (role === "centre_operator") return t("role.centre_operator");
+  return name ?? id;
 }
 
 /** Distance in 米 below 1 km, 公里 above. */

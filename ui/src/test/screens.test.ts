@@ -51,8 +51,8 @@ const detail = (over: object = {}) => ({
   summary: summary(1), category_path: "市容环境 › 垃圾", address: "朝阳路 1 号", description: "垃圾桶满溢",
   accuracy_m: 12, position_flags: [], technical_grid: "110105001001001", supervision_grid: "110105001001",
   photos: ["aa"], photo_available: [true], review: null,
-  timeline: [{ stage: 1, action: "report", state: "reported", by: "I0001", at_ms: 1764640000000, note: "", unit: null, due_at_ms: null, photos: [], photo_available: [] }],
-  can_resubmit: false, can_review: false, ...over,
+  timeline: [{ stage: 1, action: "report", state: "reported", by: "I0001", by_name: "王小明", by_role: "inspector", at_ms: 1764640000000, note: "", unit: null, due_at_ms: null, photos: [], photo_available: [] }],
+  reporter_name: "王小明", can_resubmit: false, can_review: false, ...over,
 });
 const checklistItems = [
   { code: "010101001", name: "垃圾满溢", path: "市容环境 › 垃圾", favourite: false, recent: true, checked_today: false },
@@ -199,12 +199,14 @@ describe("screens with mocked IPC", () => {
   it("case detail shows the six-step timeline and resubmits", async () => {
     handler = (cmd) =>
       cmd === "case_detail" || cmd === "resubmit_case"
-        ? detail({ can_resubmit: true, review: { reviewer: "L0001", verdict: "needs_fix", reason: "photo_unclear", duplicate_of: null, note: "重拍", at_ms: 1764640000000 } })
+        ? detail({ can_resubmit: true, review: { reviewer: "L0001", reviewer_name: "张班长", verdict: "needs_fix", reason: "photo_unclear", duplicate_of: null, note: "重拍", at_ms: 1764640000000 } })
         : null;
     render(CaseScreen, { id: "C1" });
     await screen.findByTestId("case-detail");
     expect(screen.getAllByTestId("timeline-step")).toHaveLength(6);
     expect(screen.getByTestId("review-reason").textContent).toContain("照片不清");
+    expect(screen.getByTestId("case-detail").textContent).toContain("审核人 张班长");
+    expect(screen.getByTestId("case-reporter").textContent).toBe("王小明（I0001）");
     await fireEvent.input(screen.getByTestId("resubmit-description"), { target: { value: "已重拍" } });
     await fireEvent.click(screen.getByTestId("resubmit-submit"));
     await waitFor(() => expect(calls.find((c) => c.cmd === "resubmit_case")).toBeTruthy());
@@ -213,8 +215,11 @@ describe("screens with mocked IPC", () => {
 
   it("case detail lists a failed check, the second dispatch with unit and deadline, and the close as step 6", async () => {
     const at = 1764640000000;
+    // Names as the device resolves them: the inspector is in my squad, the
+    // operator signs as the centre; I0099 is someone this device does not know.
+    const names: Record<string, [string | null, string | null]> = { I0001: ["王小明", "inspector"], C0001: ["李值班", "centre_operator"], I0099: [null, null] };
     const step = (stage: number, action: string, state: string, by: string, extra: object = {}) =>
-      ({ stage, action, state, by, at_ms: at + stage * 60000, note: "", unit: null, due_at_ms: null, photos: [], photo_available: [], ...extra });
+      ({ stage, action, state, by, by_name: names[by][0], by_role: names[by][1], at_ms: at + stage * 60000, note: "", unit: null, due_at_ms: null, photos: [], photo_available: [], ...extra });
     handler = (cmd) =>
       cmd === "case_detail"
         ? detail({
@@ -228,7 +233,7 @@ describe("screens with mocked IPC", () => {
               step(3, "dispatch", "dispatched", "C0001", { unit: "区城管委", due_at_ms: at + 2 * 86400000 }),
               step(4, "report_handled", "handled", "C0001"),
               step(5, "request_verification", "verifying", "C0001"),
-              step(6, "verify_pass", "closed", "C0001"),
+              step(6, "verify_pass", "closed", "I0099"),
             ],
           })
         : null;
@@ -243,6 +248,11 @@ describe("screens with mocked IPC", () => {
     expect(fail.textContent).toContain("核查不通过，返工");
     expect(fail.textContent).toContain("井盖仍缺失");
     expect(stages[5].textContent).toContain("核查通过，结案");
+    const by = (stage: number) => Array.from(stages[stage].querySelectorAll("[data-testid=timeline-by]")).map((e) => e.textContent);
+    expect(by(0)).toEqual(["经办：王小明"]);
+    expect(by(1)).toEqual(["经办：监督中心"]);
+    expect(by(4)).toEqual(["经办：监督中心", "经办：王小明", "经办：监督中心"]);
+    expect(by(5)).toEqual(["经办：I0099"]);
   });
 
   it("tasks list renders", async () => {
@@ -367,7 +377,7 @@ describe("case photos (case, review and task screens)", () => {
   it("the timeline shows the unit's photos on the handled step, large on a tap", async () => {
     const at = 1764640000000;
     const step = (stage: number, action: string, state: string, extra: object = {}) =>
-      ({ stage, action, state, by: "C0001", at_ms: at + stage * 60000, note: "", unit: null, due_at_ms: null, photos: [], photo_available: [], ...extra });
+      ({ stage, action, state, by: "C0001", by_name: "李值班", by_role: "centre_operator", at_ms: at + stage * 60000, note: "", unit: null, due_at_ms: null, photos: [], photo_available: [], ...extra });
     handler = (cmd) =>
       cmd === "case_detail"
         ? detail({

@@ -12,6 +12,10 @@ export type CaseDetail = {
  */
 summary: CaseSummary, 
 /**
+ * The reporter's display name, when this device knows them.
+ */
+reporter_name: string | null, 
+/**
  * Category path.
  */
 category_path: string, 

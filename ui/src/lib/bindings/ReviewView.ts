@@ -9,6 +9,10 @@ export type ReviewView = {
  */
 reviewer: string, 
 /**
+ * The leader's display name, when this device knows them.
+ */
+reviewer_name: string | null, 
+/**
  * `approved`, `rejected`, `needs_fix`.
  */
 verdict: string, 

@@ -316,6 +316,37 @@ describe("screens with mocked IPC", () => {
     });
   });
 
+  it("a return without a reason is refused on screen, and a refused review keeps the form", async () => {
+    let refuse = true;
+    handler = (cmd) => {
+      if (cmd === "case_detail") return detail({ can_review: true });
+      if (cmd === "review_case") return refuse ? Promise.reject({ code: "offline", message: "down" }) : detail({ can_review: false });
+      return null;
+    };
+    render(Review, { id: "C1" });
+    await fireEvent.click(await screen.findByTestId("review-return"));
+    await fireEvent.click(screen.getByTestId("review-submit"));
+    expect(screen.getByRole("alert").textContent).toBe(zh["team.choose_reason"]);
+    expect(calls.some((c) => c.cmd === "review_case")).toBe(false);
+    await fireEvent.click(screen.getByTestId("review-approve"));
+    await fireEvent.click(screen.getByTestId("review-submit"));
+    // The error is in words, the button is usable again, nothing was lost.
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toBe(zh["error.offline"]));
+    expect((screen.getByTestId("review-submit") as HTMLButtonElement).disabled).toBe(false);
+    refuse = false;
+    await fireEvent.click(screen.getByTestId("review-submit"));
+    await screen.findByTestId("review-done");
+    expect(screen.queryByRole("alert")).toBeNull();
+  });
+
+  it("a detail that cannot load says why instead of loading forever", async () => {
+    handler = (cmd) => (cmd === "case_detail" ? Promise.reject({ code: "not_found", message: "case C9" }) : null);
+    render(CaseScreen, { id: "C9" });
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).not.toBe("");
+    expect(screen.queryByText(zh["common.loading"])).toBeNull();
+  });
+
   it("sync shows status words, and sign-out warns about unsynced work", async () => {
     const base = handler;
     handler = (cmd, args) => {

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use gridpatrol_domain::time;
 use gridpatrol_protocol::{
     paths, CaseListItem, CaseListPage, CaseListParams, CentreAction, ComplaintRequest, ErrorBody,
     LoginRequest, LoginResponse,
@@ -371,26 +372,15 @@ pub enum Cmd {
     },
 }
 
-/// Beijing time, for dates typed and times shown.
-fn cst() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(8 * 3600).expect("a valid offset")
-}
-
 fn day_start_ms(day: &str, plus_days: i64) -> anyhow::Result<i64> {
     let d = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
         .with_context(|| format!("`{day}` is not a date like 2026-12-01"))?;
-    let t = (d + chrono::Duration::days(plus_days))
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_local_timezone(cst())
-        .single()
-        .expect("a fixed offset is unambiguous");
-    Ok(t.timestamp_millis())
+    Ok(time::day_start_ms(d + chrono::Duration::days(plus_days)))
 }
 
 fn when(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.with_timezone(&cst()).format("%Y-%m-%d %H:%M").to_string())
+    time::at_beijing(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_else(|| ms.to_string())
 }
 
@@ -621,8 +611,7 @@ async fn handled_photos(
     };
     let opts = gridpatrol_media::Options::default();
     let capture = gridpatrol_media::Capture {
-        device_time: chrono::DateTime::from_timestamp_millis(gridpatrol_server::now_ms())
-            .map(|t| t.with_timezone(&cst())),
+        device_time: time::at_beijing(gridpatrol_server::now_ms()),
         device_position: None,
         grid_code: grid.parse::<gridpatrol_media::GridCode>().ok(),
     };

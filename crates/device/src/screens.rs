@@ -11,6 +11,7 @@ use gridpatrol_docs::{
 };
 use gridpatrol_domain::lifecycle::{Action, CaseState};
 use gridpatrol_domain::taxonomy::{Level, Taxonomy};
+use gridpatrol_domain::time::{self, DAY_MS};
 use gridpatrol_search::Boosts;
 use gridpatrol_store::{CaseCursor, CaseQuery, CaseRow, PhotoMeta, Thumb, TrackPoint};
 
@@ -27,16 +28,10 @@ pub const DUPLICATE_RADIUS_M: f64 = 50.0;
 /// Largest photo file accepted from the camera or a file.
 pub const MAX_PHOTO_INPUT: usize = 40 << 20;
 
-const DAY_MS: i64 = 86_400_000;
-const BEIJING_MS: i64 = 8 * 3_600_000;
-
 /// Start of the Beijing calendar day containing `t`, and its `YYYY-MM-DD`.
 fn beijing_day(t: i64) -> (i64, String) {
-    let start = (t + BEIJING_MS).div_euclid(DAY_MS) * DAY_MS - BEIJING_MS;
-    let date = chrono::DateTime::from_timestamp_millis(t + BEIJING_MS)
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| "1970-01-01".into());
-    (start, date)
+    let day = time::beijing_day(t);
+    (time::day_start_ms(day), day.format("%Y-%m-%d").to_string())
 }
 
 fn level_str(l: Level) -> &'static str {
@@ -687,9 +682,7 @@ impl Device {
                 .map(|h| h.technical_grid))
         })?;
         let capture = gridpatrol_media::Capture {
-            device_time: chrono::DateTime::from_timestamp_millis(now).map(|t| {
-                t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"))
-            }),
+            device_time: time::at_beijing(now),
             device_position: fix.as_ref().map(|p| gridpatrol_media::LonLat {
                 lon: p.lon,
                 lat: p.lat,

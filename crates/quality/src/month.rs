@@ -18,28 +18,8 @@ pub struct Month {
 #[error("`{0}` is not a month like 2026-11")]
 pub struct MonthError(pub String);
 
-fn beijing() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(8 * 3600).expect("a valid offset")
-}
-
-/// The Beijing calendar day of `ms` (Unix ms): the day a patrol or a
-/// report counts for.
-pub fn beijing_day(ms: i64) -> chrono::NaiveDate {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .with_timezone(&beijing())
-        .date_naive()
-}
-
-/// The first instant of Beijing day `day`, Unix ms.
-pub fn day_start_ms(day: chrono::NaiveDate) -> i64 {
-    day.and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_local_timezone(beijing())
-        .single()
-        .expect("a fixed offset is unambiguous")
-        .timestamp_millis()
-}
+use gridpatrol_domain::time::beijing;
+pub use gridpatrol_domain::time::{beijing_day, day_start_ms};
 
 impl Month {
     /// Parses `YYYY-MM` (years 2000–2999).

@@ -7,9 +7,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::RotationError;
 
-/// Offset of China Standard Time (UTC+8), where a period starts at midnight.
-const CST_OFFSET_MS: i64 = 8 * 3_600_000;
-
 /// A two-month rotation period, named `YYYY-MM` by its first month, which is
 /// always odd: January, March, May, July, September or November.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,19 +57,10 @@ impl Period {
     /// When the period starts: 00:00 China Standard Time (UTC+8) on the 1st
     /// of its first month, in milliseconds since the Unix epoch.
     pub fn start_ms(self) -> i64 {
-        days_from_civil(i64::from(self.year), i64::from(self.month)) * 86_400_000 - CST_OFFSET_MS
+        let first = chrono::NaiveDate::from_ymd_opt(i32::from(self.year), u32::from(self.month), 1)
+            .expect("a period is a valid month");
+        gridpatrol_domain::time::day_start_ms(first)
     }
-}
-
-/// Days from 1970-01-01 to the 1st of `month` in `year` (proleptic Gregorian).
-fn days_from_civil(year: i64, month: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 impl fmt::Display for Period {

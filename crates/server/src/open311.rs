@@ -17,10 +17,11 @@ use automerge::ActorId;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat};
+use chrono::{DateTime, NaiveDate, SecondsFormat};
 use gridpatrol_docs::{Case, CaseDoc};
 use gridpatrol_domain::lifecycle::CaseState;
 use gridpatrol_domain::taxonomy::Taxonomy;
+use gridpatrol_domain::time::{at_beijing, day_start_ms, DAY_MS};
 use gridpatrol_protocol::{limits, DocKind};
 use gridpatrol_server_storage::{CaseQuery, CaseRow, StoreError, StoredDoc};
 use serde::de::DeserializeOwned;
@@ -372,11 +373,6 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= limits::MAX_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// Beijing time, the offset every published time carries.
-fn beijing() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
-}
-
 /// An ISO 8601 date parameter (the W3C subset the spec names): a date
 /// (`2026-12-01`, taken in Beijing time), or a date and time with seconds
 /// or minutes and a zone (`2026-12-01T08:00:00+08:00`, `…Z`, fractions
@@ -396,11 +392,7 @@ pub fn parse_date(name: &str, raw: &str) -> Result<(i64, i64), Open311Error> {
         ))
     };
     if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        let t = d
-            .and_hms_opt(0, 0, 0)
-            .and_then(|t| t.and_local_timezone(beijing()).single())
-            .ok_or_else(bad)?;
-        return Ok((t.timestamp_millis(), 86_400_000));
+        return Ok((day_start_ms(d), DAY_MS));
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         let precision = if v.contains('.') { 1 } else { 1000 };
@@ -628,11 +620,8 @@ fn read_case(d: &StoredDoc) -> Option<Case> {
 
 /// Unix ms as ISO 8601 at +08:00, to the second.
 pub fn iso_beijing(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&beijing())
-                .to_rfc3339_opts(SecondsFormat::Secs, false)
-        })
+    at_beijing(ms)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, false))
         .unwrap_or_default()
 }
 

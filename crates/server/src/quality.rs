@@ -326,9 +326,8 @@ pub(crate) async fn draw_monthly(state: Arc<AppState>) {
 }
 
 fn beijing(ms: i64) -> String {
-    let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("a valid offset");
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+    gridpatrol_domain::time::at_beijing(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default()
 }
 

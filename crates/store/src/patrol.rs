@@ -148,20 +148,27 @@ impl Store {
         from_ms: i64,
     ) -> Result<Vec<VisitedDay>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT date(t.at_ms / 1000 + 8 * 3600, 'unixepoch'),
+            "SELECT DISTINCT date(t.at_ms / 1000 + ?3, 'unixepoch'),
                     s.supervision_grid, t.technical_grid
              FROM track_points t JOIN patrol_sessions s ON s.id = t.patrol_id
              WHERE s.inspector_id = ?1 AND t.at_ms >= ?2 AND t.technical_grid IS NOT NULL
                AND substr(t.technical_grid, 1, length(s.supervision_grid)) = s.supervision_grid
              ORDER BY 1, 2, 3",
         )?;
-        let rows = stmt.query_map(params![inspector_id, from_ms], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
+        let rows = stmt.query_map(
+            params![
+                inspector_id,
+                from_ms,
+                gridpatrol_domain::time::BEIJING_OFFSET_SECS
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            },
+        )?;
         let mut out: Vec<VisitedDay> = Vec::new();
         for row in rows {
             let (day, grid, code) = row?;

@@ -990,6 +990,13 @@ impl ServerStore for SqliteStore {
         self.users_where("1 = 1", "")
     }
 
+    fn squad_and_centre(&self, squad: Option<&str>) -> Result<Vec<User>, StoreError> {
+        match squad {
+            Some(sq) => self.users_where("squad = ?1 OR role = 'centre_operator'", sq),
+            None => self.users_where("role = 'centre_operator'", ""),
+        }
+    }
+
     fn each_quality_case(
         &self,
         reported_from_ms: i64,

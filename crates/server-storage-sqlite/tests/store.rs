@@ -349,3 +349,24 @@ fn migration_2_drops_ownerless_partials_and_unproven_uploaders() {
     assert!(!s.photo_visible(&complete, "I9", &Scope::Nothing).unwrap());
     assert_eq!(s.photo_read(&complete).unwrap().unwrap(), b"kept");
 }
+
+#[test]
+fn squad_and_centre_reads_one_squad_and_the_operators() {
+    let (_dir, s) = setup();
+    s.upsert_users(&[
+        user("C1", Role::CentreOperator, None, None),
+        user("A1", Role::Admin, None, None),
+    ])
+    .unwrap();
+    let ids = |squad: Option<&str>| -> Vec<String> {
+        s.squad_and_centre(squad)
+            .unwrap()
+            .into_iter()
+            .map(|u| u.id)
+            .collect()
+    };
+    assert_eq!(ids(Some("S1")), ["C1", "I1", "I2", "L1"]);
+    assert_eq!(ids(Some("S2")), ["C1", "I3"]);
+    assert_eq!(ids(None), ["C1"]);
+    assert_eq!(ids(Some("S9")), ["C1"]);
+}

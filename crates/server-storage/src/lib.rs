@@ -486,6 +486,10 @@ pub trait ServerStore: Send + Sync + 'static {
     fn has_session(&self, user_id: &str, now_ms: i64) -> Result<bool, StoreError>;
     /// Every account.
     fn users(&self) -> Result<Vec<User>, StoreError>;
+    /// The accounts of `squad` (none when `None`) and the centre's
+    /// operators, by id: who a device's district package may name, read
+    /// without touching the rest of the district's accounts.
+    fn squad_and_centre(&self, squad: Option<&str>) -> Result<Vec<User>, StoreError>;
     /// Calls `f` with each case (with its events, each case once) reported
     /// in `[reported_from_ms, to_ms)` or with a lifecycle step in
     /// `[from_ms, to_ms)`: what a month's quality figures are computed from.

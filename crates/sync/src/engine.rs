@@ -261,6 +261,9 @@ struct Work {
     /// may send to a restored server (see [`sendable_part`]): the whole
     /// document, into which whatever the server sends is merged.
     whole: Option<Automerge>,
+    /// The server sent its heads for this document in this session (its
+    /// word, not what the persisted state assumes).
+    heard: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -883,6 +886,7 @@ impl SyncEngine {
                     bytes: 0,
                     outcome: Outcome::Active,
                     whole: None,
+                    heard: false,
                 },
             };
             work.insert(id.clone(), w);
@@ -908,7 +912,13 @@ impl SyncEngine {
         loop {
             let mut msgs: Vec<(SyncDocRequest, usize)> = Vec::new();
             for (id, w) in work.iter_mut() {
-                if w.outcome != Outcome::Active {
+                // Once the server has said it holds exactly our heads, the
+                // copies are identical: Automerge would still send our new
+                // heads back for the server to answer nothing, a second
+                // round trip (and a load of the document on the server) for
+                // every document pulled. The device's next session starts by
+                // resetting what the server believes it sent.
+                if w.outcome != Outcome::Active || (w.heard && confirmed(w)) {
                     continue;
                 }
                 if let Some(m) = w.doc.generate_sync_message(&mut w.state) {
@@ -961,8 +971,11 @@ impl SyncEngine {
                                             .map_err(|e| e.to_string())
                                     });
                                 gridpatrol_docs::guard::speak_v1(&mut w.state);
-                                if let Err(e) = applied {
-                                    w.outcome = Outcome::Failed(format!("server message: {e}"));
+                                match applied {
+                                    Ok(()) => w.heard = true,
+                                    Err(e) => {
+                                        w.outcome = Outcome::Failed(format!("server message: {e}"));
+                                    }
                                 }
                             }
                         }
@@ -1353,6 +1366,7 @@ impl SyncEngine {
             state: primed_state(persisted),
             outcome: Outcome::Active,
             whole: None,
+            heard: false,
         }))
     }
 

@@ -169,6 +169,46 @@ async fn a_device_with_nothing_new_reconnects_in_one_round_trip() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulling_changes_takes_one_round_and_later_changes_still_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(dir.path()).await;
+    let url = srv.url();
+    let mut a = device(&url, "I0001");
+    let mut b = device(&url, "I0002"); // same grid: pulls every case of it
+    for i in 0..5 {
+        local::create_case(&mut a.store, &format!("p{i}"), &report("I0001", G1, "x"), 1).unwrap();
+    }
+    a.engine.sync(&mut a.store).await.unwrap();
+    // Once the server's answer leaves both copies with the same heads,
+    // nothing more is said about them in this session.
+    let r = b.engine.sync(&mut b.store).await.unwrap();
+    assert_eq!((r.pulled, r.synced, r.rounds), (5, 5, 1), "{r:?}");
+    for i in 0..5 {
+        let d = b.store.get_document(&format!("p{i}")).unwrap().unwrap();
+        assert_eq!(d.sync_state, SyncState::Synced);
+    }
+    // The server never heard b confirm: each later change still reaches b,
+    // and b's copy ends identical to a's.
+    for round in 0..3 {
+        let text = format!("第{round}次补充");
+        local::edit_case(&mut a.store, "p2", 2 + round, |c| {
+            c.edit_report(&ReportEdit {
+                description: Some(text.clone()),
+                ..Default::default()
+            })
+        })
+        .unwrap();
+        a.engine.sync(&mut a.store).await.unwrap();
+        let r = b.engine.sync(&mut b.store).await.unwrap();
+        assert_eq!((r.pulled, r.synced, r.rounds), (1, 1, 1), "{r:?}");
+        let theirs = local::load_case(&mut a.store, "p2").unwrap().unwrap();
+        let mine = local::load_case(&mut b.store, "p2").unwrap().unwrap();
+        assert_eq!(mine.doc().get_heads(), theirs.doc().get_heads());
+        assert_eq!(mine.read().unwrap().report.description, text);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_fails_at_once_without_retrying() {
     let dir = tempfile::tempdir().unwrap();
     let srv = server(dir.path()).await;

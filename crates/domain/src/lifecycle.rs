@@ -222,9 +222,13 @@ impl Action {
         Action::ALL.into_iter().find(|a| a.as_str() == s)
     }
 
-    /// The role that records this action. Units outside GridPatrol (the
-    /// responsible departments) report through the centre, so the centre
-    /// records their actions too.
+    /// The role whose act this step records. Units outside GridPatrol (the
+    /// responsible departments) report through the centre, so their acts
+    /// are the centre's. A pass or fail is the inspector's finding on site,
+    /// whoever writes the step into the case: the centre does when it closes
+    /// on a passed re-verification or reopens on a failed one, citing the
+    /// verification document the inspector signed. Who may write what into
+    /// a document is for the write rules (`gridpatrol_docs::authorize`).
     pub fn performed_by(self) -> Role {
         match self {
             Action::VerifyPass | Action::VerifyFail | Action::ConfirmOnSite => Role::Inspector,
